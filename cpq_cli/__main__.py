@@ -1,0 +1,3 @@
+from cpq_cli.cli.app import main
+
+main()

@@ -1,0 +1,77 @@
+"""Streams, colour and error lines for the CLI. The core never prints; this module does."""
+
+from __future__ import annotations
+
+import os
+import sys
+from enum import StrEnum
+from typing import TYPE_CHECKING, TextIO
+
+from cpq_cli.errors import CpqError
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+_state = {"debug": False}
+
+
+def set_debug(value: bool) -> None:
+    _state["debug"] = value
+
+
+def debug_enabled() -> bool:
+    return _state["debug"] or os.environ.get("CPQ_DEBUG", "") not in ("", "0")
+
+
+def wants_color(stream: TextIO) -> bool:
+    """NO_COLOR wins, then FORCE_COLOR, then whether the stream is a terminal (and not TERM=dumb)."""
+    if os.environ.get("NO_COLOR"):
+        return False
+    if os.environ.get("FORCE_COLOR"):
+        return True
+    if os.environ.get("TERM") == "dumb":
+        return False
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty and isatty())
+
+
+def console(stream: TextIO | None = None) -> Console:
+    from rich.console import Console
+
+    stream = stream or sys.stdout
+    color = wants_color(stream)
+    is_tty = bool(getattr(stream, "isatty", None) and stream.isatty())
+    # Piped output is data for grep and diff: never crop it to an 80-column guess.
+    return Console(file=stream, force_terminal=color, no_color=not color, highlight=False,
+                   emoji=False, width=None if is_tty else 4000)
+
+
+def error_line(exc: CpqError) -> str:
+    return f"cpq: error: {exc}"
+
+
+def warn(message: str) -> None:
+    print(f"cpq: warning: {message}", file=sys.stderr)
+
+
+def note(message: str) -> None:
+    print(message, file=sys.stderr)
+
+
+class LintFormat(StrEnum):
+    text = "text"
+    json = "json"
+    github = "github"
+    sarif = "sarif"
+
+
+def auto_lint_format(chosen: LintFormat | None) -> LintFormat:
+    """`github` when running in GitHub Actions, else text; CPQ_FORMAT can set the default."""
+    if chosen is not None:
+        return chosen
+    env = os.environ.get("CPQ_FORMAT", "")
+    if env in LintFormat.__members__:
+        return LintFormat(env)
+    if os.environ.get("GITHUB_ACTIONS") == "true":
+        return LintFormat.github
+    return LintFormat.text

@@ -1,0 +1,107 @@
+"""Finding cpq.toml or [tool.cpq] in pyproject.toml by searching upward, and the settings in it."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from cpq_cli.errors import ConfigError
+
+CONFIG_FILE = "cpq.toml"
+KNOWN_KEYS = {
+    "policies": "policy directory",
+    "journal": "journal location (SQLite file)",
+    "orders": "directory for order and contract files",
+}
+SECTIONS = ("smtp", "webhook", "sync", "identity")
+
+
+@dataclass(frozen=True)
+class Config:
+    root: Path  # the directory holding the config file (or the working directory)
+    source: Path | None  # the file the settings came from, if any
+    policies: Path | None
+    journal: Path
+    orders: Path
+    sections: dict[str, dict[str, Any]]
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    import tomllib
+
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: invalid TOML: {exc}") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
+
+
+def find_config(start: Path | None = None) -> tuple[Path, dict[str, Any]] | None:
+    """The nearest cpq.toml, or pyproject.toml with a [tool.cpq] table, from `start` upward."""
+    explicit = os.environ.get("CPQ_CONFIG")
+    if explicit:
+        path = Path(explicit)
+        if not path.is_file():
+            raise ConfigError(f"CPQ_CONFIG points to {explicit}, which is not a file")
+        data = _read_toml(path)
+        return path, data.get("tool", {}).get("cpq", {}) if path.name == "pyproject.toml" else data
+    here = (start or Path.cwd()).resolve()
+    for directory in (here, *here.parents):
+        candidate = directory / CONFIG_FILE
+        if candidate.is_file():
+            return candidate, _read_toml(candidate)
+        pyproject = directory / "pyproject.toml"
+        if pyproject.is_file():
+            table = _read_toml(pyproject).get("tool", {}).get("cpq")
+            if isinstance(table, dict):
+                return pyproject, table
+    return None
+
+
+def load_config(start: Path | None = None) -> Config:
+    found = find_config(start)
+    if found is None:
+        root = (start or Path.cwd()).resolve()
+        default = root / "policies"
+        return Config(root, None, default if default.is_dir() else None,
+                      root / ".cpq" / "journal.sqlite3", root / "orders", {})
+    source, data = found
+    root = source.parent
+    sections: dict[str, dict[str, Any]] = {}
+    for key, value in data.items():
+        if key in SECTIONS:
+            if not isinstance(value, dict):
+                raise ConfigError(f"{source}: [{key}] must be a table")
+            sections[key] = value
+        elif key not in KNOWN_KEYS:
+            known = ", ".join([*KNOWN_KEYS, *SECTIONS])
+            raise ConfigError(f"{source}: unknown setting {key!r}", hint=f"known settings: {known}")
+        elif not isinstance(value, str) or not value:
+            raise ConfigError(f"{source}: {key} must be a path string")
+
+    def path_of(key: str, default: str) -> Path:
+        return (root / str(data.get(key, default))).resolve()
+
+    return Config(root, source, path_of("policies", "policies"), path_of("journal", ".cpq/journal.sqlite3"),
+                  path_of("orders", "orders"), sections)
+
+
+def resolve_policy_dir(option: Path | None, start: Path | None = None) -> Path:
+    """--policies, then CPQ_POLICIES, then the config file, then ./policies."""
+    if option is not None:
+        chosen, why = option, "--policies"
+    elif os.environ.get("CPQ_POLICIES"):
+        chosen, why = Path(os.environ["CPQ_POLICIES"]), "CPQ_POLICIES"
+    else:
+        config = load_config(start)
+        if config.policies is None:
+            raise ConfigError("no policy directory found",
+                              hint="pass --policies DIR, set CPQ_POLICIES, or create cpq.toml with `cpq init`")
+        chosen, why = config.policies, str(config.source or "default ./policies")
+    if not chosen.is_dir():
+        raise ConfigError(f"policy directory {chosen} (from {why}) does not exist or is not a directory")
+    return chosen

@@ -1,0 +1,60 @@
+"""Checks on approver groups."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from cpq_cli.diagnostics import Diagnostic, Severity
+from cpq_cli.lint.registry import LintContext, check
+from cpq_cli.policy.model import RequireKind
+
+
+@check("empty-group", Severity.ERROR, "A group has no members, so a request to it could never be decided.")
+def empty_group(ctx: LintContext) -> Iterator[Diagnostic]:
+    """
+    ```yaml
+    groups:
+      legal: {members: []}   # empty-group
+    ```
+    """
+    for group in ctx.policy.groups.values():
+        if not group.members:
+            yield ctx.finding("empty-group", group.origin, ("members",), f"group {group.id!r} has no members",
+                              "add at least one user")
+
+
+@check("group-min-too-large", Severity.ERROR,
+       "A group's `require: {min: N}` asks for more approvals than it has members.")
+def group_min_too_large(ctx: LintContext) -> Iterator[Diagnostic]:
+    """
+    ```yaml
+    groups:
+      deal-desk: {members: [dan, erin], require: {min: 3}}   # group-min-too-large: 3 > 2 members
+    ```
+    """
+    for group in ctx.policy.groups.values():
+        if not group.members or group.require.kind is not RequireKind.MIN:
+            continue
+        size = len(set(group.members))
+        needed = group.require.needed(size)
+        if needed > size:
+            yield ctx.finding("group-min-too-large", group.origin, ("require", "min"),
+                              f"group {group.id!r} requires {needed} approvals but has {size} member(s)",
+                              "lower `min` or add members")
+
+
+@check("duplicate-member", Severity.WARNING, "A user is listed twice in one group.")
+def duplicate_member(ctx: LintContext) -> Iterator[Diagnostic]:
+    """
+    ```yaml
+    groups:
+      legal: {members: [lee, lee]}   # duplicate-member
+    ```
+    """
+    for group in ctx.policy.groups.values():
+        seen: set[str] = set()
+        for i, member in enumerate(group.members):
+            if member in seen:
+                yield ctx.finding("duplicate-member", group.origin, ("members", i),
+                                  f"{member!r} is listed twice in group {group.id!r}")
+            seen.add(member)

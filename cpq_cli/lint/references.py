@@ -1,0 +1,200 @@
+"""Checks that every id is defined once and every reference points at something defined."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable, Iterator
+
+from cpq_cli.diagnostics import Diagnostic, Severity
+from cpq_cli.lint.registry import LintContext, check
+from cpq_cli.policy.model import AUTO, DEFAULT_CHAIN, FIELD_PREFIX, OWNER
+
+RESERVED = frozenset({OWNER, AUTO, "field"})
+
+
+def _did_you_mean(name: str, candidates: Iterable[str]) -> str | None:
+    close = difflib.get_close_matches(name, list(candidates), n=1, cutoff=0.6)
+    return f"did you mean {close[0]!r}?" if close else None
+
+
+def is_dynamic(ref: str) -> bool:
+    if ref.startswith(FIELD_PREFIX):
+        return len(ref) > len(FIELD_PREFIX)
+    parts = ref.split(".")
+    return parts[0] == OWNER and all(p == "manager" for p in parts[1:])
+
+
+@check("duplicate-id", Severity.ERROR, "An id is defined more than once across the policy files.")
+def duplicate_id(ctx: LintContext) -> Iterator[Diagnostic]:
+    """
+    ```yaml
+    # a.yaml
+    rules: [{id: big-deal, when: "net_total > 100000", approvers: [cfo], step: 1}]
+    # b.toml
+    [[rules]]
+    id = "big-deal"   # duplicate-id: already defined in a.yaml
+    ```
+    """
+    first: dict[tuple[str, str], str] = {}
+    for d in ctx.pset.definitions:
+        if d.kind == "admin":
+            continue
+        key = (d.kind, d.id)
+        if key in first:
+            yield ctx.finding("duplicate-id", d.origin, (), f"{d.kind} {d.id!r} is already defined in {first[key]}",
+                              "ids must be unique across every file of the policy set", key=d.kind != "rule")
+        else:
+            doc = ctx.pset.docs.get(d.origin.file)
+            pos = doc.locate(d.origin.path) if doc else None
+            first[key] = f"{d.origin.file}:{pos[0]}" if pos else d.origin.file
+
+
+@check("reserved-id", Severity.ERROR,
+       "A user or group is named `owner`, `auto` or `field`, or shares its id with the other kind.")
+def reserved_id(ctx: LintContext) -> Iterator[Diagnostic]:
+    """
+    ```yaml
+    users:
+      auto: {name: Auto, email: auto@example.com}   # reserved-id: `auto` means auto-approve
+    groups:
+      legal: {members: [lee]}
+    users:
+      legal: {...}   # reserved-id: an approver `legal` would be ambiguous
+    ```
+    """
+    for kind, table in (("user", ctx.policy.users), ("group", ctx.policy.groups)):
+        for ident, item in table.items():
+            if ident in RESERVED:
+                yield ctx.finding("reserved-id", item.origin, (), f"{kind} id {ident!r} is reserved",
+                                  "owner, auto and field have a meaning in approver lists; rename it", key=True)
+    for ident in ctx.policy.users.keys() & ctx.policy.groups.keys():
+        group = ctx.policy.groups[ident]
+        yield ctx.finding("reserved-id", group.origin, (), f"group {ident!r} has the same id as a user",
+                          "an approver reference must name exactly one user or group; rename one", key=True)
+
+
+@check("unknown-user", Severity.ERROR,
+       "A group member, manager, admin or escalation target is not a defined user.")
+def unknown_user(ctx: LintContext) -> Iterator[Diagnostic]:
+    """
+    ```yaml
+    users:
+      rita: {name: Rita Ortiz, email: rita@example.com, manager: alise}   # unknown-user: did you mean 'alice'?
+    ```
+    """
+    users = ctx.policy.users
+    for user in users.values():
+        if user.manager and user.manager not in users:
+            yield ctx.finding("unknown-user", user.origin, ("manager",),
+                              f"manager {user.manager!r} of user {user.id!r} is not a defined user",
+                              _did_you_mean(user.manager, users))
+    for group in ctx.policy.groups.values():
+        for i, member in enumerate(group.members):
+            if member not in users:
+                yield ctx.finding("unknown-user", group.origin, ("members", i),
+                                  f"member {member!r} of group {group.id!r} is not a defined user",
+                                  _did_you_mean(member, users) or "groups contain users, not other groups")
+    for d in ctx.pset.definitions:
+        if d.kind == "admin" and d.id not in users:
+            yield ctx.finding("unknown-user", d.origin, (), f"admin {d.id!r} is not a defined user",
+                              _did_you_mean(d.id, users))
+    for rule in ctx.policy.rules:
+        if rule.escalate and rule.escalate.to not in users:
+            yield ctx.finding("unknown-user", rule.origin, ("escalate", "to"),
+                              f"escalation target {rule.escalate.to!r} of rule {rule.id!r} is not a defined user",
+                              _did_you_mean(rule.escalate.to, users))
+
+
+@check("unknown-approver", Severity.ERROR,
+       "A rule's approver is not a user, a group, a dynamic reference or `auto`.")
+def unknown_approver(ctx: LintContext) -> Iterator[Diagnostic]:
+    """
+    ```yaml
+    rules:
+      - id: discount-vp
+        when: "discount_pct > 20"
+        approvers: [vp-sale]   # unknown-approver: did you mean 'vp-sales'?
+        step: 2
+    ```
+    """
+    known = ctx.policy.users.keys() | ctx.policy.groups.keys()
+    for rule in ctx.policy.rules:
+        for i, ref in enumerate(rule.approvers):
+            if ref in known or ref == AUTO or is_dynamic(ref):
+                continue
+            hint = _did_you_mean(ref, [*known, "owner.manager"]) or (
+                "use a user id, a group id, owner, owner.manager, field:<quote field>, or auto")
+            yield ctx.finding("unknown-approver", rule.origin, ("approvers", i),
+                              f"approver {ref!r} of rule {rule.id!r} is not a user, group or dynamic reference",
+                              hint)
+
+
+@check("unknown-chain", Severity.ERROR, "A rule names a chain that is not defined under `chains:`.")
+def unknown_chain(ctx: LintContext) -> Iterator[Diagnostic]:
+    """
+    ```yaml
+    chains: {discount: {order: 1}}
+    rules:
+      - {id: r1, when: "discount_pct > 10", approvers: [mira], chain: discont, step: 1}   # unknown-chain
+    ```
+    A rule without `chain:` goes to the implicit chain `default` (order 1).
+    """
+    for rule in ctx.policy.rules:
+        if rule.chain != DEFAULT_CHAIN and rule.chain not in ctx.policy.chains:
+            yield ctx.finding("unknown-chain", rule.origin, ("chain",),
+                              f"chain {rule.chain!r} of rule {rule.id!r} is not defined",
+                              _did_you_mean(rule.chain, ctx.policy.chains) or "add it under `chains:`")
+
+
+@check("manager-cycle", Severity.ERROR,
+       "`manager` links loop back on themselves, so `owner.manager...` could never end.")
+def manager_cycle(ctx: LintContext) -> Iterator[Diagnostic]:
+    """
+    ```yaml
+    users:
+      alice: {name: Alice, email: alice@example.com, manager: bob}
+      bob:   {name: Bob,   email: bob@example.com,   manager: alice}   # manager-cycle: alice -> bob -> alice
+    ```
+    """
+    users = ctx.policy.users
+    reported: set[str] = set()
+    for start in users:
+        seen: list[str] = []
+        current: str | None = start
+        while current is not None and current in users and current not in seen:
+            seen.append(current)
+            current = users[current].manager
+        if current is not None and current in seen:
+            cycle = seen[seen.index(current):]
+            if reported & set(cycle):
+                continue
+            reported |= set(cycle)
+            first = min(cycle, key=lambda u: (users[u].origin.file, str(users[u].origin.path)))
+            loop = cycle[cycle.index(first):] + cycle[: cycle.index(first)] + [first]
+            yield ctx.finding("manager-cycle", users[first].origin, ("manager",),
+                              "manager links form a cycle: " + " -> ".join(loop),
+                              "break the loop: the top of the hierarchy has no manager")
+
+
+@check("inactive-approver", Severity.WARNING, "A rule or group names a user marked `active: false`.")
+def inactive_approver(ctx: LintContext) -> Iterator[Diagnostic]:
+    """
+    ```yaml
+    users:
+      vp-sales: {name: Vic, email: vic@example.com, active: false}
+    rules:
+      - {id: r1, when: "discount_pct > 20", approvers: [vp-sales], step: 1}   # inactive-approver
+    ```
+    """
+    users = ctx.policy.users
+    for rule in ctx.policy.rules:
+        for i, ref in enumerate(rule.approvers):
+            if ref in users and not users[ref].active:
+                yield ctx.finding("inactive-approver", rule.origin, ("approvers", i),
+                                  f"approver {ref!r} of rule {rule.id!r} is inactive",
+                                  "requests to inactive users are never answered; use `cpq approvers replace`")
+    for group in ctx.policy.groups.values():
+        for i, member in enumerate(group.members):
+            if member in users and not users[member].active:
+                yield ctx.finding("inactive-approver", group.origin, ("members", i),
+                                  f"member {member!r} of group {group.id!r} is inactive")

@@ -1,0 +1,1 @@
+"""The policy set: model, loading and merging."""

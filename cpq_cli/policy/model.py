@@ -1,0 +1,195 @@
+"""The policy set as immutable values. Built by `load.py`; read by lint, routing and the workflow."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from dataclasses import dataclass
+from dataclasses import field as _field
+from decimal import Decimal
+from enum import StrEnum
+
+from cpq_cli.diagnostics import JsonPath
+
+DEFAULT_CHAIN = "default"
+AUTO = "auto"
+OWNER = "owner"
+FIELD_PREFIX = "field:"
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Where a definition was written: its file and JSON path, for findings about it."""
+
+    file: str
+    path: JsonPath
+
+
+@dataclass(frozen=True)
+class User:
+    id: str
+    name: str
+    email: str
+    manager: str | None = None
+    title: str | None = None
+    active: bool = True
+    origin: Origin = _field(default=Origin("", ()), compare=False)
+
+
+class RequireKind(StrEnum):
+    ANY = "any"
+    ALL = "all"
+    MIN = "min"
+    PERCENT = "percent"
+
+
+@dataclass(frozen=True)
+class Requirement:
+    kind: RequireKind = RequireKind.ANY
+    value: Decimal | None = None
+
+    def needed(self, members: int) -> int:
+        """How many approvals settle a group of this size."""
+        match self.kind:
+            case RequireKind.ANY:
+                return min(1, members)
+            case RequireKind.ALL:
+                return members
+            case RequireKind.MIN:
+                return int(self.value or 0)
+            case RequireKind.PERCENT:
+                return max(1, math.ceil(Decimal(members) * (self.value or Decimal(0)) / 100))
+
+    def describe(self) -> str:
+        match self.kind:
+            case RequireKind.ANY | RequireKind.ALL:
+                return self.kind.value
+            case RequireKind.MIN:
+                return f"min {self.value}"
+            case RequireKind.PERCENT:
+                return f"{self.value}%"
+
+    def to_json(self) -> object:
+        match self.kind:
+            case RequireKind.ANY | RequireKind.ALL:
+                return self.kind.value
+            case RequireKind.MIN:
+                return {"min": int(self.value or 0)}
+            case RequireKind.PERCENT:
+                return {"percent": str(self.value)}
+
+
+@dataclass(frozen=True)
+class Group:
+    id: str
+    members: tuple[str, ...]
+    require: Requirement = Requirement()
+    description: str | None = None
+    origin: Origin = _field(default=Origin("", ()), compare=False)
+
+
+class Aggregate(StrEnum):
+    SUM = "sum"
+    MIN = "min"
+    MAX = "max"
+    AVG = "avg"
+    COUNT = "count"
+
+
+@dataclass(frozen=True)
+class Variable:
+    id: str
+    function: Aggregate
+    field: str | None = None
+    where: str | None = None
+    description: str | None = None
+    origin: Origin = _field(default=Origin("", ()), compare=False)
+
+
+@dataclass(frozen=True)
+class Chain:
+    id: str
+    order: int
+    description: str | None = None
+    origin: Origin = _field(default=Origin("", ()), compare=False)
+
+
+class SmartMode(StrEnum):
+    OFF = "off"
+    ALL = "all"  # every condition of the rule is smart
+    FIELDS = "fields"  # only conditions testing the listed fields
+
+
+@dataclass(frozen=True)
+class Smart:
+    mode: SmartMode = SmartMode.OFF
+    fields: tuple[str, ...] = ()
+    individually: bool = False
+
+
+@dataclass(frozen=True)
+class Escalation:
+    after: dt.timedelta
+    to: str
+
+
+@dataclass(frozen=True)
+class Rule:
+    id: str
+    when: str
+    approvers: tuple[str, ...]
+    chain: str = DEFAULT_CHAIN
+    step: int = 1
+    description: str | None = None
+    smart: Smart = Smart()
+    explicit: bool = False
+    effective_from: dt.date | None = None
+    effective_until: dt.date | None = None
+    escalate: Escalation | None = None
+    origin: Origin = _field(default=Origin("", ()), compare=False)
+
+    def effective_on(self, day: dt.date | None) -> bool:
+        if day is None:
+            return self.effective_from is None and self.effective_until is None
+        if self.effective_from and day < self.effective_from:
+            return False
+        return not (self.effective_until and day > self.effective_until)
+
+
+@dataclass(frozen=True)
+class Settings:
+    currency_digits: tuple[tuple[str, int], ...] = ()
+    order_start: str = "quote_start"
+    proration: str = "day"
+    contracting: str = "by_end_date"
+    assets: str = "one_per_line"
+
+    def digits(self, currency: str) -> int:
+        return int(dict(self.currency_digits).get(currency, 2))
+
+
+@dataclass(frozen=True)
+class PolicyFile:
+    path: str  # relative to the policy directory, POSIX separators
+    sha256: str
+
+
+@dataclass(frozen=True)
+class Policy:
+    root: str
+    files: tuple[PolicyFile, ...]
+    content_hash: str
+    users: dict[str, User]
+    groups: dict[str, Group]
+    variables: dict[str, Variable]
+    chains: dict[str, Chain]
+    rules: tuple[Rule, ...]
+    admins: tuple[str, ...] = ()
+    settings: Settings = Settings()
+
+    def chain(self, chain_id: str) -> Chain:
+        """The chain a rule names; the implicit `default` chain runs first (order 1)."""
+        found = self.chains.get(chain_id)
+        if found is not None:
+            return found
+        return Chain(chain_id, 1)

@@ -1,0 +1,269 @@
+"""A quote as exact values: parsed with Decimals, checked, with its derived values computed once.
+
+The checks here are the structural rules of `schemas/quote.schema.json` that routing relies
+on, done without importing jsonschema so that `cpq preview` starts fast; `cpq check-quote`
+runs the full schema. A test keeps the two in agreement.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import re
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+
+from cpq_cli.diagnostics import JsonPath, format_json_path
+from cpq_cli.errors import InputError
+from cpq_cli.sources import ParseFailure, SourceDoc, load_document
+
+HUNDRED = Decimal(100)
+LINE_KINDS = ("asset", "subscription", "one_time")
+_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_MONEY = re.compile(r"^-?\d+(\.\d+)?$")
+
+
+@dataclass(frozen=True)
+class Line:
+    id: str
+    product: str
+    kind: str
+    quantity: Decimal
+    list_price: Decimal
+    discount_pct: Decimal
+    values: dict[str, Any]  # every field of the line plus the derived ones, as expressions see them
+
+
+@dataclass(frozen=True)
+class Quote:
+    id: str
+    owner: str
+    currency: str
+    date: dt.date
+    start_date: dt.date | None
+    lines: tuple[Line, ...]
+    values: dict[str, Any]  # header fields plus derived values (variables are added by routing)
+    data: dict[str, Any]  # the quote as read, for writing it back out
+    content_hash: str
+    source: str
+
+    @property
+    def net_total(self) -> Decimal:
+        value: Decimal = self.values["net_total"]
+        return value
+
+
+def canonical_json(data: Any) -> str:
+    """One spelling of a JSON value: sorted keys, no spaces, decimals as written."""
+    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+
+
+def content_hash(data: Any) -> str:
+    """What approvals are bound to: reformatting the file keeps it, any change of a value does not."""
+    return "sha256:" + hashlib.sha256(canonical_json(data).encode("utf-8")).hexdigest()
+
+
+def _num(value: Any) -> Any:
+    """Every JSON number becomes a Decimal (booleans stay booleans); containers are converted deeply."""
+    if isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, int):
+        return Decimal(value)
+    if isinstance(value, float):
+        return Decimal(repr(value))
+    if isinstance(value, dict):
+        return {k: _num(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_num(v) for v in value]
+    return value
+
+
+class QuoteInvalid(InputError):
+    """A quote that breaks a structural rule; knows the file, position and JSON path."""
+
+    def __init__(self, file: str, line: int | None, column: int | None, json_path: JsonPath,
+                 detail: str, hint: str | None = None) -> None:
+        where = f"{file}:{line}:{column}" if line else file
+        super().__init__(f"{where}: {format_json_path(json_path)}: {detail}", hint=hint)
+        self.file, self.line, self.column = file, line, column
+        self.json_path = json_path
+        self.detail = detail
+
+
+class _Problems:
+    """Builds the error for the first structural problem, located in the file when we have it."""
+
+    def __init__(self, doc: SourceDoc | None, source: str) -> None:
+        self.doc = doc
+        self.source = source
+
+    def fail(self, path: JsonPath, message: str, hint: str | None = None) -> QuoteInvalid:
+        pos = self.doc.locate(path) if self.doc is not None else None
+        line, col = pos if pos else (None, None)
+        return QuoteInvalid(self.source, line, col, path, message, hint)
+
+
+def _money(value: Any, path: JsonPath, p: _Problems) -> Decimal:
+    if isinstance(value, bool):
+        raise p.fail(path, "expected a decimal amount, got a boolean")
+    if isinstance(value, int | Decimal):
+        return Decimal(value)
+    if isinstance(value, float):
+        return Decimal(repr(value))
+    if isinstance(value, str) and _MONEY.match(value):
+        try:
+            return Decimal(value)
+        except InvalidOperation:
+            pass
+    raise p.fail(path, f"expected a decimal amount like \"1200.00\", got {json.dumps(value, default=str)}")
+
+
+def _number(value: Any, path: JsonPath, p: _Problems, *, minimum: Decimal | None = None,
+            maximum: Decimal | None = None, exclusive_min: bool = False, integer: bool = False) -> Decimal:
+    if isinstance(value, bool) or not isinstance(value, int | Decimal | float):
+        raise p.fail(path, f"expected a number, got {json.dumps(value, default=str)}")
+    number = _num(value)
+    if integer and number != number.to_integral_value():
+        raise p.fail(path, f"expected a whole number, got {value}")
+    if minimum is not None and (number <= minimum if exclusive_min else number < minimum):
+        raise p.fail(path, f"must be {'greater than' if exclusive_min else 'at least'} {minimum}, got {value}",
+                     "quantities are positive; use a separate line or an amendment to reduce")
+    if maximum is not None and number > maximum:
+        raise p.fail(path, f"must be at most {maximum}, got {value}")
+    result: Decimal = number
+    return result
+
+
+def _date(value: Any, path: JsonPath, p: _Problems) -> dt.date:
+    if isinstance(value, str) and _DATE.match(value):
+        try:
+            return dt.date.fromisoformat(value)
+        except ValueError:
+            pass
+    raise p.fail(path, f"expected an ISO date YYYY-MM-DD, got {json.dumps(value, default=str)}")
+
+
+def _string(value: Any, path: JsonPath, p: _Problems) -> str:
+    if not isinstance(value, str) or not value:
+        raise p.fail(path, f"expected a non-empty string, got {json.dumps(value, default=str)}")
+    return value
+
+
+REQUIRED = ("id", "account", "owner", "currency", "date", "payment_terms", "lines")
+HEADER = frozenset({*REQUIRED, "name", "start_date", "term_months", "fields"})
+LINE_REQUIRED = ("id", "product", "kind", "quantity", "list_price")
+
+
+def parse_quote(data: Any, source: str = "<quote>", doc: SourceDoc | None = None) -> Quote:
+    """Check a quote's structure and compute what routing needs; raise InputError naming the spot."""
+    p = _Problems(doc, source)
+    if not isinstance(data, dict):
+        raise p.fail((), "a quote must be a JSON object")
+    for key in REQUIRED:
+        if key not in data:
+            raise p.fail((), f"missing required field {key!r}")
+    unknown = sorted(set(data) - HEADER)
+    if unknown:
+        raise p.fail((unknown[0],), f"unknown field {unknown[0]!r}",
+                     "custom header fields go under `fields`, e.g. fields.deal_type")
+    quote_id = _string(data["id"], ("id",), p)
+    if not _ID.match(quote_id):
+        raise p.fail(("id",), f"quote id {quote_id!r} may use letters, digits, '.', '_' and '-' only")
+    account = data["account"]
+    if not isinstance(account, dict) or not isinstance(account.get("id"), str) or not account.get("id"):
+        raise p.fail(("account",), "account must be an object with an id and a name")
+    _string(account.get("name"), ("account", "name"), p)
+    owner = _string(data["owner"], ("owner",), p)
+    currency = _string(data["currency"], ("currency",), p)
+    if not re.fullmatch(r"[A-Z]{3}", currency):
+        raise p.fail(("currency",), f"expected an ISO 4217 code like EUR, got {currency!r}")
+    quote_date = _date(data["date"], ("date",), p)
+    start = _date(data["start_date"], ("start_date",), p) if "start_date" in data else None
+    if "term_months" in data:
+        _number(data["term_months"], ("term_months",), p, minimum=Decimal(1), maximum=Decimal(600), integer=True)
+    _string(data["payment_terms"], ("payment_terms",), p)
+    if "fields" in data and not isinstance(data["fields"], dict):
+        raise p.fail(("fields",), "fields must be an object of custom header fields")
+    raw_lines = data["lines"]
+    if not isinstance(raw_lines, list) or not raw_lines:
+        raise p.fail(("lines",), "a quote needs at least one line")
+    lines = tuple(_line(raw, i, p) for i, raw in enumerate(raw_lines))
+    seen: set[str] = set()
+    for i, line in enumerate(lines):
+        if line.id in seen:
+            raise p.fail(("lines", i, "id"), f"line id {line.id!r} is used twice")
+        seen.add(line.id)
+
+    values: dict[str, Any] = {k: _num(v) for k, v in data.items() if k != "lines"}
+    values["lines"] = [line.values for line in lines]
+    list_total = sum((ln.values["list_total"] for ln in lines), Decimal(0))
+    net_total = sum((ln.values["net_total"] for ln in lines), Decimal(0))
+    values["list_total"] = list_total
+    values["net_total"] = net_total
+    values["discount_pct"] = (1 - net_total / list_total) * HUNDRED if list_total else Decimal(0)
+    values["line_count"] = Decimal(len(lines))
+    costed = [ln.values for ln in lines if ln.values["cost_total"] is not None]
+    if costed:
+        cost = sum((v["cost_total"] for v in costed), Decimal(0))
+        net = sum((v["net_total"] for v in costed), Decimal(0))
+        values["cost_total"] = cost
+        values["margin_pct"] = (net - cost) / net * HUNDRED if net else None
+    else:
+        values["cost_total"] = values["margin_pct"] = None
+    return Quote(quote_id, owner, currency, quote_date, start, lines, values, data, content_hash(data), source)
+
+
+def _line(raw: Any, index: int, p: _Problems) -> Line:
+    at: JsonPath = ("lines", index)
+    if not isinstance(raw, dict):
+        raise p.fail(at, "a line must be a JSON object")
+    for key in LINE_REQUIRED:
+        if key not in raw:
+            raise p.fail(at, f"line is missing required field {key!r}")
+    line_id = _string(raw["id"], (*at, "id"), p)
+    product = _string(raw["product"], (*at, "product"), p)
+    kind = raw["kind"]
+    if kind not in LINE_KINDS:
+        raise p.fail((*at, "kind"), f"kind must be one of {', '.join(LINE_KINDS)}, got {json.dumps(kind)}")
+    quantity = _number(raw["quantity"], (*at, "quantity"), p, minimum=Decimal(0), exclusive_min=True)
+    list_price = _money(raw["list_price"], (*at, "list_price"), p)
+    if list_price < 0:
+        raise p.fail((*at, "list_price"), "list price cannot be negative")
+    discount = (_number(raw["discount_pct"], (*at, "discount_pct"), p, minimum=Decimal(0), maximum=HUNDRED)
+                if "discount_pct" in raw else Decimal(0))
+    cost = _money(raw["cost"], (*at, "cost"), p) if "cost" in raw else None
+    for key in ("start_date", "ship_date"):
+        if key in raw:
+            _date(raw[key], (*at, key), p)
+    if "term_months" in raw:
+        _number(raw["term_months"], (*at, "term_months"), p, minimum=Decimal(1), maximum=Decimal(600),
+                integer=True)
+    values: dict[str, Any] = {k: _num(v) for k, v in raw.items()}
+    net_price = list_price * (1 - discount / HUNDRED)
+    values.update(
+        quantity=quantity,
+        list_price=list_price,
+        discount_pct=discount,
+        net_price=net_price,
+        list_total=quantity * list_price,
+        net_total=quantity * net_price,
+        cost=cost,
+        cost_total=quantity * cost if cost is not None else None,
+        margin_pct=(net_price - cost) / net_price * HUNDRED if cost is not None and net_price else None,
+    )
+    return Line(line_id, product, kind, quantity, list_price, discount, values)
+
+
+def load_quote(path: Path) -> Quote:
+    """Read and check a quote file; any problem is one InputError line naming file, line and field."""
+    try:
+        doc = load_document(path, "json")
+    except ParseFailure as failure:
+        d = failure.diagnostic
+        where = f"{d.file}:{d.line}:{d.column}" if d.line else d.file
+        raise InputError(f"{where}: {d.message}", hint=d.hint) from None
+    return parse_quote(doc.data, doc.path, doc)

@@ -1,0 +1,31 @@
+"""JUnit XML for policy test results, as CI systems display it."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from itertools import groupby
+
+from cpq_cli.policytest import CaseOutcome
+
+
+def junit_xml(outcomes: list[CaseOutcome]) -> str:
+    failures = sum(1 for o in outcomes if not o.passed and o.error is None)
+    errors = sum(1 for o in outcomes if o.error is not None)
+    root = ET.Element("testsuites", name="cpq", tests=str(len(outcomes)), failures=str(failures),
+                      errors=str(errors), time=f"{sum(o.seconds for o in outcomes):.3f}")
+    for file, group in groupby(outcomes, key=lambda o: o.file):
+        cases = list(group)
+        suite = ET.SubElement(root, "testsuite", name=file, tests=str(len(cases)),
+                              failures=str(sum(1 for o in cases if not o.passed and o.error is None)),
+                              errors=str(sum(1 for o in cases if o.error is not None)),
+                              time=f"{sum(o.seconds for o in cases):.3f}")
+        for case in cases:
+            element = ET.SubElement(suite, "testcase", classname=file, name=case.name,
+                                    time=f"{case.seconds:.3f}")
+            if case.error is not None:
+                ET.SubElement(element, "error", message=case.error).text = case.error
+            elif not case.passed:
+                failure = ET.SubElement(element, "failure", message=case.failures[0])
+                failure.text = "\n".join(case.failures)
+    ET.indent(root)
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"

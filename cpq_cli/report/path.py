@@ -1,0 +1,155 @@
+"""The approval path as data: the versioned JSON envelope and a Mermaid flowchart.
+
+The JSON envelope is documented in docs/formats.md; fields are only ever added.
+"""
+
+from __future__ import annotations
+
+import re
+from decimal import ROUND_HALF_UP, Decimal
+from itertools import pairwise
+from typing import Any
+
+from cpq_cli.quote import Quote
+from cpq_cli.routing import ApprovalPath, Approver, ApproverKind, ChainPath, json_value
+
+PATH_ENVELOPE_VERSION = 1
+
+
+def money(amount: Decimal, digits: int = 2) -> str:
+    """Rounded half-up to the currency's minor unit, only now that it is presented."""
+    return str(amount.quantize(Decimal(1).scaleb(-digits), rounding=ROUND_HALF_UP))
+
+
+def money_text(amount: Decimal, digits: int = 2) -> str:
+    """For people: thousands grouped, e.g. 2,993,600.00."""
+    return f"{Decimal(money(amount, digits)):,}"
+
+
+def percent(value: Decimal) -> str:
+    return str(value.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
+
+
+def quote_summary(quote: Quote, file: str, digits: int = 2) -> dict[str, Any]:
+    return {
+        "id": quote.id,
+        "file": file,
+        "hash": quote.content_hash,
+        "account": quote.data.get("account", {}).get("id"),
+        "owner": quote.owner,
+        "currency": quote.currency,
+        "date": quote.date.isoformat(),
+        "list_total": money(quote.values["list_total"], digits),
+        "net_total": money(quote.values["net_total"], digits),
+        "discount_pct": percent(quote.values["discount_pct"]),
+    }
+
+
+def approver_json(a: Approver) -> dict[str, Any]:
+    out: dict[str, Any] = {"id": a.id, "kind": a.kind.value, "rules": list(a.rules), "reasons": list(a.reasons),
+                           "via": list(a.via)}
+    if a.kind is ApproverKind.GROUP and a.require is not None:
+        out["members"] = list(a.members)
+        out["require"] = a.require.to_json()
+        out["needed"] = a.require.needed(len(set(a.members)))
+    return out
+
+
+def parallel_with(path: ApprovalPath, chain: ChainPath) -> list[str]:
+    return [c.id for c in path.chains if c.order == chain.order and c.id != chain.id]
+
+
+def path_json(path: ApprovalPath, quote: Quote, file: str, digits: int = 2) -> dict[str, Any]:
+    return {
+        "version": PATH_ENVELOPE_VERSION,
+        "quote": quote_summary(quote, file, digits),
+        "policy": {"hash": path.policy_hash},
+        "status": path.status.value,
+        "chains": [
+            {
+                "id": chain.id,
+                "order": chain.order,
+                "parallel_with": parallel_with(path, chain),
+                "steps": [{"step": s.number, "approvers": [approver_json(a) for a in s.approvers]}
+                          for s in chain.steps],
+            }
+            for chain in path.chains
+        ],
+        "rules": [
+            {
+                "id": r.id,
+                "description": r.description,
+                "chain": r.chain,
+                "step": r.step,
+                "fired": r.fired,
+                "effective": r.effective,
+                "conditions": [
+                    {"source": c.source, "op": c.op, "tested_expr": c.tested_expr,
+                     "tested": json_value(c.tested), "against": json_value(c.against), "result": c.result}
+                    for c in r.conditions
+                ],
+            }
+            for r in path.rules
+        ],
+        "warnings": list(path.warnings),
+    }
+
+
+def error_json(file: str, message: str) -> dict[str, Any]:
+    return {"version": PATH_ENVELOPE_VERSION, "quote": {"file": file}, "status": "error", "error": message}
+
+
+# ------------------------------------------------------------------------------------ mermaid
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9_]")
+
+
+def _node(*parts: object) -> str:
+    return "n_" + "_".join(_UNSAFE.sub("_", str(p)) for p in parts)
+
+
+def _label(text: str) -> str:
+    return '"' + text.replace('"', "#quot;") + '"'
+
+
+def _approver_label(a: Approver) -> str:
+    match a.kind:
+        case ApproverKind.AUTO:
+            return "auto-approved"
+        case ApproverKind.GROUP:
+            need = a.require.describe() if a.require else "any"
+            return f"{a.id} ({need} of {len(a.members)})"
+        case ApproverKind.USER:
+            return a.id
+
+
+def path_mermaid(path: ApprovalPath) -> str:
+    """A left-to-right flowchart; chains of equal order fork from one point and join after."""
+    lines = ["flowchart LR", f"  start([{_label(path.quote_id + ' submitted')[1:-1]}])"]
+    if not path.chains:
+        lines.append('  done(["no approval required"])')
+        lines.append("  start --> done")
+        return "\n".join(lines) + "\n"
+    orders = sorted({c.order for c in path.chains})
+    previous_ends = ["start"]
+    for order in orders:
+        ends = []
+        for chain in (c for c in path.chains if c.order == order):
+            lines.append(f"  subgraph {_node(chain.id)} [{_label(f'{chain.id} · order {chain.order}')}]")
+            step_nodes = []
+            for step in chain.steps:
+                node = _node(chain.id, step.number)
+                names = "<br/>".join(_approver_label(a) for a in step.approvers)
+                lines.append(f"    {node}[{_label(f'step {step.number}<br/>{names}')}]")
+                step_nodes.append(node)
+            for a, b in pairwise(step_nodes):
+                lines.append(f"    {a} --> {b}")
+            lines.append("  end")
+            for end in previous_ends:
+                lines.append(f"  {end} --> {step_nodes[0]}")
+            ends.append(step_nodes[-1])
+        previous_ends = ends
+    lines.append('  approved(["approved"])')
+    for end in previous_ends:
+        lines.append(f"  {end} --> approved")
+    return "\n".join(lines) + "\n"
