@@ -498,22 +498,15 @@ def _lookup_path(parts: tuple[str, ...]) -> Compiled:
     return get
 
 
-def _record(index: int, fn: Callable[[Env], tuple[Any, Any, bool]]) -> Compiled:
-    """Wrap a condition: apply an override (smart approvals), record the outcome when tracing."""
-
-    def run(env: Env) -> bool:
-        overrides = env.overrides
-        if env.trace is None and not overrides:
-            return fn(env)[2]
-        tested, against, result = fn(env)
-        overridden = bool(overrides) and index in overrides  # type: ignore[operator]
-        if overridden:
-            result = overrides[index]  # type: ignore[index]
-        if env.trace is not None:
-            env.trace.append(TraceEntry(index, tested, against, result, overridden))
-        return result
-
-    return run
+def _outcome(env: Env, index: int, tested: Any, against: Any, result: bool) -> bool:
+    """A condition's outcome: an override wins (smart approvals); the trace records it (explain)."""
+    overrides = env.overrides
+    overridden = bool(overrides) and index in overrides  # type: ignore[operator]
+    if overridden:
+        result = overrides[index]  # type: ignore[index]
+    if env.trace is not None:
+        env.trace.append(TraceEntry(index, tested, against, result, overridden))
+    return result
 
 
 def _compile(node: ast.AST, source: str, counter: Any) -> Compiled:
@@ -578,11 +571,14 @@ def _compile(node: ast.AST, source: str, counter: Any) -> Compiled:
         if name in CONDITION_FUNCTIONS:
             first, second = args
 
-            def call_condition(env: Env) -> tuple[Any, Any, bool]:
+            def call_condition(env: Env) -> bool:
                 a, b = first(env), second(env)
-                return a, b, bool(impl(a, b))
+                result = bool(impl(a, b))
+                if env.trace is None and not env.overrides:
+                    return result
+                return _outcome(env, index, a, b, result)
 
-            return _record(index, call_condition)
+            return call_condition
         if len(args) == 1:
             only = args[0]
             return lambda env: impl(only(env))
@@ -593,24 +589,33 @@ def _compile(node: ast.AST, source: str, counter: Any) -> Compiled:
 def _compile_compare(node: ast.Compare, source: str, counter: Any) -> Compiled:
     indices = [next(counter) for _ in node.ops]  # before the operands: parser order
     operands = [_compile(o, source, counter) for o in [node.left, *node.comparators]]
-    pairs: list[Compiled] = []
-    for i, op_node in enumerate(node.ops):
-        op = _COMPARE_OPS[type(op_node)]
-        index = indices[i]
-        left, right = operands[i], operands[i + 1]
+    ops = [_COMPARE_OPS[type(op)] for op in node.ops]
+    if len(ops) == 1:
+        index, op = indices[0], ops[0]
+        left, right = operands
 
-        def pair(env: Env, op: str = op, left: Compiled = left, right: Compiled = right
-                 ) -> tuple[Any, Any, bool]:
+        def single(env: Env) -> bool:
             a, b = left(env), right(env)
-            return a, b, compare(op, a, b)
+            result = compare(op, a, b)
+            if env.trace is None and not env.overrides:
+                return result
+            return _outcome(env, index, a, b, result)
 
-        pairs.append(_record(index, pair))
-    if len(pairs) == 1:
-        return pairs[0]
+        return single
 
     def chained(env: Env) -> bool:
-        if env.trace is not None:
-            return all([p(env) for p in pairs])
-        return all(p(env) for p in pairs)
+        # Like Python: every operand is evaluated once, and `a < b < c` stops at the first false pair
+        # (unless explaining, where every condition is shown).
+        explaining = env.trace is not None
+        a = operands[0](env)
+        outcome = True
+        for i, op in enumerate(ops):
+            b = operands[i + 1](env)
+            if not _outcome(env, indices[i], a, b, compare(op, a, b)):
+                outcome = False
+                if not explaining:
+                    return False
+            a = b
+        return outcome
 
     return chained

@@ -31,7 +31,7 @@ def _parsed(ctx: LintContext) -> Iterator[tuple[str, Origin, JsonPath, Expressio
 
 
 @check("expr-syntax", Severity.ERROR,
-       "An expression does not parse, or uses a construct the language does not allow.")
+       "An expression does not parse, or uses a construct the language does not allow.", cross_file=False)
 def expr_syntax(ctx: LintContext) -> Iterator[Diagnostic]:
     """
     ```yaml
@@ -74,7 +74,7 @@ def expr_unknown_name(ctx: LintContext) -> Iterator[Diagnostic]:
 
 
 @check("unknown-line-field", Severity.WARNING,
-       "A `where` or a variable's `field` names a line field the quote schema does not define.")
+       "A `where` or a variable's `field` names a line field the quote schema does not define.", cross_file=False)
 def unknown_line_field(ctx: LintContext) -> Iterator[Diagnostic]:
     """
     ```yaml

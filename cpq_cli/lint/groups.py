@@ -9,7 +9,8 @@ from cpq_cli.lint.registry import LintContext, check
 from cpq_cli.policy.model import RequireKind
 
 
-@check("empty-group", Severity.ERROR, "A group has no members, so a request to it could never be decided.")
+@check("empty-group", Severity.ERROR, "A group has no members, so a request to it could never be decided.",
+       cross_file=False)
 def empty_group(ctx: LintContext) -> Iterator[Diagnostic]:
     """
     ```yaml
@@ -24,7 +25,7 @@ def empty_group(ctx: LintContext) -> Iterator[Diagnostic]:
 
 
 @check("group-min-too-large", Severity.ERROR,
-       "A group's `require: {min: N}` asks for more approvals than it has members.")
+       "A group's `require: {min: N}` asks for more approvals than it has members.", cross_file=False)
 def group_min_too_large(ctx: LintContext) -> Iterator[Diagnostic]:
     """
     ```yaml
@@ -43,7 +44,7 @@ def group_min_too_large(ctx: LintContext) -> Iterator[Diagnostic]:
                               "lower `min` or add members")
 
 
-@check("duplicate-member", Severity.WARNING, "A user is listed twice in one group.")
+@check("duplicate-member", Severity.WARNING, "A user is listed twice in one group.", cross_file=False)
 def duplicate_member(ctx: LintContext) -> Iterator[Diagnostic]:
     """
     ```yaml

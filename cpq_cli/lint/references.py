@@ -41,8 +41,10 @@ def duplicate_id(ctx: LintContext) -> Iterator[Diagnostic]:
             continue
         key = (d.kind, d.id)
         if key in first:
-            yield ctx.finding("duplicate-id", d.origin, (), f"{d.kind} {d.id!r} is already defined in {first[key]}",
-                              "ids must be unique across every file of the policy set", key=d.kind != "rule")
+            is_rule = d.kind == "rule"
+            yield ctx.finding("duplicate-id", d.origin, ("id",) if is_rule else (),
+                              f"{d.kind} {d.id!r} is already defined in {first[key]}",
+                              "ids must be unique across every file of the policy set", key=not is_rule)
         else:
             doc = ctx.pset.docs.get(d.origin.file)
             pos = doc.locate(d.origin.path) if doc else None

@@ -17,6 +17,8 @@ class Check:
     severity: Severity
     summary: str
     run: Callable[[LintContext], Iterator[Diagnostic]]
+    # Resolves references across files: meaningless while a file of the set cannot be read.
+    cross_file: bool = True
 
     @property
     def example(self) -> str:
@@ -32,12 +34,12 @@ BUILTIN: dict[str, tuple[Severity, str]] = {
 }
 
 
-def check(check_id: str, severity: Severity, summary: str
+def check(check_id: str, severity: Severity, summary: str, *, cross_file: bool = True
           ) -> Callable[[Callable[[LintContext], Iterator[Diagnostic]]], Callable[[LintContext], Iterator[Diagnostic]]]:
     def register(fn: Callable[[LintContext], Iterator[Diagnostic]]) -> Callable[[LintContext], Iterator[Diagnostic]]:
         if check_id in CHECKS:
             raise RuntimeError(f"duplicate lint check id {check_id}")
-        CHECKS[check_id] = Check(check_id, severity, summary, fn)
+        CHECKS[check_id] = Check(check_id, severity, summary, fn, cross_file)
         return fn
 
     return register

@@ -9,7 +9,7 @@ from cpq_cli.lint.registry import LintContext, check
 
 
 @check("no-approvers", Severity.ERROR,
-       "A rule has an empty approver list, so firing it could never be approved.")
+       "A rule has an empty approver list, so firing it could never be approved.", cross_file=False)
 def no_approvers(ctx: LintContext) -> Iterator[Diagnostic]:
     """
     ```yaml
@@ -24,7 +24,7 @@ def no_approvers(ctx: LintContext) -> Iterator[Diagnostic]:
                               "name at least one approver, or `auto` to record without asking anyone")
 
 
-@check("step-below-one", Severity.ERROR, "A rule's `step` is below 1; steps count from 1.")
+@check("step-below-one", Severity.ERROR, "A rule's `step` is below 1; steps count from 1.", cross_file=False)
 def step_below_one(ctx: LintContext) -> Iterator[Diagnostic]:
     """
     ```yaml
@@ -39,7 +39,7 @@ def step_below_one(ctx: LintContext) -> Iterator[Diagnostic]:
 
 
 @check("effective-window", Severity.ERROR,
-       "A rule's `effective.from` is after its `effective.until`, so it never applies.")
+       "A rule's `effective.from` is after its `effective.until`, so it never applies.", cross_file=False)
 def effective_window(ctx: LintContext) -> Iterator[Diagnostic]:
     """
     ```yaml

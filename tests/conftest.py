@@ -1,0 +1,55 @@
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+ROOT = Path(__file__).resolve().parent.parent
+POLICIES = ROOT / "policies"
+QUOTES = ROOT / "examples" / "quotes"
+SHARED_SARIF_SCHEMA = ROOT.parent / "shared" / "data" / "sarif-schema-2.1.0.json"
+
+
+@dataclass
+class Result:
+    exit_code: int
+    stdout: str
+    stderr: str
+
+
+@pytest.fixture(autouse=True)
+def _isolated(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """No test sees the developer's environment, cache or CI variables."""
+    for var in ("CPQ_POLICIES", "CPQ_CONFIG", "CPQ_FORMAT", "CPQ_DEBUG", "GITHUB_ACTIONS", "CPQ_USER",
+                "CPQ_JOURNAL", "NO_COLOR", "FORCE_COLOR"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("CPQ_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
+
+
+@pytest.fixture
+def run(monkeypatch: pytest.MonkeyPatch) -> Callable[..., Result]:
+    """Invoke the CLI in-process; stdout and stderr kept apart, exceptions not swallowed."""
+    from cpq_cli.cli.app import app
+
+    def invoke(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None) -> Result:
+        if cwd is not None:
+            monkeypatch.chdir(cwd)
+        runner = CliRunner()
+        result = runner.invoke(app, list(args), env=env, catch_exceptions=False)
+        return Result(result.exit_code, result.stdout, result.stderr)
+
+    return invoke
+
+
+@pytest.fixture
+def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A copy of the bundled policies, quotes and config in a temp dir, as the working directory."""
+    shutil.copytree(POLICIES, tmp_path / "policies")
+    shutil.copytree(ROOT / "examples", tmp_path / "examples")
+    shutil.copy(ROOT / "cpq.toml", tmp_path / "cpq.toml")
+    monkeypatch.chdir(tmp_path)
+    yield tmp_path
