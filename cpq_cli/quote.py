@@ -177,6 +177,11 @@ def parse_quote(data: Any, source: str = "<quote>", doc: SourceDoc | None = None
     if not isinstance(account, dict) or not isinstance(account.get("id"), str) or not account.get("id"):
         raise p.fail(("account",), "account must be an object with an id and a name")
     _string(account.get("name"), ("account", "name"), p)
+    for key in ("region", "country", "segment", "industry"):
+        if key in account and not isinstance(account[key], str):
+            raise p.fail(("account", key), f"expected a string, got {json.dumps(account[key], default=str)}")
+    if "name" in data and not isinstance(data["name"], str):
+        raise p.fail(("name",), "expected a string")
     owner = _string(data["owner"], ("owner",), p)
     currency = _string(data["currency"], ("currency",), p)
     if not re.fullmatch(r"[A-Z]{3}", currency):
@@ -239,6 +244,9 @@ def _line(raw: Any, index: int, p: _Problems) -> Line:
     for key in ("start_date", "ship_date"):
         if key in raw:
             _date(raw[key], (*at, key), p)
+    for key in ("name", "family", "site", "group"):
+        if key in raw and not isinstance(raw[key], str):
+            raise p.fail((*at, key), f"expected a string, got {json.dumps(raw[key], default=str)}")
     if "term_months" in raw:
         _number(raw["term_months"], (*at, "term_months"), p, minimum=Decimal(1), maximum=Decimal(600),
                 integer=True)
