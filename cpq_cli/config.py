@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from cpq_cli.errors import ConfigError
 
@@ -18,8 +17,7 @@ KNOWN_KEYS = {
 SECTIONS = ("smtp", "webhook", "sync", "identity")
 
 
-@dataclass(frozen=True)
-class Config:
+class Config(NamedTuple):
     root: Path  # the directory holding the config file (or the working directory)
     source: Path | None  # the file the settings came from, if any
     policies: Path | None

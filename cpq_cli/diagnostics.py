@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-JsonPath = tuple[str | int, ...]
+from cpq_cli.jsonpath import JsonPath, format_json_path
 
 
 class Severity(StrEnum):
@@ -17,19 +17,6 @@ class Severity(StrEnum):
     @property
     def rank(self) -> int:
         return {Severity.ERROR: 3, Severity.WARNING: 2, Severity.INFO: 1}[self]
-
-
-def format_json_path(path: JsonPath) -> str:
-    """`("rules", 2, "when")` -> `$.rules[2].when` (the notation check-jsonschema and jq users know)."""
-    out = "$"
-    for part in path:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        elif part.replace("_", "").replace("-", "").isalnum():
-            out += f".{part}"
-        else:
-            out += f"[{part!r}]"
-    return out
 
 
 @dataclass(frozen=True, order=True)

@@ -14,10 +14,10 @@ from __future__ import annotations
 
 import ast
 import datetime as dt
+import operator
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 MAX_LENGTH = 2000
 MAX_DEPTH = 32
@@ -58,11 +58,10 @@ class ExprError(Exception):
         self.hint = hint
 
 
-@dataclass(frozen=True)
-class Condition:
+class Condition(NamedTuple):
     """One comparison (an AA "condition"): its text, operator and the text of its tested value."""
 
-    index: int
+    number: int
     source: str
     op: str
     tested: str
@@ -70,8 +69,7 @@ class Condition:
     names: frozenset[str]
 
 
-@dataclass(frozen=True)
-class Expression:
+class Expression(NamedTuple):
     source: str
     tree: ast.Expression
     conditions: tuple[Condition, ...]
@@ -448,20 +446,24 @@ def literal_number(source: str, node: ast.Constant) -> Decimal:
 
 
 class Env:
-    """What an expression sees: values by name, plus optional tracing and condition overrides."""
+    """What an expression sees: values by name, plus optional tracing and condition overrides.
 
-    __slots__ = ("overrides", "trace", "values")
+    With a `trace` list, every condition evaluated is recorded; `full` (for explain) also turns
+    off short-circuiting so that every condition is evaluated and recorded.
+    """
+
+    __slots__ = ("full", "overrides", "trace", "values")
 
     def __init__(self, values: Mapping[str, Any], *, trace: list[TraceEntry] | None = None,
-                 overrides: Mapping[int, bool] | None = None) -> None:
+                 overrides: Mapping[int, bool] | None = None, full: bool = False) -> None:
         self.values = values
         self.trace = trace
         self.overrides = overrides
+        self.full = full
 
 
-@dataclass(frozen=True)
-class TraceEntry:
-    index: int
+class TraceEntry(NamedTuple):
+    number: int
     tested: Any
     against: Any
     result: bool
@@ -551,7 +553,7 @@ def _compile(node: ast.AST, source: str, counter: Any) -> Compiled:
         is_and = isinstance(node.op, ast.And)
 
         def boolop(env: Env) -> bool:
-            if env.trace is not None:  # explain: evaluate every branch so every condition is shown
+            if env.full:  # explain: evaluate every branch so every condition is shown
                 results = [truthy(p(env)) for p in parts]
                 return all(results) if is_and else any(results)
             if is_and:
@@ -586,10 +588,67 @@ def _compile(node: ast.AST, source: str, counter: Any) -> Compiled:
     raise AssertionError(f"unchecked node {type(node).__name__}")
 
 
+_NO_CONSTANT = object()
+_OPERATORS: dict[str, Callable[[Any, Any], bool]] = {
+    "==": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge,
+}
+
+
+def _constant(node: ast.AST, source: str) -> Any:
+    """The value of a literal number, string or list of them; _NO_CONSTANT for anything else."""
+    if isinstance(node, ast.Constant) and not isinstance(node.value, bool) and node.value is not None:
+        return node.value if isinstance(node.value, str) else literal_number(source, node)
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+        inner = _constant(node.operand, source)
+        return -inner if isinstance(inner, Decimal) else _NO_CONSTANT
+    if isinstance(node, ast.List | ast.Tuple):
+        items = [_constant(e, source) for e in node.elts]
+        return _NO_CONSTANT if any(i is _NO_CONSTANT for i in items) else items
+    return _NO_CONSTANT
+
+
+def _against_constant(op: str, const: Any) -> Callable[[Any], bool]:
+    """`field OP literal`, the shape of most conditions: the common type is tested first, so that
+    evaluating hundreds of rules per quote stays cheap; anything else goes through `compare`."""
+    if isinstance(const, Decimal) and op in _OPERATORS:
+        fn = _OPERATORS[op]
+
+        def number(a: Any) -> bool:
+            return fn(a, const) if type(a) is Decimal else compare(op, a, const)
+
+        return number
+    if isinstance(const, str) and op in ("==", "!="):
+        equal = op == "=="
+
+        def text(a: Any) -> bool:
+            return (a == const) is equal if type(a) is str else compare(op, a, const)
+
+        return text
+    if op in ("in", "not in") and isinstance(const, list) and all(isinstance(c, str) for c in const):
+        members, inside = frozenset(const), op == "in"
+
+        def member(a: Any) -> bool:
+            return (a in members) is inside if type(a) is str else compare(op, a, const)
+
+        return member
+    return lambda a: compare(op, a, const)
+
+
 def _compile_compare(node: ast.Compare, source: str, counter: Any) -> Compiled:
     indices = [next(counter) for _ in node.ops]  # before the operands: parser order
     operands = [_compile(o, source, counter) for o in [node.left, *node.comparators]]
     ops = [_COMPARE_OPS[type(op)] for op in node.ops]
+    if len(ops) == 1 and (const := _constant(node.comparators[0], source)) is not _NO_CONSTANT:
+        index, left, against = indices[0], operands[0], _against_constant(ops[0], const)
+
+        def literal(env: Env) -> bool:
+            a = left(env)
+            result = against(a)
+            if env.trace is None and not env.overrides:
+                return result
+            return _outcome(env, index, a, const, result)
+
+        return literal
     if len(ops) == 1:
         index, op = indices[0], ops[0]
         left, right = operands
@@ -606,7 +665,7 @@ def _compile_compare(node: ast.Compare, source: str, counter: Any) -> Compiled:
     def chained(env: Env) -> bool:
         # Like Python: every operand is evaluated once, and `a < b < c` stops at the first false pair
         # (unless explaining, where every condition is shown).
-        explaining = env.trace is not None
+        explaining = env.full
         a = operands[0](env)
         outcome = True
         for i, op in enumerate(ops):

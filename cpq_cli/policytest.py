@@ -24,9 +24,10 @@ from pathlib import Path
 from typing import Any
 
 from cpq_cli.errors import InputError
+from cpq_cli.paths import display_path
 from cpq_cli.quote import parse_quote
 from cpq_cli.routing import ApprovalPath, CompiledPolicy, route
-from cpq_cli.sources import ParseFailure, display_path, load_document
+from cpq_cli.sources import ParseFailure, load_document
 
 TEST_GLOBS = ("*.test.yaml", "*.test.yml")
 

@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 import glob
-from collections.abc import Iterator
-from dataclasses import dataclass
+import os
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any, NamedTuple
 
 from cpq_cli.errors import ConfigError, InputError
+from cpq_cli.paths import display_path
 from cpq_cli.quote import Quote, load_quote
 from cpq_cli.routing import ApprovalPath, CompiledPolicy, route
-from cpq_cli.sources import display_path
 
 
-@dataclass(frozen=True)
-class PreviewResult:
+class PreviewResult(NamedTuple):
     file: str
     quote: Quote | None
     path: ApprovalPath | None
@@ -37,29 +37,65 @@ def expand_quote_args(args: list[str]) -> list[Path]:
             found.extend(matches)
         else:
             raise ConfigError(f"quote file {arg} does not exist")
-    seen: set[Path] = set()
+    seen: set[str] = set()
     unique = []
     for p in found:
-        key = p.resolve()
+        key = os.path.abspath(p)
         if key not in seen:
             seen.add(key)
             unique.append(p)
     return unique
 
 
-def preview_one(compiled: CompiledPolicy, path: Path, *, explain: bool = False) -> PreviewResult:
+def preview_one(compiled: CompiledPolicy, path: Path, *, explain: bool = False, reasons: bool = True
+                ) -> PreviewResult:
     shown = display_path(path)
     try:
         quote = load_quote(path)
     except InputError as exc:
         return PreviewResult(shown, None, None, str(exc))
     try:
-        return PreviewResult(shown, quote, route(compiled, quote, explain=explain))
+        return PreviewResult(shown, quote, route(compiled, quote, explain=explain, reasons=reasons))
     except InputError as exc:
         return PreviewResult(shown, quote, None, f"{shown}: {exc}")
 
 
-def preview_many(compiled: CompiledPolicy, paths: list[Path], *, explain: bool = False
+def preview_many(compiled: CompiledPolicy, paths: list[Path], *, explain: bool = False, reasons: bool = True
                  ) -> Iterator[PreviewResult]:
     for path in paths:
-        yield preview_one(compiled, path, explain=explain)
+        yield preview_one(compiled, path, explain=explain, reasons=reasons)
+
+
+# Batches at least this large are spread over the CPU cores.
+PARALLEL_MIN = 200
+_job: tuple[CompiledPolicy, Callable[[PreviewResult], Any], bool, bool] | None = None
+
+
+def _run_job(path: Path) -> Any:
+    assert _job is not None
+    compiled, render, explain, reasons = _job
+    return render(preview_one(compiled, path, explain=explain, reasons=reasons))
+
+
+def default_jobs() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+def preview_rendered(compiled: CompiledPolicy, paths: list[Path], render: Callable[[PreviewResult], Any], *,
+                     explain: bool = False, reasons: bool = True, jobs: int = 1) -> Iterator[Any]:
+    """`render(result)` for every quote, in order. Large batches use forked worker processes,
+    which inherit the compiled policy (closures cannot be pickled) and send back only what
+    `render` returns, so it must return plain data."""
+    import multiprocessing
+
+    if jobs <= 1 or len(paths) < PARALLEL_MIN or "fork" not in multiprocessing.get_all_start_methods():
+        for path in paths:
+            yield render(preview_one(compiled, path, explain=explain, reasons=reasons))
+        return
+    global _job
+    _job = (compiled, render, explain, reasons)
+    try:
+        with multiprocessing.get_context("fork").Pool(jobs) as pool:
+            yield from pool.imap(_run_job, paths, chunksize=max(1, min(256, len(paths) // (jobs * 8))))
+    finally:
+        _job = None

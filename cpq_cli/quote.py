@@ -8,17 +8,17 @@ runs the full schema. A test keeps the two in agreement.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 import re
-from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
-from cpq_cli.diagnostics import JsonPath, format_json_path
 from cpq_cli.errors import InputError
-from cpq_cli.sources import ParseFailure, SourceDoc, load_document
+from cpq_cli.jsonpath import JsonPath, format_json_path
+
+if TYPE_CHECKING:
+    from cpq_cli.sources import SourceDoc
 
 HUNDRED = Decimal(100)
 LINE_KINDS = ("asset", "subscription", "one_time")
@@ -27,8 +27,7 @@ _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _MONEY = re.compile(r"^-?\d+(\.\d+)?$")
 
 
-@dataclass(frozen=True)
-class Line:
+class Line(NamedTuple):
     id: str
     product: str
     kind: str
@@ -38,8 +37,7 @@ class Line:
     values: dict[str, Any]  # every field of the line plus the derived ones, as expressions see them
 
 
-@dataclass(frozen=True)
-class Quote:
+class Quote(NamedTuple):
     id: str
     owner: str
     currency: str
@@ -48,8 +46,12 @@ class Quote:
     lines: tuple[Line, ...]
     values: dict[str, Any]  # header fields plus derived values (variables are added by routing)
     data: dict[str, Any]  # the quote as read, for writing it back out
-    content_hash: str
     source: str
+
+    @property
+    def content_hash(self) -> str:
+        """What approvals are bound to; computed when asked (preview rarely needs it)."""
+        return content_hash(self.data)
 
     @property
     def net_total(self) -> Decimal:
@@ -64,6 +66,8 @@ def canonical_json(data: Any) -> str:
 
 def content_hash(data: Any) -> str:
     """What approvals are bound to: reformatting the file keeps it, any change of a value does not."""
+    import hashlib
+
     return "sha256:" + hashlib.sha256(canonical_json(data).encode("utf-8")).hexdigest()
 
 
@@ -80,6 +84,16 @@ def _num(value: Any) -> Any:
     if isinstance(value, list):
         return [_num(v) for v in value]
     return value
+
+
+def _numbers(raw: dict[str, Any], skip: str = "") -> dict[str, Any]:
+    """A shallow copy with every number a Decimal; only containers are walked further."""
+    out = dict(raw)
+    for key, value in raw.items():
+        kind = type(value)
+        if (kind is int or kind is float or kind is dict or kind is list) and key != skip:
+            out[key] = _num(value)
+    return out
 
 
 class QuoteInvalid(InputError):
@@ -203,7 +217,7 @@ def parse_quote(data: Any, source: str = "<quote>", doc: SourceDoc | None = None
             raise p.fail(("lines", i, "id"), f"line id {line.id!r} is used twice")
         seen.add(line.id)
 
-    values: dict[str, Any] = {k: _num(v) for k, v in data.items() if k != "lines"}
+    values = _numbers(data, skip="lines")
     values["lines"] = [line.values for line in lines]
     list_total = sum((ln.values["list_total"] for ln in lines), Decimal(0))
     net_total = sum((ln.values["net_total"] for ln in lines), Decimal(0))
@@ -219,7 +233,7 @@ def parse_quote(data: Any, source: str = "<quote>", doc: SourceDoc | None = None
         values["margin_pct"] = (net - cost) / net * HUNDRED if net else None
     else:
         values["cost_total"] = values["margin_pct"] = None
-    return Quote(quote_id, owner, currency, quote_date, start, lines, values, data, content_hash(data), source)
+    return Quote(quote_id, owner, currency, quote_date, start, lines, values, data, source)
 
 
 def _line(raw: Any, index: int, p: _Problems) -> Line:
@@ -250,7 +264,7 @@ def _line(raw: Any, index: int, p: _Problems) -> Line:
     if "term_months" in raw:
         _number(raw["term_months"], (*at, "term_months"), p, minimum=Decimal(1), maximum=Decimal(600),
                 integer=True)
-    values: dict[str, Any] = {k: _num(v) for k, v in raw.items()}
+    values = _numbers(raw)
     net_price = list_price * (1 - discount / HUNDRED)
     values.update(
         quantity=quantity,
@@ -267,7 +281,25 @@ def _line(raw: Any, index: int, p: _Problems) -> Line:
 
 
 def load_quote(path: Path) -> Quote:
-    """Read and check a quote file; any problem is one InputError line naming file, line and field."""
+    """Read and check a quote file; any problem is one InputError line naming file, line and field.
+
+    The happy path reads plain JSON; positions are worked out only when there is an error to place.
+    """
+    from cpq_cli.paths import display_path
+
+    shown = display_path(path)
+    try:
+        raw = path.read_bytes()
+        data = json.loads(raw, parse_float=Decimal)
+    except (OSError, ValueError, RecursionError):
+        data = None  # let the located reader below say exactly what is wrong
+    if isinstance(data, dict):
+        try:
+            return parse_quote(data, shown)
+        except QuoteInvalid:
+            pass
+    from cpq_cli.sources import ParseFailure, load_document
+
     try:
         doc = load_document(path, "json")
     except ParseFailure as failure:

@@ -8,10 +8,9 @@ each approver is asked once for every rule that needs them, unless a rule is `ex
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
-from typing import Any
+from typing import Any, NamedTuple
 
 from cpq_cli.errors import RoutingError
 from cpq_cli.expressions import (
@@ -38,9 +37,8 @@ class ApproverKind(StrEnum):
     AUTO = "auto"
 
 
-@dataclass(frozen=True)
-class ConditionResult:
-    index: int
+class ConditionResult(NamedTuple):
+    number: int
     source: str
     op: str
     tested_expr: str
@@ -53,8 +51,7 @@ class ConditionResult:
         return self.tested is None
 
 
-@dataclass(frozen=True)
-class RuleResult:
+class RuleResult(NamedTuple):
     id: str
     description: str | None
     chain: str
@@ -64,8 +61,7 @@ class RuleResult:
     conditions: tuple[ConditionResult, ...]  # all of them with explain, else those of fired rules
 
 
-@dataclass(frozen=True)
-class Approver:
+class Approver(NamedTuple):
     id: str
     kind: ApproverKind
     rules: tuple[str, ...]
@@ -75,23 +71,19 @@ class Approver:
     require: Requirement | None = None
 
 
-@dataclass(frozen=True)
-class Step:
+class Step(NamedTuple):
     number: int
     approvers: tuple[Approver, ...]
 
 
-@dataclass(frozen=True)
-class ChainPath:
+class ChainPath(NamedTuple):
     id: str
     order: int
     steps: tuple[Step, ...]
 
 
-@dataclass(frozen=True)
-class ApprovalPath:
+class ApprovalPath(NamedTuple):
     quote_id: str
-    quote_hash: str
     policy_hash: str
     status: PathStatus
     chains: tuple[ChainPath, ...]
@@ -106,15 +98,13 @@ class ApprovalPath:
 # ------------------------------------------------------------------------------- compilation
 
 
-@dataclass(frozen=True)
-class _CompiledRule:
+class _CompiledRule(NamedTuple):
     rule: Rule
     expr: Expression
     fn: Compiled
 
 
-@dataclass(frozen=True)
-class _CompiledVariable:
+class _CompiledVariable(NamedTuple):
     variable: Variable
     where_key: str | None
 
@@ -135,10 +125,13 @@ class CompiledPolicy:
                 self.filters[key] = compile_expression(parse(key))
             variables.append(_CompiledVariable(var, key))
         self.variables = tuple(variables)
-        # Names tested by each condition, to warn when a tested value is missing.
+        # Names tested by each condition, to warn when a tested value is missing. A variable is null
+        # when no line matched its `where`: that is an answer, not missing data.
         self.condition_names = {
             cr.rule.id: tuple((c, tuple(sorted(c.names))) for c in cr.expr.conditions) for cr in self.rules
         }
+        self.tested_names = tuple(sorted({n for names in self.condition_names.values() for _, ns in names
+                                          for n in ns} - policy.variables.keys()))
 
 
 def compile_policy(policy: Policy) -> CompiledPolicy:
@@ -192,60 +185,56 @@ def quote_env_values(compiled: CompiledPolicy, quote: Quote) -> dict[str, Any]:
 # ----------------------------------------------------------------------------------- routing
 
 
-def route(compiled: CompiledPolicy, quote: Quote, *, explain: bool = False,
+def route(compiled: CompiledPolicy, quote: Quote, *, explain: bool = False, reasons: bool = True,
           values: dict[str, Any] | None = None) -> ApprovalPath:
-    """The approval path of a quote. Raises RoutingError when a dynamic approver resolves to nobody."""
+    """The approval path of a quote. Raises RoutingError when a dynamic approver resolves to nobody.
+
+    `explain` traces every condition of every rule; `reasons=False` skips tracing the fired ones
+    (their approvers then carry no reasons), for outputs that do not show them.
+    """
     policy = compiled.policy
     env_values = values if values is not None else quote_env_values(compiled, quote)
-    env = Env(env_values)
+    fast = Env(env_values)
+    trace: list[TraceEntry] = []
+    # Recording keeps short-circuiting: a fired rule's conditions are those that decided it.
+    recording = Env(env_values, trace=trace, full=explain) if explain or reasons else None
     results: list[RuleResult] = []
     fired: list[tuple[_CompiledRule, tuple[ConditionResult, ...]]] = []
     for cr in compiled.rules:
         rule = cr.rule
-        effective = rule.effective_on(quote.date)
-        if not effective:
-            conditions = _traced(cr, env_values)[1] if explain else ()
-            results.append(RuleResult(rule.id, rule.description, rule.chain, rule.step, False, False, conditions))
-            continue
-        if explain:
-            hit, conditions = _traced(cr, env_values)
+        effective = rule.effective_from is None and rule.effective_until is None or rule.effective_on(quote.date)
+        if recording is None or not (effective or explain):
+            hit = effective and truthy(cr.fn(fast))
+            conditions: tuple[ConditionResult, ...] = ()
         else:
-            hit = truthy(cr.fn(env))
-            conditions = _traced(cr, env_values)[1] if hit else ()
-        results.append(RuleResult(rule.id, rule.description, rule.chain, rule.step, hit, True, conditions))
+            trace.clear()
+            hit = truthy(cr.fn(recording)) and effective
+            conditions = _conditions(cr, trace) if hit or explain else ()
+        results.append(RuleResult(rule.id, rule.description, rule.chain, rule.step, hit, effective, conditions))
         if hit:
             fired.append((cr, conditions))
     chains = _build_chains(policy, quote, env_values, fired)
     # `auto` approvals are recorded but ask nobody.
     human = any(a.kind is not ApproverKind.AUTO for c in chains for s in c.steps for a in s.approvers)
     status = PathStatus.APPROVAL_REQUIRED if human else PathStatus.NO_APPROVAL_REQUIRED
-    return ApprovalPath(quote.id, quote.content_hash, policy.content_hash, status, chains, tuple(results),
+    return ApprovalPath(quote.id, policy.content_hash, status, chains, tuple(results),
                         tuple(missing_value_warnings(compiled, env_values)))
 
 
-def _traced(cr: _CompiledRule, values: dict[str, Any]) -> tuple[bool, tuple[ConditionResult, ...]]:
-    trace: list[TraceEntry] = []
-    hit = truthy(cr.fn(Env(values, trace=trace)))
-    by_index = {c.index: c for c in cr.expr.conditions}
-    out = []
-    for entry in trace:
-        c = by_index[entry.index]
-        out.append(ConditionResult(c.index, c.source, c.op, c.tested, entry.tested, entry.against, entry.result))
-    return hit, tuple(out)
+def _conditions(cr: _CompiledRule, trace: list[TraceEntry]) -> tuple[ConditionResult, ...]:
+    by_number = cr.expr.conditions
+    return tuple(ConditionResult(e.number, (c := by_number[e.number]).source, c.op, c.tested, e.tested, e.against,
+                                 e.result) for e in trace)
 
 
 def missing_value_warnings(compiled: CompiledPolicy, values: dict[str, Any]) -> Iterable[str]:
     """Comparing with null is false, so a missing field can silently skip an approval: say so."""
-    # A variable is null when no line matched its `where`: that is an answer, not missing data.
-    cache: dict[str, bool] = {v.variable.id: False for v in compiled.variables}
+    absent = {name for name in compiled.tested_names if _path_value(values, name) is None}
+    if not absent:
+        return
     for cr in compiled.rules:
         for condition, names in compiled.condition_names[cr.rule.id]:
-            missing = []
-            for name in names:
-                if name not in cache:
-                    cache[name] = _path_value(values, name) is None
-                if cache[name]:
-                    missing.append(name)
+            missing = [name for name in names if name in absent]
             if missing and condition.tested_path is not None and condition.tested_path in missing:
                 yield (f"rule {cr.rule.id}: `{condition.source}` tests {condition.tested_path}, "
                        "which the quote does not have; the condition is false")
@@ -258,13 +247,16 @@ def _build_chains(policy: Policy, quote: Quote, values: dict[str, Any],
                   fired: list[tuple[_CompiledRule, tuple[ConditionResult, ...]]]) -> tuple[ChainPath, ...]:
     # chain -> step -> key -> (approver fields being gathered)
     gathered: dict[str, dict[int, dict[tuple[str, str | None], dict[str, Any]]]] = {}
+    resolved: dict[str, tuple[str, ApproverKind]] = {}
     for cr, conditions in fired:
         rule = cr.rule
         reason = describe_reason(conditions)
         steps = gathered.setdefault(rule.chain, {})
         slot = steps.setdefault(rule.step, {})
         for ref in rule.approvers:
-            approver_id, kind = resolve_approver(policy, quote, values, rule, ref)
+            if ref not in resolved:
+                resolved[ref] = resolve_approver(policy, quote, values, rule, ref)
+            approver_id, kind = resolved[ref]
             key = (approver_id, rule.id if rule.explicit else None)
             entry = slot.setdefault(key, {"kind": kind, "rules": [], "reasons": [], "via": []})
             if rule.id not in entry["rules"]:
@@ -370,7 +362,10 @@ def describe_reason(conditions: Iterable[ConditionResult]) -> str:
 
 def json_value(value: Any) -> Any:
     """Exact JSON form: decimals as strings (never floats), dates as ISO strings."""
-    if isinstance(value, Decimal):
+    kind = type(value)
+    if kind is str or value is None or kind is bool:
+        return value
+    if kind is Decimal:
         return format(value.normalize(), "f") if value == value.to_integral_value() else format(value, "f")
     if isinstance(value, list):
         return [json_value(v) for v in value]

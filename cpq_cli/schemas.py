@@ -79,7 +79,7 @@ def _describe(error: Any) -> tuple[str, str | None]:
 
 
 def _where(path: tuple[Any, ...]) -> str:
-    from cpq_cli.diagnostics import format_json_path
+    from cpq_cli.jsonpath import format_json_path
 
     return format_json_path(path) if path else "the file"
 

@@ -16,7 +16,9 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from cpq_cli.diagnostics import Diagnostic, JsonPath, Severity
+from cpq_cli.diagnostics import Diagnostic, Severity
+from cpq_cli.jsonpath import JsonPath
+from cpq_cli.paths import display_path
 
 Position = tuple[int, int]
 
@@ -61,14 +63,6 @@ class ParseFailure(Exception):
     def __init__(self, diagnostic: Diagnostic) -> None:
         super().__init__(diagnostic.message)
         self.diagnostic = diagnostic
-
-
-def display_path(path: Path) -> str:
-    """Paths relative to the working directory where possible: shorter, and stable in CI logs."""
-    try:
-        return path.resolve().relative_to(Path.cwd().resolve()).as_posix()
-    except ValueError:
-        return path.as_posix()
 
 
 def _fail(path: str, message: str, line: int | None = None, column: int | None = None,

@@ -76,8 +76,10 @@ def test_compiled_engine_agrees_with_reference_interpreter(source: str, values: 
     expected = reference_eval.evaluate(source, values)
     fast = fn(Env(values))
     traced = fn(Env(values, trace=[]))
+    explained = fn(Env(values, trace=[], full=True))
     assert _same(fast, expected), (source, values, fast, expected)
     assert _same(traced, expected), (source, values, traced, expected)
+    assert _same(explained, expected), (source, values, explained, expected)
 
 
 @settings(max_examples=300, deadline=None)
@@ -94,9 +96,9 @@ def test_never_raises_on_missing_or_null_fields(source: str) -> None:
 def test_trace_records_every_condition_once(source: str, values: dict[str, Any]) -> None:
     expr = parse(source)
     trace: list[TraceEntry] = []
-    compile_expression(expr)(Env(values, trace=trace))
-    assert sorted(e.index for e in trace) == sorted({e.index for e in trace})
-    assert {e.index for e in trace} <= {c.index for c in expr.conditions}
+    compile_expression(expr)(Env(values, trace=trace, full=True))
+    assert sorted(e.number for e in trace) == sorted({e.number for e in trace})
+    assert {e.number for e in trace} == {c.number for c in expr.conditions}  # explain shows every one
 
 
 @pytest.mark.parametrize(("source", "values", "expected"), [
@@ -201,4 +203,4 @@ def test_overrides_replace_a_conditions_truth() -> None:
     assert fn(Env(values, overrides={0: False})) is False
     trace: list[TraceEntry] = []
     fn(Env(values, trace=trace, overrides={1: False}))
-    assert [(e.index, e.result, e.overridden) for e in trace] == [(0, True, False), (1, False, True)]
+    assert [(e.number, e.result, e.overridden) for e in trace] == [(0, True, False), (1, False, True)]

@@ -150,3 +150,42 @@ def test_cache_makes_the_second_run_skip_parsing(run, workdir: Path, monkeypatch
     target.write_text(target.read_text() + "\n# edited\n")
     monkeypatch.undo()
     assert run("preview", Q3).exit_code == 0
+
+
+def test_plain_and_rich_trees_render_the_same_text(workdir: Path) -> None:
+    import io
+
+    from rich.console import Console
+
+    from cpq_cli.policy.checked import load_policy
+    from cpq_cli.quote import load_quote
+    from cpq_cli.report.path_text import path_tree
+    from cpq_cli.report.tree import render_plain, to_rich
+    from cpq_cli.routing import compile_policy, route
+
+    compiled = compile_policy(load_policy(workdir / "policies"))
+    for quote_file in sorted((workdir / "examples" / "quotes").glob("*.json")):
+        quote = load_quote(quote_file)
+        tree = path_tree(route(compiled, quote, explain=True), quote, quote_file.name, explain=True)
+        buffer = io.StringIO()
+        Console(file=buffer, no_color=True, width=4000, force_terminal=False).print(to_rich(tree))
+        assert buffer.getvalue() == render_plain(tree)
+
+
+def test_parallel_batches_match_sequential_output(run, workdir: Path) -> None:
+    from cpq_cli.preview import PARALLEL_MIN
+
+    batch = workdir / "batch"
+    batch.mkdir()
+    examples = sorted((workdir / "examples" / "quotes").glob("*.json"))
+    for i in range(PARALLEL_MIN + 10):
+        data = json.loads(examples[i % len(examples)].read_text())
+        data["id"] = f"Q-{i:04d}"
+        (batch / f"Q-{i:04d}.json").write_text(json.dumps(data))
+    (batch / "Q-0100.json").write_text("{broken")
+    sequential = run("preview", "--format", "json", "--jobs", "1", "batch")
+    parallel = run("preview", "--format", "json", "--jobs", "2", "batch")
+    assert sequential.exit_code == parallel.exit_code == 1  # the broken file
+    assert parallel.stdout == sequential.stdout
+    assert len(parallel.stdout.splitlines()) == PARALLEL_MIN + 10
+    assert parallel.stderr == sequential.stderr

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-import traceback
 from typing import Any
 
 import typer
@@ -37,6 +36,8 @@ class CpqGroup(TyperGroup):
             return super().invoke(ctx)
         except CpqError as exc:
             if output.debug_enabled():
+                import traceback
+
                 traceback.print_exc()
             print(output.error_line(exc), file=sys.stderr)
             raise typer.Exit(int(exc.exit_code)) from None

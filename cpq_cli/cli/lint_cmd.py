@@ -38,7 +38,7 @@ def _emit(report: object, fmt: LintFormat | None, fail_level: FailLevel) -> None
     from cpq_cli.cli.output import wants_color
     from cpq_cli.diagnostics import Report, Severity
     from cpq_cli.lint.registry import BUILTIN, CHECKS
-    from cpq_cli.report import Output, RuleInfo, get_reporter
+    from cpq_cli.report.lint import Output, RuleInfo, get_reporter
 
     assert isinstance(report, Report)
     failed = report.fails(Severity(fail_level.value))

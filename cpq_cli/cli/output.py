@@ -12,6 +12,8 @@ from cpq_cli.errors import CpqError
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from cpq_cli.report.tree import Node
+
 _state = {"debug": False}
 
 
@@ -44,6 +46,17 @@ def console(stream: TextIO | None = None) -> Console:
     # Piped output is data for grep and diff: never crop it to an 80-column guess.
     return Console(file=stream, force_terminal=color, no_color=not color, highlight=False,
                    emoji=False, width=None if is_tty else 4000)
+
+
+def print_tree(root: Node, stream: TextIO | None = None) -> None:
+    """Rich on a terminal that shows colour; plain guides otherwise (no Rich import at all)."""
+    from cpq_cli.report.tree import render_plain, to_rich
+
+    stream = stream or sys.stdout
+    if wants_color(stream):
+        console(stream).print(to_rich(root))
+    else:
+        stream.write(render_plain(root))
 
 
 def error_line(exc: CpqError) -> str:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Iterator
 from enum import StrEnum
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -48,60 +50,85 @@ def preview(
                                   show_default="from cpq.toml"),
     fail_on: FailOn = typer.Option(FailOn.never, "--fail-on",
                                    help="Exit 1 when any quote needs approval (for CI gates)."),
+    jobs: int = typer.Option(0, "--jobs", "-j", min=0,
+                             help="Worker processes for large batches (0: one per CPU core).", show_default=False),
 ) -> None:
     from cpq_cli.config import resolve_policy_dir
     from cpq_cli.policy.checked import load_policy
-    from cpq_cli.preview import expand_quote_args, preview_many
-    from cpq_cli.routing import PathStatus, compile_policy
+    from cpq_cli.preview import default_jobs, expand_quote_args
+    from cpq_cli.routing import compile_policy
 
     policy = load_policy(resolve_policy_dir(policies))
     compiled = compile_policy(policy)
     paths = expand_quote_args(quotes)
-    single = len(paths) == 1 and len(quotes) == 1 and Path(quotes[0]).is_file()
-    results = preview_many(compiled, paths, explain=explain)
+    if len(paths) == 1 and len(quotes) == 1 and Path(quotes[0]).is_file():
+        _single(compiled, paths[0], fmt, explain, fail_on)
+        return
     needs = errors = total = 0
-    if fmt is PreviewFormat.text and not single:
-        from cpq_cli.cli.preview_table import print_table
-
-        needs, errors, total = print_table(results, len(paths), policy.settings.digits)
-    else:
-        for result in results:
-            total += 1
-            if result.error is not None or result.path is None or result.quote is None:
-                errors += 1
-                if fmt is PreviewFormat.json:
-                    from cpq_cli.report.path import error_json
-
-                    print(json.dumps(error_json(result.file, result.error or "")))
-                print(f"cpq: error: {result.error}", file=sys.stderr)
-                continue
-            if result.path.status is PathStatus.APPROVAL_REQUIRED:
-                needs += 1
-            _print_one(result, fmt, explain, policy.settings.digits(result.quote.currency), single)
-    if not single or errors:
-        print(f"{total} quote{'s' if total != 1 else ''}: {needs} need approval, "
-              f"{total - needs - errors} need none, {errors} error{'s' if errors != 1 else ''}", file=sys.stderr)
+    for item in _batch(compiled, paths, fmt, explain, jobs or default_jobs(), dict(policy.settings.currency_digits)):
+        total += 1
+        needs += item.needs_approval
+        if item.error is not None:
+            errors += 1
+            print(f"cpq: error: {item.error}", file=sys.stderr)
+        for warning in item.warnings:
+            print(f"cpq: warning: {warning}", file=sys.stderr)
+    print(f"{total} quote{'s' if total != 1 else ''}: {needs} need approval, "
+          f"{total - needs - errors} need none, {errors} error{'s' if errors != 1 else ''}", file=sys.stderr)
     if errors or (fail_on is FailOn.approval_required and needs):
         raise typer.Exit(1)
 
 
-def _print_one(result: object, fmt: PreviewFormat, explain: bool, digits: int, single: bool) -> None:
-    from cpq_cli.preview import PreviewResult
+def _batch(compiled: Any, paths: list[Path], fmt: PreviewFormat, explain: bool, jobs: int,
+           digits: dict[str, int]) -> Iterator[Any]:
+    from functools import partial
 
-    assert isinstance(result, PreviewResult) and result.path is not None and result.quote is not None
+    from cpq_cli.cli import preview_render
+    from cpq_cli.preview import preview_rendered
+
+    render = {PreviewFormat.json: preview_render.render_json, PreviewFormat.mermaid: preview_render.render_mermaid,
+              PreviewFormat.text: preview_render.render_row}[fmt]
+    items = preview_rendered(compiled, paths, partial(render, digits=digits, explain=explain), explain=explain,
+                             reasons=fmt is not PreviewFormat.text, jobs=jobs)
+    if fmt is PreviewFormat.text:
+        from cpq_cli.cli.preview_table import print_table
+
+        yield from print_table(items, len(paths))
+        return
+    out = sys.stdout
+    for item in items:
+        out.write(item.text)
+        yield item
+
+
+def _single(compiled: Any, path: Path, fmt: PreviewFormat, explain: bool, fail_on: FailOn) -> None:
+    from cpq_cli.preview import preview_one
+    from cpq_cli.routing import PathStatus
+
+    result = preview_one(compiled, path, explain=explain)
+    if result.path is None or result.quote is None:
+        if fmt is PreviewFormat.json:
+            from cpq_cli.report.path import error_json
+
+            print(json.dumps(error_json(result.file, result.error or "")))
+        print(f"cpq: error: {result.error}", file=sys.stderr)
+        raise typer.Exit(1)
+    digits = compiled.policy.settings.digits(result.quote.currency)
     if fmt is PreviewFormat.json:
         from cpq_cli.report.path import path_json
 
-        envelope = path_json(result.path, result.quote, result.file, digits)
-        print(json.dumps(envelope, indent=2 if single else None, ensure_ascii=False))
+        envelope = path_json(result.path, result.quote, result.file, digits, explain=explain)
+        print(json.dumps(envelope, indent=2, ensure_ascii=False))
     elif fmt is PreviewFormat.mermaid:
         from cpq_cli.report.path import path_mermaid
 
         sys.stdout.write(path_mermaid(result.path))
     else:
-        from cpq_cli.cli.output import console
+        from cpq_cli.cli.output import print_tree
         from cpq_cli.report.path_text import path_tree
 
-        console().print(path_tree(result.path, result.quote, result.file, explain=explain, digits=digits))
+        print_tree(path_tree(result.path, result.quote, result.file, explain=explain, digits=digits))
     for warning in result.path.warnings:
         print(f"cpq: warning: {result.quote.id}: {warning}", file=sys.stderr)
+    if fail_on is FailOn.approval_required and result.path.status is PathStatus.APPROVAL_REQUIRED:
+        raise typer.Exit(1)

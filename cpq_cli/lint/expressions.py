@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from cpq_cli.diagnostics import Diagnostic, JsonPath, Severity
+from cpq_cli.diagnostics import Diagnostic, Severity
 from cpq_cli.expressions import ExprError, Expression, parse
+from cpq_cli.jsonpath import JsonPath
 from cpq_cli.lint.references import _did_you_mean
 from cpq_cli.lint.registry import LintContext, check
 from cpq_cli.names import line_names, quote_names

@@ -6,7 +6,8 @@ import inspect
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-from cpq_cli.diagnostics import Diagnostic, JsonPath, Severity
+from cpq_cli.diagnostics import Diagnostic, Severity
+from cpq_cli.jsonpath import JsonPath
 from cpq_cli.policy.load import PolicySet
 from cpq_cli.policy.model import Origin, Policy
 

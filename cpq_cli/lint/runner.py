@@ -6,8 +6,10 @@ from pathlib import Path
 
 from cpq_cli.diagnostics import Diagnostic, Report, Severity
 from cpq_cli.errors import ConfigError
-from cpq_cli.policy.load import discover, is_policy_file, load_policy_set
-from cpq_cli.sources import ParseFailure, display_path, load_document
+from cpq_cli.paths import display_path
+from cpq_cli.policy.files import discover, is_policy_file
+from cpq_cli.policy.load import load_policy_set
+from cpq_cli.sources import ParseFailure, load_document
 
 
 def lint_paths(paths: list[Path], select: frozenset[str] | None = None) -> Report:

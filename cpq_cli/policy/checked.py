@@ -1,22 +1,22 @@
 """Loading a policy set for commands that act on it: it must lint clean; the result is cached.
 
-The cache maps the policy files' content hash to the built model, so that a command such as
-`cpq preview` need not import YAML or JSON Schema at all when nothing changed. It lives in
+The cache maps the policy files' names, sizes and modification times to the built model, so
+that a command such as `cpq preview` need not import YAML or JSON Schema at all when nothing
+changed (the same invalidation rule mypy and pytest use for their caches). It lives in
 the user's cache directory (`CPQ_CACHE_DIR`, else `$XDG_CACHE_HOME/cpq`, else `~/.cache/cpq`);
 `CPQ_NO_CACHE=1` turns it off. A cache that cannot be read or written is ignored.
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
 import pickle
+import zlib
 from pathlib import Path
 
 from cpq_cli import __version__
-from cpq_cli.diagnostics import Severity
 from cpq_cli.errors import PolicyError
-from cpq_cli.policy.load import discover, read_files
+from cpq_cli.policy.files import discover, fingerprint
 from cpq_cli.policy.model import Policy
 
 
@@ -29,10 +29,13 @@ def cache_dir() -> Path | None:
     return Path(base) / "cpq"
 
 
-def _cache_key(root: Path, content_hash: str) -> str:
+def _cache_key(root: Path, stamp: str) -> str:
     # Findings and origins hold paths as shown from the working directory, so both are in the key.
-    ident = f"{__version__}\0{root.resolve()}\0{Path.cwd()}\0{content_hash}"
-    return hashlib.sha256(ident.encode()).hexdigest()[:32]
+    return f"{__version__}\0{root.resolve()}\0{Path.cwd()}\0{stamp}"
+
+
+def _cache_file(directory: Path, key: str) -> Path:
+    return directory / f"policy-{zlib.crc32(key.encode()):08x}.pickle"
 
 
 def _read_cache(key: str) -> Policy | None:
@@ -40,11 +43,12 @@ def _read_cache(key: str) -> Policy | None:
     if directory is None:
         return None
     try:
-        with (directory / f"policy-{key}.pickle").open("rb") as fh:
-            policy = pickle.load(fh)
+        with _cache_file(directory, key).open("rb") as fh:
+            stored_key, policy = pickle.load(fh)
     except (OSError, pickle.PickleError, EOFError, AttributeError, ImportError, TypeError, ValueError):
         return None
-    return policy if isinstance(policy, Policy) else None
+    # The file name is a short checksum; the full key inside decides.
+    return policy if stored_key == key and isinstance(policy, Policy) else None
 
 
 def _write_cache(key: str, policy: Policy) -> None:
@@ -53,10 +57,11 @@ def _write_cache(key: str, policy: Policy) -> None:
         return
     try:
         directory.mkdir(parents=True, exist_ok=True)
-        tmp = directory / f".policy-{key}.{os.getpid()}.tmp"
+        target = _cache_file(directory, key)
+        tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
         with tmp.open("wb") as fh:
-            pickle.dump(policy, fh, protocol=pickle.HIGHEST_PROTOCOL)
-        os.replace(tmp, directory / f"policy-{key}.pickle")
+            pickle.dump((key, policy), fh, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(tmp, target)
     except OSError:
         return
 
@@ -67,12 +72,12 @@ def load_policy(root: Path, *, use_cache: bool = True) -> Policy:
     if not paths:
         raise PolicyError(f"no policy files (*.yaml, *.yml, *.toml) in {root}",
                           hint="point --policies at your policy directory")
-    _, content_hash = read_files(root, paths)
-    key = _cache_key(root, content_hash)
+    key = _cache_key(root, fingerprint(root, paths))
     if use_cache:
         cached = _read_cache(key)
         if cached is not None:
             return cached
+    from cpq_cli.diagnostics import Severity
     from cpq_cli.lint import lint_policy_set
     from cpq_cli.policy.load import load_policy_set
 

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from cpq_cli.diagnostics import Diagnostic
+from cpq_cli.paths import display_path
+from cpq_cli.policy.files import discover, read_files
 from cpq_cli.policy.model import (
     DEFAULT_CHAIN,
     Aggregate,
@@ -34,10 +35,7 @@ from cpq_cli.policy.model import (
     User,
     Variable,
 )
-from cpq_cli.sources import ParseFailure, SourceDoc, display_path, load_document
-
-POLICY_SUFFIXES = (".yaml", ".yml", ".toml")
-TEST_SUFFIXES = (".test.yaml", ".test.yml")
+from cpq_cli.sources import ParseFailure, SourceDoc, load_document
 
 
 @dataclass(frozen=True)
@@ -56,41 +54,6 @@ class PolicySet:
     problems: list[Diagnostic]
     policy: Policy
     definitions: list[Definition] = field(default_factory=list)
-
-
-def is_policy_file(path: Path) -> bool:
-    name = path.name.lower()
-    return name.endswith(POLICY_SUFFIXES) and not name.endswith(TEST_SUFFIXES)
-
-
-def discover(root: Path) -> list[Path]:
-    """Policy files below `root`, in a stable order; policy tests and hidden folders are skipped."""
-    if root.is_file():
-        return [root]
-    found = []
-    for path in root.rglob("*"):
-        rel = path.relative_to(root)
-        if any(part.startswith(".") for part in rel.parts):
-            continue
-        if path.is_file() and is_policy_file(path):
-            found.append(path)
-    return sorted(found, key=lambda p: p.relative_to(root).as_posix())
-
-
-def read_files(root: Path, paths: Iterable[Path]) -> tuple[list[tuple[Path, bytes]], str]:
-    """The bytes of every file and the policy set's content hash (stable across machines)."""
-    contents: list[tuple[Path, bytes]] = []
-    outer = hashlib.sha256()
-    base = root if root.is_dir() else root.parent
-    for path in paths:
-        try:
-            raw = path.read_bytes()
-        except OSError:
-            raw = b""
-        contents.append((path, raw))
-        rel = path.relative_to(base).as_posix() if path.is_relative_to(base) else path.name
-        outer.update(f"{rel}\0{hashlib.sha256(raw).hexdigest()}\n".encode())
-    return contents, outer.hexdigest()
 
 
 def load_policy_set(root: Path, paths: list[Path] | None = None) -> PolicySet:

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from dataclasses import dataclass
-from dataclasses import field as _field
 from decimal import Decimal
 from enum import StrEnum
+from typing import NamedTuple
 
-from cpq_cli.diagnostics import JsonPath
+from cpq_cli.jsonpath import JsonPath
 
 DEFAULT_CHAIN = "default"
 AUTO = "auto"
@@ -17,23 +16,21 @@ OWNER = "owner"
 FIELD_PREFIX = "field:"
 
 
-@dataclass(frozen=True)
-class Origin:
+class Origin(NamedTuple):
     """Where a definition was written: its file and JSON path, for findings about it."""
 
     file: str
     path: JsonPath
 
 
-@dataclass(frozen=True)
-class User:
+class User(NamedTuple):
     id: str
     name: str
     email: str
     manager: str | None = None
     title: str | None = None
     active: bool = True
-    origin: Origin = _field(default=Origin("", ()), compare=False)
+    origin: Origin = Origin("", ())
 
 
 class RequireKind(StrEnum):
@@ -43,8 +40,7 @@ class RequireKind(StrEnum):
     PERCENT = "percent"
 
 
-@dataclass(frozen=True)
-class Requirement:
+class Requirement(NamedTuple):
     kind: RequireKind = RequireKind.ANY
     value: Decimal | None = None
 
@@ -79,13 +75,12 @@ class Requirement:
                 return {"percent": str(self.value)}
 
 
-@dataclass(frozen=True)
-class Group:
+class Group(NamedTuple):
     id: str
     members: tuple[str, ...]
     require: Requirement = Requirement()
     description: str | None = None
-    origin: Origin = _field(default=Origin("", ()), compare=False)
+    origin: Origin = Origin("", ())
 
 
 class Aggregate(StrEnum):
@@ -96,22 +91,20 @@ class Aggregate(StrEnum):
     COUNT = "count"
 
 
-@dataclass(frozen=True)
-class Variable:
+class Variable(NamedTuple):
     id: str
     function: Aggregate
     field: str | None = None
     where: str | None = None
     description: str | None = None
-    origin: Origin = _field(default=Origin("", ()), compare=False)
+    origin: Origin = Origin("", ())
 
 
-@dataclass(frozen=True)
-class Chain:
+class Chain(NamedTuple):
     id: str
     order: int
     description: str | None = None
-    origin: Origin = _field(default=Origin("", ()), compare=False)
+    origin: Origin = Origin("", ())
 
 
 class SmartMode(StrEnum):
@@ -120,21 +113,18 @@ class SmartMode(StrEnum):
     FIELDS = "fields"  # only conditions testing the listed fields
 
 
-@dataclass(frozen=True)
-class Smart:
+class Smart(NamedTuple):
     mode: SmartMode = SmartMode.OFF
     fields: tuple[str, ...] = ()
     individually: bool = False
 
 
-@dataclass(frozen=True)
-class Escalation:
+class Escalation(NamedTuple):
     after: dt.timedelta
     to: str
 
 
-@dataclass(frozen=True)
-class Rule:
+class Rule(NamedTuple):
     id: str
     when: str
     approvers: tuple[str, ...]
@@ -146,7 +136,7 @@ class Rule:
     effective_from: dt.date | None = None
     effective_until: dt.date | None = None
     escalate: Escalation | None = None
-    origin: Origin = _field(default=Origin("", ()), compare=False)
+    origin: Origin = Origin("", ())
 
     def effective_on(self, day: dt.date | None) -> bool:
         if day is None:
@@ -156,8 +146,7 @@ class Rule:
         return not (self.effective_until and day > self.effective_until)
 
 
-@dataclass(frozen=True)
-class Settings:
+class Settings(NamedTuple):
     currency_digits: tuple[tuple[str, int], ...] = ()
     order_start: str = "quote_start"
     proration: str = "day"
@@ -168,14 +157,12 @@ class Settings:
         return int(dict(self.currency_digits).get(currency, 2))
 
 
-@dataclass(frozen=True)
-class PolicyFile:
+class PolicyFile(NamedTuple):
     path: str  # relative to the policy directory, POSIX separators
     sha256: str
 
 
-@dataclass(frozen=True)
-class Policy:
+class Policy(NamedTuple):
     root: str
     files: tuple[PolicyFile, ...]
     content_hash: str

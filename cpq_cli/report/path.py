@@ -11,7 +11,7 @@ from itertools import pairwise
 from typing import Any
 
 from cpq_cli.quote import Quote
-from cpq_cli.routing import ApprovalPath, Approver, ApproverKind, ChainPath, json_value
+from cpq_cli.routing import ApprovalPath, Approver, ApproverKind, ChainPath, RuleResult, json_value
 
 PATH_ENVELOPE_VERSION = 1
 
@@ -59,7 +59,9 @@ def parallel_with(path: ApprovalPath, chain: ChainPath) -> list[str]:
     return [c.id for c in path.chains if c.order == chain.order and c.id != chain.id]
 
 
-def path_json(path: ApprovalPath, quote: Quote, file: str, digits: int = 2) -> dict[str, Any]:
+def path_json(path: ApprovalPath, quote: Quote, file: str, digits: int = 2, *, explain: bool = False
+              ) -> dict[str, Any]:
+    """`rules` holds the rules that fired, each with its conditions; with `explain`, every rule."""
     return {
         "version": PATH_ENVELOPE_VERSION,
         "quote": quote_summary(quote, file, digits),
@@ -75,23 +77,24 @@ def path_json(path: ApprovalPath, quote: Quote, file: str, digits: int = 2) -> d
             }
             for chain in path.chains
         ],
-        "rules": [
-            {
-                "id": r.id,
-                "description": r.description,
-                "chain": r.chain,
-                "step": r.step,
-                "fired": r.fired,
-                "effective": r.effective,
-                "conditions": [
-                    {"source": c.source, "op": c.op, "tested_expr": c.tested_expr,
-                     "tested": json_value(c.tested), "against": json_value(c.against), "result": c.result}
-                    for c in r.conditions
-                ],
-            }
-            for r in path.rules
-        ],
+        "rules": [_rule_json(r) for r in path.rules if explain or r.fired],
         "warnings": list(path.warnings),
+    }
+
+
+def _rule_json(r: RuleResult) -> dict[str, Any]:
+    return {
+        "id": r.id,
+        "description": r.description,
+        "chain": r.chain,
+        "step": r.step,
+        "fired": r.fired,
+        "effective": r.effective,
+        "conditions": [
+            {"source": c.source, "op": c.op, "tested_expr": c.tested_expr, "tested": json_value(c.tested),
+             "against": json_value(c.against), "result": c.result}
+            for c in r.conditions
+        ] if r.conditions else [],
     }
 
 
@@ -101,11 +104,8 @@ def error_json(file: str, message: str) -> dict[str, Any]:
 
 # ------------------------------------------------------------------------------------ mermaid
 
-_UNSAFE = re.compile(r"[^A-Za-z0-9_]")
-
-
 def _node(*parts: object) -> str:
-    return "n_" + "_".join(_UNSAFE.sub("_", str(p)) for p in parts)
+    return "n_" + "_".join(re.sub(r"[^A-Za-z0-9_]", "_", str(p)) for p in parts)
 
 
 def _label(text: str) -> str:

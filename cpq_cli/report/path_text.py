@@ -1,83 +1,77 @@
-"""The approval path as a Rich tree: chain -> step -> approvers, with the reasons in words."""
+"""The approval path as a tree: chain -> step -> approvers, with the reasons in words."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
 from cpq_cli.report.path import money_text, parallel_with, percent
+from cpq_cli.report.tree import Node, Part
 from cpq_cli.routing import ApprovalPath, Approver, ApproverKind, ConditionResult, PathStatus, display_value
 
 if TYPE_CHECKING:
-    from rich.tree import Tree
-
     from cpq_cli.quote import Quote
 
 
-def _approver_text(a: Approver) -> str:
+def _approver(a: Approver) -> tuple[Part, ...]:
     match a.kind:
         case ApproverKind.AUTO:
-            who = "[green]auto-approved[/] (recorded, nobody is asked)"
+            return ("auto-approved", "green"), " (recorded, nobody is asked)"
         case ApproverKind.GROUP:
             need = a.require.describe() if a.require else "any"
             rule = {"any": "any one of", "all": "all of"}.get(need, f"{need} of")
-            who = f"[bold]{a.id}[/] (group: {rule} {', '.join(a.members)})"
+            return (a.id, "bold"), f" (group: {rule} {', '.join(a.members)})"
         case ApproverKind.USER:
-            who = f"[bold]{a.id}[/]" + (f" [dim](as {', '.join(a.via)})[/]" if a.via else "")
-    return who
+            return ((a.id, "bold"), (f" (as {', '.join(a.via)})", "dim")) if a.via else ((a.id, "bold"),)
 
 
-def _condition_text(c: ConditionResult) -> str:
-    mark = "[green]✓[/]" if c.result else "[red]✗[/]"
-    value = display_value(c.tested)
-    missing = " [yellow](missing)[/]" if c.missing else ""
-    return f"{mark} {_escape(c.source)}  [dim]{_escape(c.tested_expr)} = {_escape(value)}[/]{missing}"
+def _condition(c: ConditionResult) -> tuple[Part, ...]:
+    mark = ("✓", "green") if c.result else ("✗", "red")
+    parts: list[Part] = [mark, f" {c.source}  ", (f"{c.tested_expr} = {display_value(c.tested)}", "dim")]
+    if c.missing:
+        parts.append((" (missing)", "yellow"))
+    return tuple(parts)
 
 
-def _escape(text: str) -> str:
-    from rich.markup import escape
-
-    return escape(text)
-
-
-def path_tree(path: ApprovalPath, quote: Quote, file: str, *, explain: bool, digits: int = 2) -> Tree:
-    from rich.tree import Tree
-
+def path_tree(path: ApprovalPath, quote: Quote, file: str, *, explain: bool, digits: int = 2) -> Node:
     values = quote.values
-    header = (f"[bold]{_escape(quote.id)}[/] {_escape(str(quote.data.get('name', '')))} — "
-              f"{_escape(str(quote.data.get('account', {}).get('name', '')))} · "
-              f"{quote.currency} {money_text(values['net_total'], digits)} net · "
-              f"discount {percent(values['discount_pct'])}%"
-              f"  [dim]{_escape(file)}[/]")
     fired = len(path.fired)
     if path.status is PathStatus.APPROVAL_REQUIRED:
-        status = f"[bold yellow]approval required[/] — {fired} rule{'s' if fired != 1 else ''} fired"
+        status: tuple[Part, ...] = (("approval required", "bold yellow"),
+                                    f" — {fired} rule{'s' if fired != 1 else ''} fired")
     else:
-        status = "[bold green]no approval required[/]" + (f" — {fired} rule(s) recorded as auto-approved"
-                                                          if fired else "")
-    tree = Tree(f"{header}\n{status}", guide_style="dim")
+        status = (("no approval required", "bold green"),
+                  f" — {fired} rule(s) recorded as auto-approved" if fired else "")
+    root = Node(
+        (quote.id, "bold"),
+        f" {quote.data.get('name', '')} — {quote.data.get('account', {}).get('name', '')} · "
+        f"{quote.currency} {money_text(values['net_total'], digits)} net · "
+        f"discount {percent(values['discount_pct'])}%  ",
+        (file, "dim"),
+        "\n",
+        *status,
+    )
     for chain in path.chains:
         beside = parallel_with(path, chain)
         note = f", in parallel with {', '.join(beside)}" if beside else ""
         earlier = sorted({c.id for c in path.chains if c.order < chain.order})
         after = f", after {', '.join(earlier)}" if earlier else ""
-        branch = tree.add(f"[bold cyan]chain {chain.id}[/] [dim](order {chain.order}{note}{after})[/]")
+        branch = root.add((f"chain {chain.id}", "bold cyan"), (f" (order {chain.order}{note}{after})", "dim"))
         for step in chain.steps:
-            step_node = branch.add(f"step {step.number}" + (" [dim](all at once)[/]" if len(step.approvers) > 1
-                                                            else ""))
+            together = (" (all at once)", "dim") if len(step.approvers) > 1 else ""
+            step_node = branch.add(f"step {step.number}", together)
             for a in step.approvers:
-                node = step_node.add(_approver_text(a))
+                node = step_node.add(*_approver(a))
                 for rule, reason in zip(a.rules, a.reasons, strict=False):
-                    node.add(f"[magenta]{_escape(rule)}[/]: {_escape(reason)}")
+                    node.add((rule, "magenta"), f": {reason}")
     if explain:
-        rules = tree.add("[bold]rules[/]")
+        rules = root.add(("rules", "bold"))
         for r in path.rules:
             if not r.effective:
-                label = f"[dim]– {r.id}: not effective on {quote.date.isoformat()}[/]"
+                node = rules.add((f"– {r.id}: not effective on {quote.date.isoformat()}", "dim"))
             elif r.fired:
-                label = f"[green]✓ {r.id}[/] fired → {r.chain} step {r.step}"
+                node = rules.add((f"✓ {r.id}", "green"), f" fired → {r.chain} step {r.step}")
             else:
-                label = f"[red]✗ {r.id}[/] did not fire"
-            node = rules.add(label)
+                node = rules.add((f"✗ {r.id}", "red"), " did not fire")
             for c in r.conditions:
-                node.add(_condition_text(c))
-    return tree
+                node.add(*_condition(c))
+    return root

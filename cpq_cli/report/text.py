@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from cpq_cli.diagnostics import Report, Severity
-from cpq_cli.report import Output, RuleInfo, summary_line
+from cpq_cli.report.lint import Output, RuleInfo, summary_line
 
 _STYLE = {Severity.ERROR: "bold red", Severity.WARNING: "yellow", Severity.INFO: "cyan"}
 
