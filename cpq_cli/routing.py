@@ -202,7 +202,7 @@ def route(compiled: CompiledPolicy, quote: Quote, *, explain: bool = False, reas
     fired: list[tuple[_CompiledRule, tuple[ConditionResult, ...]]] = []
     for cr in compiled.rules:
         rule = cr.rule
-        effective = rule.effective_from is None and rule.effective_until is None or rule.effective_on(quote.date)
+        effective = (rule.effective_from is None and rule.effective_until is None) or rule.effective_on(quote.date)
         if recording is None or not (effective or explain):
             hit = effective and truthy(cr.fn(fast))
             conditions: tuple[ConditionResult, ...] = ()
