@@ -90,5 +90,12 @@ def _short(value: Any) -> str:
 
 
 def _hint(error: Any) -> str | None:
-    description = error.schema.get("description") if isinstance(error.schema, dict) else None
+    """The description of the field concerned; never the description of a whole file format."""
+    schema = error.schema if isinstance(error.schema, dict) else {}
+    if error.validator == "required":
+        missing = error.message.split("'")[1] if "'" in error.message else ""
+        schema = schema.get("properties", {}).get(missing, {})
+    elif not error.absolute_path:
+        return None
+    description = schema.get("description") if isinstance(schema, dict) else None
     return str(description) if description else None

@@ -213,3 +213,11 @@ def test_an_unreadable_file_does_not_cascade_into_reference_errors(run, workdir:
     assert result.exit_code == 1
     rule_ids = {d["rule_id"] for d in json.loads(result.stdout)["diagnostics"]}
     assert rule_ids == {"parse-error"}
+
+
+def test_missing_field_hints_describe_the_field(run, tmp_path: Path) -> None:
+    (tmp_path / "q.json").write_text('{"id": "Q-1"}')
+    result = run("check-quote", "--format", "json", str(tmp_path / "q.json"))
+    by_message = {d["message"]: d["hint"] for d in json.loads(result.stdout)["diagnostics"]}
+    assert by_message["the file is missing required field 'owner'"] == "User id of the sales rep."
+    assert by_message["the file is missing required field 'currency'"] is None
