@@ -18,7 +18,9 @@ cpq — quote approvals and order management from policy files kept in git.
 Policies are YAML/TOML files (users, groups, chains, rules); quotes are JSON files.
 
   Policy authors:  cpq lint · cpq test · cpq rules
-  Sales reps:      cpq preview quote.json [--explain]
+  Sales reps:      cpq preview quote.json [--explain] · cpq submit · cpq status · cpq recall
+  Approvers:       cpq inbox · cpq approve · cpq reject · cpq delegate
+  Admins:          cpq revoke · cpq override · cpq approvers replace · cpq journal verify
 
 Configuration is found in cpq.toml or [tool.cpq] of pyproject.toml, searched upward
 from the working directory; --policies and CPQ_POLICIES override the policy directory.
@@ -82,9 +84,9 @@ def root(
 
 def _register() -> None:
     # Each module adds its commands; they import the core only inside the commands.
-    from cpq_cli.cli import lint_cmd, preview_cmd, test_cmd
+    from cpq_cli.cli import lint_cmd, preview_cmd, test_cmd, workflow_cmd
 
-    for module in (lint_cmd, preview_cmd, test_cmd):
+    for module in (lint_cmd, preview_cmd, test_cmd, workflow_cmd):
         module.register(app)
 
 

@@ -1,0 +1,432 @@
+"""Approval workflow commands: submit, status, inbox, approve, reject, recall, revoke, override, log,
+delegate, delegations, approvers replace, journal verify."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from cpq_cli.errors import InputError
+
+
+class Format(StrEnum):
+    text = "text"
+    json = "json"
+
+
+JOURNAL = typer.Option(None, "--journal", envvar="CPQ_JOURNAL", help="Journal file.",
+                       show_default="from cpq.toml: .cpq/journal.sqlite3")
+POLICIES = typer.Option(None, "--policies", envvar="CPQ_POLICIES", help="Policy directory.",
+                        show_default="from cpq.toml")
+AS = typer.Option(None, "--as", help="Act as this user (default: CPQ_USER, then git user.email).",
+                  show_default=False)
+FORMAT = typer.Option(Format.text, "--format", "-f", help="text or json.")
+
+approvers_app = typer.Typer(help="Manage approvers across the policy set.", no_args_is_help=True)
+journal_app = typer.Typer(help="Inspect the journal.", no_args_is_help=True)
+
+
+def register(app: typer.Typer) -> None:
+    for name, fn in (("submit", submit), ("status", status), ("inbox", inbox), ("approve", approve),
+                     ("reject", reject), ("recall", recall), ("revoke", revoke), ("override", override),
+                     ("log", log), ("delegate", delegate), ("delegations", delegations)):
+        app.command(name, help=fn.__doc__)(fn)
+    approvers_app.command("replace", help=replace.__doc__)(replace)
+    journal_app.command("verify", help=verify.__doc__)(verify)
+    app.add_typer(approvers_app, name="approvers")
+    app.add_typer(journal_app, name="journal")
+
+
+# ------------------------------------------------------------------------------------ plumbing
+
+
+def _policy(policies: Path | None) -> Any:
+    from cpq_cli.config import resolve_policy_dir
+    from cpq_cli.policy.checked import load_policy
+
+    return load_policy(resolve_policy_dir(policies))
+
+
+@contextmanager
+def _journal(path: Path | None, *, write: bool) -> Iterator[sqlite3.Connection]:
+    from cpq_cli.journal.db import open_journal, resolve_journal_path, transaction
+
+    conn = open_journal(resolve_journal_path(path), readonly=not write)
+    try:
+        if write:
+            with transaction(conn):
+                yield conn
+        else:
+            yield conn
+    finally:
+        conn.close()
+
+
+def _emit(fmt: Format, data: dict[str, Any], text: str) -> None:
+    if fmt is Format.json:
+        print(json.dumps({"version": 1, **data}, indent=2, ensure_ascii=False, default=str))
+    else:
+        print(text)
+
+
+def _outcome(fmt: Format, outcome: Any, **extra: Any) -> None:
+    _emit(fmt, {"submission": outcome.submission_id or None, "status": outcome.status, "changed": outcome.changed,
+                "message": outcome.message, **extra}, outcome.message)
+
+
+def _policy_commit(root: Path) -> str | None:
+    import subprocess
+
+    try:
+        done = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True,
+                              timeout=5, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--", "."], capture_output=True,
+                           text=True, timeout=5, check=False).stdout.strip()
+    commit = done.stdout.strip()
+    return (commit + ("+dirty" if dirty else "")) if done.returncode == 0 and commit else None
+
+
+def _file_hash(recorded: str | None) -> str | None:
+    """The content hash of the quote file as it is now (None if it is gone)."""
+    if not recorded:
+        return None
+    path = Path(recorded)
+    if not path.exists():
+        return None
+    from cpq_cli.quote import content_hash
+    from cpq_cli.sources import ParseFailure, load_document
+
+    try:
+        return content_hash(load_document(path, "json").data)
+    except ParseFailure:
+        return "unreadable"
+
+
+# ------------------------------------------------------------------------------------ commands
+
+
+def submit(
+    quote: Path = typer.Argument(..., help="The quote file."),
+    as_user: str = AS, fmt: Format = FORMAT, journal: Path = JOURNAL, policies: Path = POLICIES,
+) -> None:
+    """Submit a quote for approval: route it, record the submission, request the first steps.
+
+    Submitting the same content again while it is pending (or approved) changes nothing. A
+    submit after a rejection or recall reuses earlier approvals where the rules allow (smart
+    approvals); `cpq preview --explain` shows which beforehand.
+    """
+    import os
+
+    from cpq_cli.identity import resolve_actor
+    from cpq_cli.quote import load_quote
+    from cpq_cli.routing import compile_policy
+    from cpq_cli.workflow import submit as do_submit
+
+    policy = _policy(policies)
+    actor = resolve_actor(policy, as_user)
+    loaded = load_quote(quote)
+    from cpq_cli.config import resolve_policy_dir
+
+    commit = _policy_commit(resolve_policy_dir(policies))
+    with _journal(journal, write=True) as conn:
+        outcome = do_submit(conn, policy, compile_policy(policy), loaded, os.path.abspath(quote), actor,
+                            policy_commit=commit)
+    _outcome(fmt, outcome, quote=loaded.id)
+
+
+def status(
+    quote_id: str = typer.Argument(..., help="The quote id, e.g. Q-1001."),
+    fmt: Format = FORMAT, journal: Path = JOURNAL,
+) -> None:
+    """Show a quote's latest submission: every request, who decided what, and what is open."""
+    from cpq_cli.workflow import items_of, latest_submission, requests_of
+
+    with _journal(journal, write=False) as conn:
+        sub = latest_submission(conn, quote_id)
+        if sub is None:
+            raise InputError(f"{quote_id} has never been submitted")
+        requests = [{**dict(r), "rules": json.loads(r["rules"]), "members": json.loads(r["members"]),
+                     "snapshot": None,
+                     "items": [{**dict(i), "delegates": json.loads(i["delegates"])} for i in items_of(conn, r["id"])]}
+                    for r in requests_of(conn, sub["id"])]
+    submission = {k: v for k, v in dict(sub).items() if k not in ("quote", "path")}
+    if fmt is Format.json:
+        _emit(fmt, {"quote_id": quote_id, "submission": submission, "requests": requests}, "")
+        return
+    lines = [f"{quote_id}: {sub['status']}" + (f" ({sub['reason']})" if sub["reason"] else "")
+             + f" — {sub['id']}, submitted by {sub['submitted_by']} at {sub['submitted_at']}"]
+    for r in requests:
+        who = r["approver"] + (f" (group, {r['needed']} of {len(r['members'])})" if r["kind"] == "group" else "")
+        extra = f" [{r['reason']}]" if r["reason"] else ""
+        lines.append(f"  {r['id']:<14} {r['chain']} step {r['step']}: {who} — {r['status']}{extra}"
+                     f"  rules: {', '.join(r['rules'])}")
+        for i in r["items"]:
+            decided = ""
+            if i["decided_by"]:
+                decided = f" by {i['decided_by']}" + (f" for {i['on_behalf_of']}" if i["on_behalf_of"] else "")
+                decided += f": {i['comment']}" if i["comment"] else ""
+            delegates = f" (delegates: {', '.join(i['delegates'])})" if i["delegates"] else ""
+            lines.append(f"      {i['id']:<16} {i['approver']}{delegates} {i['status']}{decided}")
+    print("\n".join(lines))
+
+
+def inbox(as_user: str = AS, fmt: Format = FORMAT, journal: Path = JOURNAL, policies: Path = POLICIES) -> None:
+    """List the approval requests waiting for you (yours, and those delegated to you)."""
+    from cpq_cli.identity import resolve_actor
+    from cpq_cli.workflow import open_items_for
+
+    actor = resolve_actor(_policy(policies), as_user)
+    with _journal(journal, write=False) as conn:
+        entries = []
+        for row in open_items_for(conn, actor):
+            request = conn.execute("SELECT * FROM requests WHERE id = ?", (row["request_id"],)).fetchone()
+            entries.append({"item": row["id"], "quote_id": row["quote_id"], "approver": row["approver"],
+                            "on_behalf_of": row["approver"] if row["approver"] != actor else None,
+                            "owner": row["owner"], "chain": request["chain"], "step": request["step"],
+                            "rules": json.loads(request["rules"]), "requested_at": row["requested_at"]})
+    if fmt is Format.json:
+        _emit(fmt, {"user": actor, "requests": entries}, "")
+        return
+    if not entries:
+        print(f"{actor}: no open requests")
+        return
+    for e in entries:
+        behalf = f" for {e['on_behalf_of']}" if e["on_behalf_of"] else ""
+        print(f"{e['quote_id']}  {e['item']}{behalf}  {e['chain']} step {e['step']}  rules: {', '.join(e['rules'])}"
+              f"  (owner {e['owner']}, requested {e['requested_at']})")
+
+
+def _decide(quote_id: str | None, as_user: str | None, approve: bool, comment: str | None, fmt: Format,
+            journal: Path | None, policies: Path | None) -> None:
+    from cpq_cli.identity import resolve_actor
+    from cpq_cli.workflow import decide
+
+    actor = resolve_actor(_policy(policies), as_user)
+    with _journal(journal, write=True) as conn:
+        outcome, decided = decide(conn, actor, quote_id, approve, comment, current_hash=_file_hash)
+    _outcome(fmt, outcome, items=[d.item_id for d in decided])
+
+
+def approve(
+    quote_id: str = typer.Argument(None, help="The quote id (default: your single open request).",
+                                   show_default=False),
+    as_user: str = AS, comment: str = typer.Option(None, "--comment", "-m", help="A comment for the record."),
+    fmt: Format = FORMAT, journal: Path = JOURNAL, policies: Path = POLICIES,
+) -> None:
+    """Approve your open request(s) on a quote. Without a quote id, acts on your only open one."""
+    _decide(quote_id, as_user, True, comment, fmt, journal, policies)
+
+
+def reject(
+    quote_id: str = typer.Argument(None, help="The quote id (default: your single open request).",
+                                   show_default=False),
+    as_user: str = AS, reason: str = typer.Option(..., "--reason", "-m", help="Why (required)."),
+    fmt: Format = FORMAT, journal: Path = JOURNAL, policies: Path = POLICIES,
+) -> None:
+    """Reject your open request(s) on a quote; the whole submission is rejected. A reason is required."""
+    if not reason.strip():
+        raise InputError("a rejection needs a reason", hint='--reason "..."')
+    _decide(quote_id, as_user, False, reason, fmt, journal, policies)
+
+
+def recall(
+    quote_id: str = typer.Argument(..., help="The quote id."),
+    as_user: str = AS, fmt: Format = FORMAT, journal: Path = JOURNAL, policies: Path = POLICIES,
+) -> None:
+    """Recall a pending submission (owner, submitter or admin), to edit and resubmit the quote."""
+    from cpq_cli.identity import resolve_actor
+    from cpq_cli.workflow import recall as do_recall
+
+    policy = _policy(policies)
+    actor = resolve_actor(policy, as_user)
+    with _journal(journal, write=True) as conn:
+        outcome = do_recall(conn, policy, actor, quote_id)
+    _outcome(fmt, outcome)
+
+
+def revoke(
+    quote_id: str = typer.Argument(..., help="The quote id."),
+    as_user: str = AS, reason: str = typer.Option(..., "--reason", help="Why (required)."),
+    fmt: Format = FORMAT, journal: Path = JOURNAL, policies: Path = POLICIES,
+) -> None:
+    """Revoke an approved quote's approval (admins only); it must be submitted again."""
+    from cpq_cli.identity import resolve_actor
+    from cpq_cli.workflow import revoke as do_revoke
+
+    policy = _policy(policies)
+    actor = resolve_actor(policy, as_user)
+    with _journal(journal, write=True) as conn:
+        outcome = do_revoke(conn, policy, actor, quote_id, reason)
+    _outcome(fmt, outcome)
+
+
+def override(
+    item: str = typer.Argument(..., help="A request or item id, as `cpq status` shows them."),
+    as_user: str = AS,
+    approve: bool = typer.Option(None, "--approve/--reject", help="The decision.", show_default=False),
+    reason: str = typer.Option(..., "--reason", help="Why (required)."),
+    fmt: Format = FORMAT, journal: Path = JOURNAL, policies: Path = POLICIES,
+) -> None:
+    """Decide a requested item in place of its approvers (admins only), with a recorded reason."""
+    from cpq_cli.identity import resolve_actor
+    from cpq_cli.workflow import override as do_override
+
+    if approve is None:
+        raise InputError("say --approve or --reject")
+    policy = _policy(policies)
+    actor = resolve_actor(policy, as_user)
+    with _journal(journal, write=True) as conn:
+        outcome = do_override(conn, policy, actor, item, approve, reason)
+    _outcome(fmt, outcome)
+
+
+def log(
+    quote_id: str = typer.Argument(..., help="The quote id."),
+    fmt: Format = FORMAT, journal: Path = JOURNAL,
+) -> None:
+    """A quote's history: every event, in order."""
+    with _journal(journal, write=False) as conn:
+        rows = conn.execute("SELECT * FROM events WHERE quote_id = ? ORDER BY seq", (quote_id,)).fetchall()
+    if not rows:
+        raise InputError(f"{quote_id} has no history in the journal")
+    events = [{**{k: v for k, v in dict(r).items() if k not in ("data", "prev_hash")}, "data": json.loads(r["data"])}
+              for r in rows]
+    if fmt is Format.json:
+        _emit(fmt, {"quote_id": quote_id, "events": events}, "")
+        return
+    for e in events:
+        details = ", ".join(f"{k}={v}" for k, v in e["data"].items() if v not in (None, [], {}))
+        target = e["request_id"] or e["submission_id"] or ""
+        print(f"{e['seq']:>5}  {e['at']}  {e['kind']:<22} {target:<16} {e['actor'] or ''}  {details}")
+
+
+def delegate(
+    to: str = typer.Option(..., "--to", help="The delegate (a user)."),
+    starts: str = typer.Option(..., "--from", help="First day, YYYY-MM-DD (inclusive)."),
+    ends: str = typer.Option(..., "--until", help="Last day, YYYY-MM-DD (inclusive)."),
+    reassign_pending: bool = typer.Option(False, "--reassign-pending",
+                                          help="Also send your already open requests to the delegate."),
+    as_user: str = AS, fmt: Format = FORMAT, journal: Path = JOURNAL, policies: Path = POLICIES,
+) -> None:
+    """Let another user act on your requests during a window. Not transitive; either of you may act."""
+    import datetime as dt
+
+    from cpq_cli.identity import resolve_actor
+    from cpq_cli.workflow import delegate as do_delegate
+
+    for label, value in (("--from", starts), ("--until", ends)):
+        try:
+            dt.date.fromisoformat(value)
+        except ValueError:
+            raise InputError(f"{label} {value!r} is not a date", hint="use YYYY-MM-DD") from None
+    policy = _policy(policies)
+    actor = resolve_actor(policy, as_user)
+    with _journal(journal, write=True) as conn:
+        outcome = do_delegate(conn, policy, actor, to, starts, ends, reassign_pending)
+    _outcome(fmt, outcome)
+
+
+def delegations(fmt: Format = FORMAT, journal: Path = JOURNAL) -> None:
+    """List delegations, with whether each is active today."""
+    from cpq_cli.journal.db import today
+
+    with _journal(journal, write=False) as conn:
+        rows = [dict(r) for r in conn.execute("SELECT * FROM delegations ORDER BY starts, id")]
+    day = today().isoformat()
+    for r in rows:
+        r["active"] = r["starts"] <= day <= r["ends"]
+    if fmt is Format.json:
+        _emit(fmt, {"delegations": rows}, "")
+        return
+    if not rows:
+        print("no delegations")
+    for r in rows:
+        print(f"{r['approver']} -> {r['delegate']}  {r['starts']} .. {r['ends']}"
+              + ("  (active)" if r["active"] else ""))
+
+
+def replace(
+    old: str = typer.Argument(..., help="The user to replace."),
+    new: str = typer.Argument(..., help="The user who takes over."),
+    do_apply: bool = typer.Option(False, "--apply", help="Write the files and move open requests "
+                                  "(default: show the diff only)."),
+    as_user: str = AS, journal: Path = JOURNAL, policies: Path = POLICIES,
+) -> None:
+    """Replace a user in every approver reference of the policy files, and move their open requests.
+
+    Without --apply, prints the diff and the requests that would move; nothing changes.
+    Every other byte of the files (comments, order, quoting) stays as it is.
+    """
+    from cpq_cli import replace as rep
+    from cpq_cli.config import resolve_policy_dir
+    from cpq_cli.identity import resolve_actor
+
+    policy = _policy(policies)
+    if old not in policy.users:
+        raise InputError(f"{old!r} is not a user of the policy set")
+    if new not in policy.users:
+        raise InputError(f"{new!r} is not a user of the policy set", hint="add the new user first")
+    if old == new:
+        raise InputError("old and new are the same user")
+    edits = rep.plan(resolve_policy_dir(policies), old, new)
+    for edit in edits:
+        sys.stdout.write(edit.diff())
+    open_items = _open_items_of(journal, old)
+    print(f"{sum(len(e.references) for e in edits)} reference(s) in {len(edits)} file(s); "
+          f"{len(open_items)} open request(s) of {old}", file=sys.stderr)
+    if not do_apply:
+        print("dry run: nothing changed (use --apply)", file=sys.stderr)
+        return
+    actor = resolve_actor(policy, as_user)
+    if actor not in policy.admins:
+        raise InputError(f"{actor} is not an admin", hint="admins are listed under `admins:` in the policy set")
+    moved: list[str] = []
+    if open_items:
+        from cpq_cli.workflow import reassign
+
+        with _journal(journal, write=True) as conn:
+            moved = reassign(conn, old, new, actor)
+            rep.apply(edits)  # inside the transaction: a failed write rolls the journal back
+    else:
+        rep.apply(edits)
+    print(f"replaced {old} with {new}: {len(edits)} file(s) rewritten, {len(moved)} open request(s) moved",
+          file=sys.stderr)
+
+
+def _open_items_of(journal: Path | None, user: str) -> list[str]:
+    from cpq_cli.journal.db import JournalError
+
+    try:
+        with _journal(journal, write=False) as conn:
+            return [r["id"] for r in conn.execute("SELECT id FROM items WHERE approver = ? AND status = 'REQUESTED'",
+                                                  (user,))]
+    except JournalError:
+        return []  # no journal yet: nothing to move
+
+
+def verify(fmt: Format = FORMAT, journal: Path = JOURNAL) -> None:
+    """Check the journal's hash chain: exit 1 naming the first event that was changed or removed."""
+    from cpq_cli.journal.events import verify as do_verify
+
+    with _journal(journal, write=False) as conn:
+        count, broken = do_verify(conn)
+    if fmt is Format.json:
+        _emit(fmt, {"events": count, "ok": broken is None,
+                    "first_broken": None if broken is None else {"seq": broken.seq, "problem": broken.problem}}, "")
+    elif broken is None:
+        print(f"journal ok: {count} events, hash chain intact")
+    else:
+        print(f"journal broken: {broken.problem}")
+    if broken is not None:
+        raise typer.Exit(1)
+

@@ -1,0 +1,41 @@
+"""Who is acting: --as, else CPQ_USER, else the git config e-mail mapped to a policy user."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+
+from cpq_cli.errors import InputError
+from cpq_cli.policy.model import Policy
+
+
+def git_email() -> str | None:
+    try:
+        done = subprocess.run(["git", "config", "user.email"], capture_output=True, text=True, timeout=5, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    email = done.stdout.strip()
+    return email or None
+
+
+def resolve_actor(policy: Policy, option: str | None) -> str:
+    """A user id of the policy set, or InputError (exit 1) saying how to say who you are."""
+    if option:
+        chosen, source = option, "--as"
+    elif os.environ.get("CPQ_USER"):
+        chosen, source = os.environ["CPQ_USER"], "CPQ_USER"
+    else:
+        email = git_email()
+        if email is None:
+            raise InputError("who are you? no --as, no CPQ_USER and no git user.email",
+                             hint="pass --as USER or set CPQ_USER")
+        matches = [u.id for u in policy.users.values() if u.email.lower() == email.lower()]
+        if len(matches) != 1:
+            problem = "matches no policy user" if not matches else f"matches several users ({', '.join(matches)})"
+            raise InputError(f"git user.email {email} {problem}", hint="pass --as USER or set CPQ_USER")
+        return matches[0]
+    if chosen not in policy.users:
+        raise InputError(f"unknown user {chosen!r} (from {source})", hint="users are defined in the policy set")
+    if not policy.users[chosen].active:
+        raise InputError(f"user {chosen!r} is inactive")
+    return chosen

@@ -1,0 +1,1 @@
+"""The journal: everything that happens, in SQLite (plain tables, JSON in text columns)."""

@@ -1,0 +1,130 @@
+"""`cpq approvers replace OLD NEW`: rewrite every reference to a user in the policy files.
+
+Only the referencing values change; every other byte of every file (comments, order, quoting,
+spacing) stays as it was. References: rule approvers, group members, managers, admins and
+escalation targets. The user's own definition stays (they may still submit quotes).
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, NamedTuple
+
+from cpq_cli.errors import InputError
+from cpq_cli.jsonpath import JsonPath
+from cpq_cli.paths import display_path
+from cpq_cli.policy.files import discover
+from cpq_cli.sources import ParseFailure, SourceDoc, load_document
+
+
+class Edit(NamedTuple):
+    path: Path
+    before: str
+    after: str
+    references: tuple[str, ...]  # JSON paths replaced, for the report
+
+    def diff(self) -> str:
+        shown = display_path(self.path)
+        return "".join(difflib.unified_diff(self.before.splitlines(keepends=True), self.after.splitlines(keepends=True),
+                                            fromfile=f"a/{shown}", tofile=f"b/{shown}"))
+
+
+def references(data: Any, old: str) -> Iterator[JsonPath]:
+    """JSON paths of every value that names `old` as a user."""
+    if not isinstance(data, dict):
+        return
+    for uid, user in (data.get("users") or {}).items():
+        if isinstance(user, dict) and user.get("manager") == old:
+            yield ("users", uid, "manager")
+    for gid, group in (data.get("groups") or {}).items():
+        if isinstance(group, dict):
+            for i, member in enumerate(group.get("members") or []):
+                if member == old:
+                    yield ("groups", gid, "members", i)
+    for i, admin in enumerate(data.get("admins") or []):
+        if admin == old:
+            yield ("admins", i)
+    for i, rule in enumerate(data.get("rules") or []):
+        if not isinstance(rule, dict):
+            continue
+        for j, approver in enumerate(rule.get("approvers") or []):
+            if approver == old:
+                yield ("rules", i, "approvers", j)
+        escalate = rule.get("escalate")
+        if isinstance(escalate, dict) and escalate.get("to") == old:
+            yield ("rules", i, "escalate", "to")
+
+
+def _token(old: str) -> re.Pattern[str]:
+    # The id as a whole scalar: bare or quoted, not part of a longer name.
+    return re.compile(r"""(?<![A-Za-z0-9_.:-])(["']?)""" + re.escape(old) + r"""\1(?![A-Za-z0-9_.-])""")
+
+
+def _replace_at(lines: list[str], line: int, column: int, old: str, new: str, first_only_after: bool) -> bool:
+    """Replace the scalar `old` starting at (line, column), or the first one after that point."""
+    text = lines[line - 1]
+    pattern = _token(old)
+    start = column - 1
+    match = pattern.match(text, start) if not first_only_after else pattern.search(text, start)
+    if match is None:
+        return False
+    quote = match.group(1)
+    lines[line - 1] = text[: match.start()] + f"{quote}{new}{quote}" + text[match.end():]
+    return True
+
+
+def plan_file(path: Path, doc: SourceDoc, old: str, new: str) -> Edit | None:
+    refs = list(references(doc.data, old))
+    if not refs:
+        return None
+    lines = doc.text.splitlines(keepends=True)
+    for ref in sorted(refs, key=lambda r: doc.locate(r) or (0, 0), reverse=True):
+        pos = doc.locate(ref)
+        if pos is None:
+            raise InputError(f"{doc.path}: cannot locate {ref} to rewrite it")
+        # YAML knows each value's exact column. TOML knows the key's line: the value follows on it
+        # (or on the next lines of a multi-line array), so take the next occurrence from there.
+        exact = doc.kind == "yaml" and doc.locate(ref) != doc.locate(ref[:-1])
+        line, column = pos
+        done = False
+        for offset in range(0, 50):
+            if line + offset > len(lines):
+                break
+            if _replace_at(lines, line + offset, column if offset == 0 else 1, old, new, not exact or offset > 0):
+                done = True
+                break
+            if exact:
+                break
+        if not done:
+            raise InputError(f"{doc.path}:{line}: cannot find {old!r} to rewrite it",
+                             hint="edit this reference by hand")
+    return Edit(path, doc.text, "".join(lines), tuple(str(r) for r in refs))
+
+
+def plan(root: Path, old: str, new: str) -> list[Edit]:
+    edits = []
+    for path in discover(root):
+        try:
+            doc = load_document(path)
+        except ParseFailure as failure:
+            raise InputError(f"{failure.diagnostic.file}: {failure.diagnostic.message}",
+                             hint="fix the file first (cpq lint)") from None
+        edit = plan_file(path, doc, old, new)
+        if edit is not None:
+            edits.append(edit)
+    return edits
+
+
+def apply(edits: list[Edit]) -> None:
+    """Write every file, each atomically (temp file + rename)."""
+    import os
+    import tempfile
+
+    for edit in edits:
+        fd, tmp = tempfile.mkstemp(dir=edit.path.parent, prefix=f".{edit.path.name}.")
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
+            fh.write(edit.after)
+        os.replace(tmp, edit.path)

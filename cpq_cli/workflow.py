@@ -1,0 +1,527 @@
+"""The approval workflow: submissions, requests and items, and how they move.
+
+Submission: PENDING -> APPROVED | REJECTED | RECALLED, and APPROVED -> REVOKED (admin).
+Request (one per chain step and approver, listing every rule that needs them):
+    WAITING -> REQUESTED -> APPROVED | REJECTED; side exits CANCELLED, RECALLED, AUTO_APPROVED.
+Item (one per person asked; a group's request has one per member):
+    REQUESTED -> APPROVED | REJECTED; side exits CANCELLED, RECALLED.
+
+Every function here runs inside the caller's transaction and appends journal events for
+every change; it raises Refused (exit 1) before writing anything when an action is not allowed.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable
+from typing import Any, NamedTuple
+
+from cpq_cli.errors import InputError
+from cpq_cli.journal import events
+from cpq_cli.journal.db import fault, now, today
+from cpq_cli.policy.model import Policy
+from cpq_cli.quote import Quote
+from cpq_cli.routing import ApprovalPath, ApproverKind, CompiledPolicy, quote_env_values, route
+from cpq_cli.smart import SmartOutcome, decode, encode, reevaluate, tested_values
+
+OPEN_REQUEST = ("WAITING", "REQUESTED")
+SETTLED_OK = ("APPROVED", "AUTO_APPROVED")
+
+
+class Refused(InputError):
+    """An action the workflow does not allow; nothing was written."""
+
+
+class Outcome(NamedTuple):
+    submission_id: str
+    status: str
+    changed: bool
+    message: str
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+
+
+# ------------------------------------------------------------------------------------- reads
+
+
+def latest_submission(conn: sqlite3.Connection, quote_id: str) -> sqlite3.Row | None:
+    row: sqlite3.Row | None = conn.execute(
+        "SELECT * FROM submissions WHERE quote_id = ? ORDER BY number DESC LIMIT 1", (quote_id,)).fetchone()
+    return row
+
+
+def requests_of(conn: sqlite3.Connection, submission_id: str) -> list[sqlite3.Row]:
+    return conn.execute("SELECT * FROM requests WHERE submission_id = ? ORDER BY chain_order, chain, step, id",
+                        (submission_id,)).fetchall()
+
+
+def items_of(conn: sqlite3.Connection, request_id: str) -> list[sqlite3.Row]:
+    return conn.execute("SELECT * FROM items WHERE request_id = ? ORDER BY id", (request_id,)).fetchall()
+
+
+def active_delegates(conn: sqlite3.Connection, approver: str) -> list[str]:
+    """Delegates whose window contains today (inclusive). Not transitive: only direct delegates."""
+    day = today().isoformat()
+    rows = conn.execute("SELECT DISTINCT delegate FROM delegations WHERE approver = ? AND starts <= ? AND ends >= ? "
+                        "ORDER BY delegate", (approver, day, day)).fetchall()
+    return [r["delegate"] for r in rows]
+
+
+# ------------------------------------------------------------------------------------ submit
+
+
+def submit(conn: sqlite3.Connection, policy: Policy, compiled: CompiledPolicy, quote: Quote, quote_file: str | None,
+           actor: str, *, policy_commit: str | None = None) -> Outcome:
+    """Submit a quote for approval. Same content while pending (or approved): a no-op."""
+    quote_hash = quote.content_hash
+    last = latest_submission(conn, quote.id)
+    if last is not None:
+        if last["status"] in ("PENDING", "APPROVED") and last["quote_hash"] == quote_hash:
+            what = "pending approval" if last["status"] == "PENDING" else "approved"
+            return Outcome(last["id"], last["status"], False, f"{quote.id} is already {what} with this content "
+                           f"({last['id']}); nothing to do")
+        if last["status"] == "PENDING":
+            raise Refused(f"{quote.id} is pending approval ({last['id']}) and the quote has changed since it was "
+                          "submitted", hint=f"recall it first: cpq recall {quote.id}")
+    if quote.owner not in policy.users:
+        raise Refused(f"the quote's owner {quote.owner!r} is not a user of the policy set",
+                      hint="add the user to the policy or fix the quote's owner")
+    values = quote_env_values(compiled, quote)
+    path = route(compiled, quote, values=values)
+    _refuse_self_approval(path, quote.owner)
+    previous = last["id"] if last is not None and last["status"] in ("REJECTED", "RECALLED") else None
+    number = (last["number"] + 1) if last is not None else 1
+    submission_id = f"{quote.id}#{number}"
+    stamp = now()
+    tested = {cr.rule.id: {str(n): encode(v) for n, v in tested_values(cr.fn, values).items()}
+              for cr in compiled.rules if cr.rule.id in path.fired}
+    conn.execute(
+        "INSERT INTO submissions (id, quote_id, number, status, reason, quote_hash, policy_hash, policy_commit, "
+        "quote_file, owner, submitted_by, submitted_at, closed_at, previous_id, quote, path) "
+        "VALUES (?, ?, ?, 'PENDING', NULL, ?, ?, ?, ?, ?, ?, ?, NULL, ?, ?, ?)",
+        (submission_id, quote.id, number, quote_hash, policy.content_hash, policy_commit, quote_file, quote.owner,
+         actor, stamp, previous, _json(quote.data), _json({"fired": list(path.fired), "tested": tested})))
+    events.append(conn, "submission.created", quote_id=quote.id, submission_id=submission_id, actor=actor,
+                  data={"quote_hash": quote_hash, "policy_hash": policy.content_hash, "policy_commit": policy_commit,
+                        "fired": list(path.fired), "previous": previous}, at=stamp)
+    fault("submit.after-submission")
+    reuse = _reusable(conn, compiled, values, path, previous) if previous else {}
+    k = 0
+    for chain in path.chains:
+        for step in chain.steps:
+            for approver in step.approvers:
+                k += 1
+                request_id = f"{submission_id}.{k}"
+                members = list(approver.members) if approver.kind is ApproverKind.GROUP else (
+                    [approver.id] if approver.kind is ApproverKind.USER else [])
+                eligible = [m for m in members if m != quote.owner]
+                needed = 0 if approver.kind is ApproverKind.AUTO else min(
+                    approver.require.needed(len(set(members))) if approver.require else 1, len(eligible))
+                status, reason, reused = "WAITING", None, None
+                if approver.kind is ApproverKind.AUTO:
+                    status, reason = "AUTO_APPROVED", "auto"
+                else:
+                    found = reuse.get((approver.id, tuple(approver.rules)))
+                    if found is not None:
+                        status, reason, reused = "AUTO_APPROVED", "smart_reuse", found
+                conn.execute(
+                    "INSERT INTO requests (id, submission_id, chain, chain_order, step, approver, kind, rules, "
+                    "members, needed, status, reason, reused_from, snapshot, requested_at, closed_at) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL, ?)",
+                    (request_id, submission_id, chain.id, chain.order, step.number, approver.id, approver.kind.value,
+                     _json(list(approver.rules)), _json(eligible), needed, status, reason, reused,
+                     stamp if status == "AUTO_APPROVED" else None))
+                if status == "AUTO_APPROVED":
+                    events.append(conn, "request.auto_approved", quote_id=quote.id, submission_id=submission_id,
+                                  request_id=request_id, actor="cpq",
+                                  data={"approver": approver.id, "rules": list(approver.rules), "reason": reason,
+                                        "reused_from": reused}, at=stamp)
+    fault("submit.after-requests")
+    if k == 0:
+        _close_submission(conn, submission_id, quote.id, "APPROVED", "no_rules", "cpq", stamp)
+        return Outcome(submission_id, "APPROVED", True, f"{quote.id}: no approval required ({submission_id})")
+    status = advance(conn, submission_id, quote.id, stamp)
+    return Outcome(submission_id, status, True, f"{quote.id} submitted ({submission_id}): {status.lower()}")
+
+
+def _refuse_self_approval(path: ApprovalPath, owner: str) -> None:
+    for chain in path.chains:
+        for step in chain.steps:
+            for approver in step.approvers:
+                if approver.kind is ApproverKind.USER and approver.id == owner:
+                    raise Refused(f"rule {approver.rules[0]} would ask {owner} to approve their own quote",
+                                  hint="no one approves their own quote; change the rule's approvers")
+
+
+def _reusable(conn: sqlite3.Connection, compiled: CompiledPolicy, values: dict[str, Any], path: ApprovalPath,
+              previous_id: str) -> dict[tuple[str, tuple[str, ...]], str]:
+    """(approver, rules) -> the earlier human-approved request that may stand for it."""
+    return {key: plan.origin for key, plan in smart_plan(conn, compiled, values, path, previous_id).items()
+            if plan.origin is not None and not plan.ask_again}
+
+
+class SmartPlan(NamedTuple):
+    origin: str | None  # the earlier human-approved request, if this approver approved these rules before
+    ask_again: bool
+    outcomes: dict[str, SmartOutcome]  # per rule that had an earlier approval
+
+
+def smart_plan(conn: sqlite3.Connection, compiled: CompiledPolicy, values: dict[str, Any], path: ApprovalPath,
+               previous_id: str) -> dict[tuple[str, tuple[str, ...]], SmartPlan]:
+    """For each approver of the new path: may the earlier approval stand, and why.
+
+    Shared by `submit` and `preview --explain`, so that what preview promises is what submit does.
+    """
+    earlier: dict[tuple[str, str], tuple[str, dict[str, Any]]] = {}
+    for row in requests_of(conn, previous_id):
+        origin = _human_origin(conn, row)
+        if origin is None:
+            continue
+        for rule_id in json.loads(row["rules"]):
+            if rule_id in origin[1]:
+                earlier[(row["approver"], rule_id)] = (origin[0], origin[1][rule_id])
+    by_rule = {cr.rule.id: cr for cr in compiled.rules}
+    plan: dict[tuple[str, tuple[str, ...]], SmartPlan] = {}
+    for chain in path.chains:
+        for step in chain.steps:
+            for approver in step.approvers:
+                if approver.kind is ApproverKind.AUTO:
+                    continue
+                outcomes: dict[str, SmartOutcome] = {}
+                origin_id: str | None = None
+                ask = False
+                for rule_id in approver.rules:
+                    found = earlier.get((approver.id, rule_id))
+                    if found is None:
+                        ask = True  # never approved by this approver (or rejected, or undecided)
+                        continue
+                    origin_id = found[0]
+                    cr = by_rule[rule_id]
+                    taken = {int(n): decode(v) for n, v in found[1].items()}
+                    outcomes[rule_id] = reevaluate(cr.rule, cr.expr, cr.fn, values, taken)
+                    ask = ask or outcomes[rule_id].reapprove
+                plan[(approver.id, approver.rules)] = SmartPlan(origin_id if outcomes else None, ask, outcomes)
+    return plan
+
+
+def _human_origin(conn: sqlite3.Connection, row: sqlite3.Row) -> tuple[str, dict[str, Any]] | None:
+    """The human approval a request stands on: itself, or (for smart reuse) the one it reused."""
+    seen = 0
+    while row is not None and seen < 100:
+        seen += 1
+        if row["status"] == "APPROVED" and row["snapshot"]:
+            return row["id"], json.loads(row["snapshot"])
+        if row["status"] == "AUTO_APPROVED" and row["reason"] == "smart_reuse" and row["reused_from"]:
+            row = conn.execute("SELECT * FROM requests WHERE id = ?", (row["reused_from"],)).fetchone()
+            continue
+        return None
+    return None
+
+
+# ----------------------------------------------------------------------------------- advance
+
+
+def advance(conn: sqlite3.Connection, submission_id: str, quote_id: str, stamp: str) -> str:
+    """Request the next steps that can run; close the submission when every chain is done."""
+    rows = requests_of(conn, submission_id)
+    chains: dict[str, list[sqlite3.Row]] = {}
+    for row in rows:
+        chains.setdefault(row["chain"], []).append(row)
+    unfinished = {name: reqs for name, reqs in chains.items() if any(r["status"] not in SETTLED_OK for r in reqs)}
+    if not unfinished:
+        _close_submission(conn, submission_id, quote_id, "APPROVED", None, "cpq", stamp)
+        return "APPROVED"
+    active_order = min(reqs[0]["chain_order"] for reqs in unfinished.values())
+    for reqs in unfinished.values():
+        if reqs[0]["chain_order"] != active_order:
+            continue
+        current = min(r["step"] for r in reqs if r["status"] not in SETTLED_OK)
+        for row in reqs:
+            if row["step"] == current and row["status"] == "WAITING":
+                _request(conn, row, quote_id, stamp)
+    return "PENDING"
+
+
+def _request(conn: sqlite3.Connection, row: sqlite3.Row, quote_id: str, stamp: str) -> None:
+    conn.execute("UPDATE requests SET status = 'REQUESTED', requested_at = ? WHERE id = ?", (stamp, row["id"]))
+    members = json.loads(row["members"])
+    events.append(conn, "request.requested", quote_id=quote_id, submission_id=row["submission_id"],
+                  request_id=row["id"], actor="cpq",
+                  data={"approver": row["approver"], "kind": row["kind"], "members": members,
+                        "needed": row["needed"], "rules": json.loads(row["rules"]), "chain": row["chain"],
+                        "step": row["step"]}, at=stamp)
+    for i, member in enumerate(members, start=1):
+        delegates = [d for d in active_delegates(conn, member) if d != member]
+        item_id = f"{row['id']}.{i}" if row["kind"] == "group" else row["id"]
+        conn.execute("INSERT INTO items (id, request_id, submission_id, quote_id, approver, delegates, status, "
+                     "requested_at) VALUES (?, ?, ?, ?, ?, ?, 'REQUESTED', ?)",
+                     (item_id, row["id"], row["submission_id"], quote_id, member, _json(delegates), stamp))
+        events.append(conn, "item.requested", quote_id=quote_id, submission_id=row["submission_id"],
+                      request_id=row["id"], actor="cpq", data={"item": item_id, "approver": member,
+                                                                "delegates": delegates}, at=stamp)
+
+
+def _close_submission(conn: sqlite3.Connection, submission_id: str, quote_id: str, status: str, reason: str | None,
+                      actor: str, stamp: str) -> None:
+    conn.execute("UPDATE submissions SET status = ?, reason = ?, closed_at = ? WHERE id = ?",
+                 (status, reason, stamp, submission_id))
+    events.append(conn, f"submission.{status.lower()}", quote_id=quote_id, submission_id=submission_id,
+                  actor=actor, data={"reason": reason} if reason else {}, at=stamp)
+
+
+def _close_open(conn: sqlite3.Connection, submission_id: str, quote_id: str, status: str, actor: str,
+                stamp: str, why: str) -> None:
+    """Every open request and item of the submission -> `status` (CANCELLED or RECALLED)."""
+    for row in requests_of(conn, submission_id):
+        if row["status"] in OPEN_REQUEST:
+            conn.execute("UPDATE requests SET status = ?, reason = ?, closed_at = ? WHERE id = ?",
+                         (status, why, stamp, row["id"]))
+            events.append(conn, f"request.{status.lower()}", quote_id=quote_id, submission_id=submission_id,
+                          request_id=row["id"], actor=actor, data={"reason": why}, at=stamp)
+        for item in items_of(conn, row["id"]):
+            if item["status"] == "REQUESTED":
+                conn.execute("UPDATE items SET status = ?, decided_at = ? WHERE id = ?", (status, stamp, item["id"]))
+
+
+# ---------------------------------------------------------------------------------- decisions
+
+
+class Decision(NamedTuple):
+    item_id: str
+    request_id: str
+    quote_id: str
+    approver: str
+
+
+def open_items_for(conn: sqlite3.Connection, user: str, quote_id: str | None = None) -> list[sqlite3.Row]:
+    """REQUESTED items the user may act on: their own, or as an active delegate recorded on the item."""
+    rows = conn.execute("SELECT items.*, submissions.owner AS owner FROM items JOIN submissions "
+                        "ON submissions.id = items.submission_id WHERE items.status = 'REQUESTED' "
+                        "ORDER BY items.quote_id, items.id").fetchall()
+    mine = [r for r in rows if (r["approver"] == user or user in json.loads(r["delegates"]))
+            and (quote_id is None or r["quote_id"] == quote_id)]
+    return mine
+
+
+def decide(conn: sqlite3.Connection, actor: str, quote_id: str | None, approve: bool, comment: str | None,
+           *, current_hash: Any = None) -> tuple[Outcome, list[Decision]]:
+    """Approve or reject every open item the actor holds on one quote."""
+    items = open_items_for(conn, actor, quote_id)
+    verb = "approve" if approve else "reject"
+    if not items:
+        if quote_id is not None:
+            last = latest_submission(conn, quote_id)
+            if last is None:
+                raise Refused(f"{quote_id} has never been submitted")
+            if last["status"] != "PENDING":
+                raise Refused(f"{quote_id} is {last['status'].lower()} ({last['id']}); there is nothing to {verb}")
+            closed = conn.execute("SELECT COUNT(*) FROM items WHERE submission_id = ? AND approver = ?",
+                                  (last["id"], actor)).fetchone()[0]
+            if closed:
+                raise Refused(f"{actor} has no open request on {quote_id}: theirs was already decided or closed")
+            raise Refused(f"{actor} has no open request on {quote_id}",
+                          hint=f"`cpq status {quote_id}` shows who is asked now")
+        raise Refused(f"{actor} has no open approval requests", hint="`cpq inbox` lists requests")
+    quotes = sorted({r["quote_id"] for r in items})
+    if len(quotes) > 1:
+        raise Refused(f"{actor} has open requests on {len(quotes)} quotes: {', '.join(quotes)}",
+                      hint=f"name one: cpq {verb} {quotes[0]}")
+    quote_id = quotes[0]
+    submission = latest_submission(conn, quote_id)
+    assert submission is not None
+    if submission["owner"] == actor:
+        raise Refused(f"{actor} owns {quote_id} and cannot {verb} it", hint="no one approves their own quote")
+    if current_hash is not None:
+        file_hash = current_hash(submission["quote_file"])
+        if file_hash is not None and file_hash != submission["quote_hash"]:
+            raise Refused(f"{quote_id} has changed since it was submitted ({submission['quote_file']}); "
+                          "a pending quote is frozen", hint=f"recall and resubmit: cpq recall {quote_id}")
+    stamp = now()
+    decided: list[Decision] = []
+    status = "APPROVED" if approve else "REJECTED"
+    for item in items:
+        on_behalf = item["approver"] if item["approver"] != actor else None
+        conn.execute("UPDATE items SET status = ?, decided_at = ?, decided_by = ?, on_behalf_of = ?, comment = ? "
+                     "WHERE id = ? AND status = 'REQUESTED'",
+                     (status, stamp, actor, on_behalf, comment, item["id"]))
+        events.append(conn, f"item.{status.lower()}", quote_id=quote_id, submission_id=item["submission_id"],
+                      request_id=item["request_id"], actor=actor,
+                      data={"item": item["id"], "on_behalf_of": on_behalf, "comment": comment}, at=stamp)
+        decided.append(Decision(item["id"], item["request_id"], quote_id, item["approver"]))
+        fault("decide.after-item")
+    final = settle(conn, submission, {d.request_id for d in decided}, actor, stamp)
+    return Outcome(submission["id"], final, True, f"{quote_id}: {verb}d by {actor} ({len(decided)} request"
+                   f"{'s' if len(decided) != 1 else ''}); submission {final.lower()}"), decided
+
+
+def settle(conn: sqlite3.Connection, submission: sqlite3.Row, request_ids: Iterable[str], actor: str,
+           stamp: str) -> str:
+    """Close requests whose items have decided them; reject or advance the submission."""
+    rejected = False
+    for request_id in sorted(set(request_ids)):
+        row = conn.execute("SELECT * FROM requests WHERE id = ?", (request_id,)).fetchone()
+        if row["status"] != "REQUESTED":
+            continue
+        items = items_of(conn, request_id)
+        approvals = [i for i in items if i["status"] == "APPROVED"]
+        rejections = [i for i in items if i["status"] == "REJECTED"]
+        still_open = [i for i in items if i["status"] == "REQUESTED"]
+        needed = row["needed"]
+        if len(approvals) >= needed:
+            outcome = "APPROVED"
+        elif rejections and (row["kind"] == "user" or len(approvals) + len(still_open) < needed
+                             or _first_decision_settles(row)):
+            outcome = "REJECTED"
+        else:
+            continue
+        snapshot = _snapshot(submission, json.loads(row["rules"])) if outcome == "APPROVED" else None
+        conn.execute("UPDATE requests SET status = ?, snapshot = ?, closed_at = ? WHERE id = ?",
+                     (outcome, _json(snapshot) if snapshot else None, stamp, request_id))
+        events.append(conn, f"request.{outcome.lower()}", quote_id=submission["quote_id"],
+                      submission_id=submission["id"], request_id=request_id, actor=actor,
+                      data={"approvals": [i["decided_by"] for i in approvals],
+                            "rejections": [i["decided_by"] for i in rejections]}, at=stamp)
+        for item in still_open:  # peers of a settled group: no longer needed
+            conn.execute("UPDATE items SET status = 'CANCELLED', decided_at = ? WHERE id = ?", (stamp, item["id"]))
+            events.append(conn, "item.cancelled", quote_id=submission["quote_id"], submission_id=submission["id"],
+                          request_id=request_id, actor="cpq", data={"item": item["id"], "reason": "settled"},
+                          at=stamp)
+        rejected = rejected or outcome == "REJECTED"
+    if rejected:
+        _close_open(conn, submission["id"], submission["quote_id"], "CANCELLED", "cpq", stamp, "rejected")
+        _close_submission(conn, submission["id"], submission["quote_id"], "REJECTED", None, actor, stamp)
+        return "REJECTED"
+    return advance(conn, submission["id"], submission["quote_id"], stamp)
+
+
+def _first_decision_settles(row: sqlite3.Row) -> bool:
+    """`require: any`: the first decision, approve or reject, settles the group."""
+    return bool(row["kind"] == "group" and row["needed"] == 1)
+
+
+def _snapshot(submission: sqlite3.Row, rules: list[str]) -> dict[str, Any]:
+    tested = json.loads(submission["path"]).get("tested", {})
+    return {rule: tested[rule] for rule in rules if rule in tested}
+
+
+# ------------------------------------------------------------------------ recall, revoke, override
+
+
+def recall(conn: sqlite3.Connection, policy: Policy, actor: str, quote_id: str) -> Outcome:
+    last = latest_submission(conn, quote_id)
+    if last is None:
+        raise Refused(f"{quote_id} has never been submitted")
+    if last["status"] != "PENDING":
+        extra = " (an approved quote cannot be recalled)" if last["status"] == "APPROVED" else ""
+        raise Refused(f"{quote_id} is {last['status'].lower()}, not pending{extra}")
+    if actor not in (last["owner"], last["submitted_by"]) and actor not in policy.admins:
+        raise Refused(f"{actor} may not recall {quote_id}", hint="the owner, the submitter or an admin may")
+    stamp = now()
+    _close_open(conn, last["id"], quote_id, "RECALLED", actor, stamp, "recalled")
+    _close_submission(conn, last["id"], quote_id, "RECALLED", None, actor, stamp)
+    return Outcome(last["id"], "RECALLED", True, f"{quote_id} recalled ({last['id']}); edit and resubmit")
+
+
+def _require_admin(policy: Policy, actor: str) -> None:
+    if actor not in policy.admins:
+        raise Refused(f"{actor} is not an admin", hint="admins are listed under `admins:` in the policy set")
+
+
+def revoke(conn: sqlite3.Connection, policy: Policy, actor: str, quote_id: str, reason: str) -> Outcome:
+    _require_admin(policy, actor)
+    last = latest_submission(conn, quote_id)
+    if last is None or last["status"] != "APPROVED":
+        state = "never submitted" if last is None else last["status"].lower()
+        raise Refused(f"{quote_id} is {state}; only an approved quote can be revoked")
+    stamp = now()
+    _close_submission(conn, last["id"], quote_id, "REVOKED", reason, actor, stamp)
+    return Outcome(last["id"], "REVOKED", True, f"{quote_id} approval revoked ({last['id']}); it must be resubmitted")
+
+
+def override(conn: sqlite3.Connection, policy: Policy, actor: str, target: str, approve: bool,
+             reason: str) -> Outcome:
+    """An admin decides a REQUESTED request (by request or item id) in place of its approvers."""
+    _require_admin(policy, actor)
+    request = conn.execute("SELECT * FROM requests WHERE id = ?", (target,)).fetchone()
+    if request is None:
+        item = conn.execute("SELECT * FROM items WHERE id = ?", (target,)).fetchone()
+        if item is None:
+            raise Refused(f"no request or item {target!r}", hint="`cpq status QUOTE` lists them")
+        request = conn.execute("SELECT * FROM requests WHERE id = ?", (item["request_id"],)).fetchone()
+    if request["status"] != "REQUESTED":
+        raise Refused(f"{request['id']} is {request['status'].lower()}; only a requested item can be overridden")
+    submission = conn.execute("SELECT * FROM submissions WHERE id = ?", (request["submission_id"],)).fetchone()
+    if submission["owner"] == actor:
+        raise Refused(f"{actor} owns {submission['quote_id']} and cannot override its approvals")
+    stamp = now()
+    outcome = "APPROVED" if approve else "REJECTED"
+    for item in items_of(conn, request["id"]):
+        if item["status"] == "REQUESTED":
+            conn.execute("UPDATE items SET status = 'CANCELLED', decided_at = ? WHERE id = ?", (stamp, item["id"]))
+    snapshot = _snapshot(submission, json.loads(request["rules"])) if approve else None
+    conn.execute("UPDATE requests SET status = ?, reason = ?, snapshot = ?, closed_at = ? WHERE id = ?",
+                 (outcome, f"override: {reason}", _json(snapshot) if snapshot else None, stamp, request["id"]))
+    events.append(conn, f"request.{outcome.lower()}", quote_id=submission["quote_id"], submission_id=submission["id"],
+                  request_id=request["id"], actor=actor, data={"override": True, "reason": reason}, at=stamp)
+    if approve:
+        final = advance(conn, submission["id"], submission["quote_id"], stamp)
+    else:
+        _close_open(conn, submission["id"], submission["quote_id"], "CANCELLED", "cpq", stamp, "rejected")
+        _close_submission(conn, submission["id"], submission["quote_id"], "REJECTED", None, actor, stamp)
+        final = "REJECTED"
+    return Outcome(submission["id"], final, True, f"{request['id']} {outcome.lower()} by override ({actor}); "
+                   f"submission {final.lower()}")
+
+
+# ----------------------------------------------------------------------------------- delegation
+
+
+def delegate(conn: sqlite3.Connection, policy: Policy, actor: str, to: str, starts: str, ends: str,
+             reassign_pending: bool) -> Outcome:
+    if to not in policy.users:
+        hint = "a delegate must be a user, not a group" if to in policy.groups else "delegates are policy users"
+        raise Refused(f"{to!r} is not a user of the policy set", hint=hint)
+    if to == actor:
+        raise Refused("a user cannot delegate to themselves")
+    if starts > ends:
+        raise Refused(f"the window {starts} .. {ends} is empty", hint="--from must not be after --until")
+    stamp = now()
+    cursor = conn.execute("INSERT INTO delegations (approver, delegate, starts, ends, created_by, created_at) "
+                          "VALUES (?, ?, ?, ?, ?, ?)", (actor, to, starts, ends, actor, stamp))
+    events.append(conn, "delegation.created", actor=actor,
+                  data={"id": cursor.lastrowid, "approver": actor, "delegate": to, "from": starts, "until": ends},
+                  at=stamp)
+    moved = 0
+    if reassign_pending:
+        for item in conn.execute("SELECT * FROM items WHERE approver = ? AND status = 'REQUESTED'",
+                                 (actor,)).fetchall():
+            delegates = json.loads(item["delegates"])
+            if to not in delegates:
+                delegates.append(to)
+                conn.execute("UPDATE items SET delegates = ? WHERE id = ?", (_json(delegates), item["id"]))
+                events.append(conn, "item.delegated", quote_id=item["quote_id"], submission_id=item["submission_id"],
+                              request_id=item["request_id"], actor=actor, data={"item": item["id"], "delegate": to},
+                              at=stamp)
+                moved += 1
+    note = f"; {moved} open request(s) now also go to {to}" if reassign_pending else ""
+    return Outcome("", "DELEGATED", True, f"{actor}'s requests from {starts} until {ends} also go to {to}{note}")
+
+
+def reassign(conn: sqlite3.Connection, old: str, new: str, actor: str) -> list[str]:
+    """Move OLD's open items to NEW (approver replacement). Returns the item ids moved."""
+    stamp = now()
+    moved = []
+    for item in conn.execute("SELECT items.*, submissions.owner AS owner FROM items JOIN submissions "
+                             "ON submissions.id = items.submission_id WHERE items.approver = ? "
+                             "AND items.status = 'REQUESTED'", (old,)).fetchall():
+        if item["owner"] == new:
+            raise Refused(f"{new} owns {item['quote_id']} and cannot take over {old}'s request on it")
+        conn.execute("UPDATE items SET approver = ? WHERE id = ?", (new, item["id"]))
+        events.append(conn, "item.reassigned", quote_id=item["quote_id"], submission_id=item["submission_id"],
+                      request_id=item["request_id"], actor=actor, data={"item": item["id"], "from": old, "to": new},
+                      at=stamp)
+        moved.append(item["id"])
+    return moved
