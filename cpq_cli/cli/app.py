@@ -17,6 +17,7 @@ cpq — quote approvals and order management from policy files kept in git.
 
 Policies are YAML/TOML files (users, groups, chains, rules); quotes are JSON files.
 
+\b
   Policy authors:  cpq lint · cpq test · cpq rules
   Sales reps:      cpq preview quote.json [--explain] · cpq submit · cpq status · cpq recall
   Approvers:       cpq inbox · cpq approve · cpq reject · cpq delegate
@@ -30,8 +31,38 @@ decision, invalid input) · 2 usage, configuration or internal error.
 """
 
 
+# Command -> the module that registers it. Modules are imported, and their commands converted by
+# Typer, only when one of their commands runs (or for --help): start-up stays flat as commands grow.
+COMMAND_MODULES: dict[str, str] = {
+    "lint": "lint_cmd", "check-quote": "lint_cmd", "rules": "lint_cmd",
+    "preview": "preview_cmd", "test": "test_cmd",
+    "submit": "workflow_cmd", "status": "workflow_cmd", "inbox": "workflow_cmd", "approve": "workflow_cmd",
+    "reject": "workflow_cmd", "recall": "workflow_cmd", "revoke": "workflow_cmd", "override": "workflow_cmd",
+    "log": "workflow_cmd", "delegate": "workflow_cmd", "delegations": "workflow_cmd",
+    "approvers": "workflow_cmd", "journal": "workflow_cmd",
+}
+
+
 class CpqGroup(TyperGroup):
-    """Turns expected errors into one line and an exit code, for every command at once."""
+    """Loads command modules on demand, and turns expected errors into one line and an exit code."""
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        return list(dict.fromkeys([*COMMAND_MODULES, *super().list_commands(ctx)]))
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        found = super().get_command(ctx, cmd_name)
+        if found is not None or cmd_name not in COMMAND_MODULES:
+            return found
+        import importlib
+
+        module = importlib.import_module(f"cpq_cli.cli.{COMMAND_MODULES[cmd_name]}")
+        holder = typer.Typer(rich_markup_mode=None)
+        holder.callback()(lambda: None)  # a callback makes Typer build a group, whatever the count
+        module.register(holder)
+        group = typer.main.get_command(holder)
+        for name in group.list_commands(ctx):  # type: ignore[attr-defined]
+            self.add_command(group.get_command(ctx, name), name)  # type: ignore[attr-defined]
+        return super().get_command(ctx, cmd_name)
 
     def invoke(self, ctx: Any) -> Any:
         try:
@@ -80,17 +111,6 @@ def root(
                                help="Show tracebacks for errors (also CPQ_DEBUG=1)."),
 ) -> None:
     output.set_debug(debug)
-
-
-def _register() -> None:
-    # Each module adds its commands; they import the core only inside the commands.
-    from cpq_cli.cli import lint_cmd, preview_cmd, test_cmd, workflow_cmd
-
-    for module in (lint_cmd, preview_cmd, test_cmd, workflow_cmd):
-        module.register(app)
-
-
-_register()
 
 
 def main() -> None:

@@ -18,7 +18,9 @@ QUOTES are quote files, directories (every *.json below) or glob patterns.
 One quote prints a tree: chain -> step -> approvers, with the rules that fired and why.
 Several print a summary table (and a progress bar on a terminal).
 
---explain adds every condition of every rule with its tested value and result.
+--explain adds every condition of every rule with its tested value and result, and, for a
+quote whose last submission was rejected or recalled, which earlier approvals a submit would
+reuse (smart approvals) and why.
 --format json prints the documented envelope (one JSON object per line for several
 quotes); --format mermaid prints a flowchart for a pull-request comment.
 
@@ -52,6 +54,9 @@ def preview(
                                    help="Exit 1 when any quote needs approval (for CI gates)."),
     jobs: int = typer.Option(0, "--jobs", "-j", min=0,
                              help="Worker processes for large batches (0: one per CPU core).", show_default=False),
+    journal: Path = typer.Option(None, "--journal", envvar="CPQ_JOURNAL",
+                                 help="Journal to consult with --explain (earlier approvals that would be reused).",
+                                 show_default="from cpq.toml"),
 ) -> None:
     from cpq_cli.config import resolve_policy_dir
     from cpq_cli.policy.checked import load_policy
@@ -62,7 +67,7 @@ def preview(
     compiled = compile_policy(policy)
     paths = expand_quote_args(quotes)
     if len(paths) == 1 and len(quotes) == 1 and Path(quotes[0]).is_file():
-        _single(compiled, paths[0], fmt, explain, fail_on)
+        _single(compiled, paths[0], fmt, explain, fail_on, journal)
         return
     needs = errors = total = 0
     for item in _batch(compiled, paths, fmt, explain, jobs or default_jobs(), dict(policy.settings.currency_digits)):
@@ -101,7 +106,39 @@ def _batch(compiled: Any, paths: list[Path], fmt: PreviewFormat, explain: bool, 
         yield item
 
 
-def _single(compiled: Any, path: Path, fmt: PreviewFormat, explain: bool, fail_on: FailOn) -> None:
+def _smart_preview(compiled: Any, quote: Any, path: Any, journal: Path | None) -> dict[str, Any] | None:
+    """On a quote last rejected or recalled: which earlier approvals a submit would reuse, and why."""
+    from cpq_cli.journal.db import JournalError, open_journal, resolve_journal_path
+    from cpq_cli.routing import quote_env_values
+    from cpq_cli.workflow import latest_submission, smart_plan
+
+    location = resolve_journal_path(journal)
+    if not location.exists():
+        return None
+    try:
+        conn = open_journal(location, readonly=True)
+    except JournalError:
+        return None
+    try:
+        last = latest_submission(conn, quote.id)
+        if last is None or last["status"] not in ("REJECTED", "RECALLED"):
+            return None
+        plan = smart_plan(conn, compiled, quote_env_values(compiled, quote), path, last["id"])
+    finally:
+        conn.close()
+    approvers = []
+    for (approver, rules), entry in plan.items():
+        approvers.append({
+            "approver": approver, "rules": list(rules), "reuse": entry.origin is not None and not entry.ask_again,
+            "earlier": entry.origin,
+            "why": {rule: outcome.explain() for rule, outcome in entry.outcomes.items()}
+            | {rule: "not approved by this approver before" for rule in rules if rule not in entry.outcomes},
+        })
+    return {"after": last["id"], "previous_status": last["status"], "approvers": approvers}
+
+
+def _single(compiled: Any, path: Path, fmt: PreviewFormat, explain: bool, fail_on: FailOn,
+            journal: Path | None) -> None:
     from cpq_cli.preview import preview_one
     from cpq_cli.routing import PathStatus
 
@@ -114,10 +151,13 @@ def _single(compiled: Any, path: Path, fmt: PreviewFormat, explain: bool, fail_o
         print(f"cpq: error: {result.error}", file=sys.stderr)
         raise typer.Exit(1)
     digits = compiled.policy.settings.digits(result.quote.currency)
+    reuse = _smart_preview(compiled, result.quote, result.path, journal) if explain else None
     if fmt is PreviewFormat.json:
         from cpq_cli.report.path import path_json
 
         envelope = path_json(result.path, result.quote, result.file, digits, explain=explain)
+        if reuse is not None:
+            envelope["smart"] = reuse
         print(json.dumps(envelope, indent=2, ensure_ascii=False))
     elif fmt is PreviewFormat.mermaid:
         from cpq_cli.report.path import path_mermaid
@@ -127,7 +167,12 @@ def _single(compiled: Any, path: Path, fmt: PreviewFormat, explain: bool, fail_o
         from cpq_cli.cli.output import print_tree
         from cpq_cli.report.path_text import path_tree
 
-        print_tree(path_tree(result.path, result.quote, result.file, explain=explain, digits=digits))
+        tree = path_tree(result.path, result.quote, result.file, explain=explain, digits=digits)
+        if reuse is not None:
+            from cpq_cli.report.path_text import smart_branch
+
+            smart_branch(tree, reuse)
+        print_tree(tree)
     for warning in result.path.warnings:
         print(f"cpq: warning: {result.quote.id}: {warning}", file=sys.stderr)
     if fail_on is FailOn.approval_required and result.path.status is PathStatus.APPROVAL_REQUIRED:

@@ -4,17 +4,19 @@ delegate, delegations, approvers replace, journal verify."""
 from __future__ import annotations
 
 import json
-import sqlite3
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from cpq_cli.errors import InputError
+
+if TYPE_CHECKING:
+    import sqlite3
 
 
 class Format(StrEnum):
@@ -360,7 +362,7 @@ def replace(
     new: str = typer.Argument(..., help="The user who takes over."),
     do_apply: bool = typer.Option(False, "--apply", help="Write the files and move open requests "
                                   "(default: show the diff only)."),
-    as_user: str = AS, journal: Path = JOURNAL, policies: Path = POLICIES,
+    as_user: str = AS, fmt: Format = FORMAT, journal: Path = JOURNAL, policies: Path = POLICIES,
 ) -> None:
     """Replace a user in every approver reference of the policy files, and move their open requests.
 
@@ -379,9 +381,15 @@ def replace(
     if old == new:
         raise InputError("old and new are the same user")
     edits = rep.plan(resolve_policy_dir(policies), old, new)
-    for edit in edits:
-        sys.stdout.write(edit.diff())
     open_items = _open_items_of(journal, old)
+    if fmt is Format.json:
+        _emit(fmt, {"old": old, "new": new, "applied": do_apply,
+                    "files": [{"file": str(e.path), "references": list(e.references), "diff": e.diff()}
+                              for e in edits],
+                    "open_requests": open_items}, "")
+    else:
+        for edit in edits:
+            sys.stdout.write(edit.diff())
     print(f"{sum(len(e.references) for e in edits)} reference(s) in {len(edits)} file(s); "
           f"{len(open_items)} open request(s) of {old}", file=sys.stderr)
     if not do_apply:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from cpq_cli.report.path import money_text, parallel_with, percent
 from cpq_cli.report.tree import Node, Part
@@ -75,3 +75,15 @@ def path_tree(path: ApprovalPath, quote: Quote, file: str, *, explain: bool, dig
             for c in r.conditions:
                 node.add(*_condition(c))
     return root
+
+
+def smart_branch(root: Node, reuse: dict[str, Any]) -> None:
+    """What a resubmission would reuse: one line per approver, with the reason per rule."""
+    node = root.add(("smart approvals", "bold"),
+                    (f" (a submit now follows {reuse['after']}, {reuse['previous_status'].lower()})", "dim"))
+    for entry in reuse["approvers"]:
+        verdict = (("reused", "green"), f" (earlier approval {entry['earlier']})") if entry["reuse"] else (
+            ("asked again", "yellow"), "")
+        child = node.add((entry["approver"], "bold"), ": ", *verdict)
+        for rule, why in entry["why"].items():
+            child.add((rule, "magenta"), f": {why}")
