@@ -22,7 +22,7 @@ def test_lint_uses_configured_policy_dir(run, workdir: Path) -> None:
     (workdir / "sub").mkdir()
     result = run("lint", cwd=workdir / "sub")
     assert result.exit_code == 0
-    assert "5 files" in result.stderr
+    assert "6 files" in result.stderr
 
 
 def _line_of(path: Path, needle: str) -> int:
@@ -72,7 +72,7 @@ def test_json_envelope_is_stable(run, workdir: Path) -> None:
     assert set(data) == {"version", "tool", "status", "summary", "diagnostics"}
     assert data["version"] == 1
     assert data["status"] == "fail"
-    assert data["summary"] == {"files": 5, "errors": 1, "warnings": 0, "infos": 0}
+    assert data["summary"] == {"files": 6, "errors": 1, "warnings": 0, "infos": 0}
     (diag,) = data["diagnostics"]
     assert set(diag) == {"file", "line", "column", "end_line", "end_column", "rule_id", "severity", "message",
                          "json_path", "hint"}

@@ -22,6 +22,8 @@ Policies are YAML/TOML files (users, groups, chains, rules); quotes are JSON fil
   Sales reps:      cpq preview quote.json [--explain] · cpq submit · cpq status · cpq recall
   Approvers:       cpq inbox · cpq approve · cpq reject · cpq delegate
   Admins:          cpq revoke · cpq override · cpq approvers replace · cpq journal verify
+  Order operations: cpq order · cpq split · cpq orders · cpq contract · cpq entitlements
+                   cpq revenue · cpq renew
 
 Configuration is found in cpq.toml or [tool.cpq] of pyproject.toml, searched upward
 from the working directory; --policies and CPQ_POLICIES override the policy directory.
@@ -40,6 +42,8 @@ COMMAND_MODULES: dict[str, str] = {
     "reject": "workflow_cmd", "recall": "workflow_cmd", "revoke": "workflow_cmd", "override": "workflow_cmd",
     "log": "workflow_cmd", "delegate": "workflow_cmd", "delegations": "workflow_cmd",
     "approvers": "workflow_cmd", "journal": "workflow_cmd",
+    "order": "orders_cmd", "split": "orders_cmd", "orders": "orders_cmd", "contract": "orders_cmd",
+    "entitlements": "orders_cmd", "revenue": "orders_cmd", "renew": "orders_cmd",
 }
 
 
@@ -76,6 +80,12 @@ class CpqGroup(TyperGroup):
             raise typer.Exit(int(exc.exit_code)) from None
         except (typer.Exit, typer.Abort, typer.BadParameter, KeyboardInterrupt):
             raise
+        except BrokenPipeError:
+            # The reader went away (`cpq revenue | head`): stop quietly, as Unix tools do.
+            import os
+
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            raise typer.Exit(0) from None
         except Exception as exc:
             from typer._click.exceptions import ClickException
 

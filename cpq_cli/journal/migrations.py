@@ -96,4 +96,67 @@ CREATE TABLE delegations (
     created_at TEXT NOT NULL
 );
 """),
+    (2, "orders", """
+CREATE TABLE orders (
+    id TEXT PRIMARY KEY,
+    quote_id TEXT NOT NULL,
+    submission_id TEXT NOT NULL,
+    number INTEGER NOT NULL,
+    account_id TEXT NOT NULL,
+    currency TEXT NOT NULL,
+    status TEXT NOT NULL,
+    start_date TEXT NOT NULL,
+    split_by TEXT NOT NULL,
+    split_key TEXT NOT NULL,
+    file TEXT NOT NULL,
+    data TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    activated_at TEXT
+);
+CREATE INDEX orders_quote ON orders (quote_id);
+
+CREATE TABLE order_lines (
+    id TEXT PRIMARY KEY,
+    order_id TEXT NOT NULL REFERENCES orders (id),
+    quote_line TEXT NOT NULL,
+    amends TEXT,
+    account_id TEXT NOT NULL,
+    product TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    quantity TEXT NOT NULL,
+    unit_price TEXT NOT NULL,
+    list_price TEXT NOT NULL,
+    amount TEXT NOT NULL,
+    start_date TEXT NOT NULL,
+    end_date TEXT,
+    term_months INTEGER,
+    contract_id TEXT,
+    created_at TEXT NOT NULL
+);
+CREATE INDEX order_lines_account ON order_lines (account_id);
+CREATE INDEX order_lines_order ON order_lines (order_id);
+
+CREATE TABLE contracts (
+    id TEXT PRIMARY KEY,
+    account_id TEXT NOT NULL,
+    currency TEXT NOT NULL,
+    start_date TEXT NOT NULL,
+    end_date TEXT NOT NULL,
+    term_months INTEGER NOT NULL,
+    file TEXT NOT NULL,
+    data TEXT NOT NULL,
+    created_at TEXT NOT NULL
+);
+
+CREATE TABLE outbox (
+    id INTEGER PRIMARY KEY,
+    kind TEXT NOT NULL,
+    key TEXT NOT NULL UNIQUE,
+    payload TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    delivered_at TEXT,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    last_error TEXT
+);
+"""),
 )

@@ -26,6 +26,7 @@ from cpq_cli.policy.model import (
     Origin,
     Policy,
     PolicyFile,
+    Product,
     RequireKind,
     Requirement,
     Rule,
@@ -119,6 +120,7 @@ class _Builder:
         self.rule_ids: set[str] = set()
         self.admins: list[str] = []
         self.settings: dict[str, Any] = {}
+        self.products: dict[str, Product] = {}
         self.definitions: list[Definition] = []
 
     def _define(self, kind: str, ident: str, origin: Origin) -> None:
@@ -149,6 +151,17 @@ class _Builder:
                     self._define("admin", admin, Origin(doc.path, ("admins", index)))
                     if admin not in self.admins:
                         self.admins.append(admin)
+        products = data.get("products")
+        if isinstance(products, dict):
+            for sku, body in products.items():
+                if isinstance(body, dict):
+                    origin = Origin(doc.path, ("products", sku))
+                    self._define("product", str(sku), origin)
+                    sla = body.get("sla")
+                    self.products.setdefault(str(sku), Product(
+                        str(sku), _str(body.get("name")) or str(sku), _str(body.get("family")), _str(body.get("kind")),
+                        tuple(sorted(sla.items())) if isinstance(sla, dict) else (), _str(body.get("proration")),
+                        origin))
         settings = data.get("settings")
         if isinstance(settings, dict):
             for key, value in settings.items():
@@ -229,7 +242,7 @@ class _Builder:
             assets=s.get("assets", "one_per_line"),
         )
         return Policy(root, files, content_hash, self.users, self.groups, self.variables, self.chains,
-                      tuple(self.rules), tuple(self.admins), settings)
+                      tuple(self.rules), tuple(self.admins), settings, self.products)
 
 
 def _requirement(value: Any) -> Requirement:

@@ -157,6 +157,16 @@ class Settings(NamedTuple):
         return int(dict(self.currency_digits).get(currency, 2))
 
 
+class Product(NamedTuple):
+    id: str
+    name: str
+    family: str | None = None
+    kind: str | None = None
+    sla: tuple[tuple[str, object], ...] = ()
+    proration: str | None = None
+    origin: Origin = Origin("", ())
+
+
 class PolicyFile(NamedTuple):
     path: str  # relative to the policy directory, POSIX separators
     sha256: str
@@ -173,6 +183,7 @@ class Policy(NamedTuple):
     rules: tuple[Rule, ...]
     admins: tuple[str, ...] = ()
     settings: Settings = Settings()
+    products: dict[str, Product] = {}  # noqa: RUF012 - NamedTuple defaults are never mutated
 
     def chain(self, chain_id: str) -> Chain:
         """The chain a rule names; the implicit `default` chain runs first (order 1)."""

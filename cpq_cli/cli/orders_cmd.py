@@ -1,0 +1,451 @@
+"""Order management commands: order, split, orders list|show|activate|amend, contract, entitlements, revenue,
+renew."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sys
+from decimal import Decimal, InvalidOperation
+from enum import StrEnum
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import typer
+
+from cpq_cli.cli.workflow_cmd import AS, JOURNAL, POLICIES, Format, _emit, _journal, _policy
+from cpq_cli.errors import InputError
+
+if TYPE_CHECKING:
+    import sqlite3
+
+    from cpq_cli.quote import Quote
+
+
+class FileFormat(StrEnum):
+    json = "json"
+    yaml = "yaml"
+    toml = "toml"
+
+
+class Method(StrEnum):
+    by_end_date = "by_end_date"
+    single = "single"
+
+
+FORMAT = typer.Option(Format.text, "--format", "-f", help="text or json.")
+FILE_FORMAT = typer.Option(FileFormat.json, "--file-format", help="Order files as json, yaml or toml.")
+OUT_DIR = typer.Option(None, "--dir", help="Where order and contract files go.", show_default="from cpq.toml: orders/")
+
+orders_app = typer.Typer(help="List, show, activate and amend orders.", no_args_is_help=True)
+
+
+def register(app: typer.Typer) -> None:
+    for name, fn in (("order", order), ("split", split), ("contract", contract), ("entitlements", entitlements),
+                     ("revenue", revenue), ("renew", renew)):
+        app.command(name, help=fn.__doc__)(fn)
+    for sub_name, sub_fn in (("list", list_orders), ("show", show), ("activate", activate), ("amend", amend)):
+        orders_app.command(sub_name, help=sub_fn.__doc__)(sub_fn)
+    app.add_typer(orders_app, name="orders")
+
+
+def _date(value: str | None, label: str) -> dt.date:
+    from cpq_cli.journal.db import today
+
+    if value is None:
+        return today()
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise InputError(f"{label} {value!r} is not a date", hint="use YYYY-MM-DD") from None
+
+
+def _orders_dir(option: Path | None) -> Path:
+    if option is not None:
+        return option
+    from cpq_cli.config import load_config
+
+    return load_config().orders
+
+
+def _approved(conn: sqlite3.Connection, quote_arg: str | None) -> tuple[Quote, sqlite3.Row]:
+    """The quote and its approved submission; refuses anything else (exit 1), writing nothing."""
+    from cpq_cli.quote import load_quote
+    from cpq_cli.workflow import Refused, latest_submission
+
+    if quote_arg is None:
+        rows = conn.execute("SELECT s.* FROM submissions s WHERE s.number = (SELECT MAX(number) FROM submissions "
+                            "WHERE quote_id = s.quote_id) AND s.status = 'APPROVED' AND NOT EXISTS "
+                            "(SELECT 1 FROM orders o WHERE o.quote_id = s.quote_id) ORDER BY s.quote_id").fetchall()
+        if len(rows) != 1:
+            listed = ", ".join(r["quote_id"] for r in rows) or "none"
+            raise Refused(f"name the quote: {len(rows)} approved quotes have no orders yet ({listed})")
+        quote_arg = rows[0]["quote_id"]
+    assert quote_arg is not None
+    path = Path(quote_arg)
+    if path.is_file():
+        quote = load_quote(path)
+        submission = latest_submission(conn, quote.id)
+    else:
+        submission = latest_submission(conn, quote_arg)
+        if submission is None:
+            raise Refused(f"{quote_arg} is neither a quote file nor a submitted quote id")
+        if not submission["quote_file"] or not Path(submission["quote_file"]).is_file():
+            raise Refused(f"the quote file of {quote_arg} ({submission['quote_file']}) is gone",
+                          hint="pass the quote file instead of the id")
+        quote = load_quote(Path(submission["quote_file"]))
+    if submission is None:
+        raise Refused(f"{quote.id} has never been submitted", hint=f"cpq submit {quote_arg}")
+    if submission["status"] != "APPROVED":
+        raise Refused(f"{quote.id} is {submission['status'].lower()} ({submission['id']}); orders are made from "
+                      "approved quotes only")
+    if quote.content_hash != submission["quote_hash"]:
+        raise Refused(f"{quote.id} has changed since it was approved ({submission['id']})",
+                      hint="resubmit it for approval; orders are made from the approved content only")
+    return quote, submission
+
+
+def _make_orders(quote_arg: str | None, split_by: tuple[str, ...], file_format: FileFormat, out_dir: Path | None,
+                 fmt: Format, journal: Path | None, policies: Path | None, as_user: str | None) -> None:
+    from cpq_cli.identity import resolve_actor
+    from cpq_cli.journal.db import today
+    from cpq_cli.orders.build import build_orders
+    from cpq_cli.orders.store import existing_orders, save_orders
+    from cpq_cli.workflow import Refused
+
+    policy = _policy(policies)
+    actor = resolve_actor(policy, as_user) if as_user else "cpq"
+    directory = _orders_dir(out_dir)
+    from cpq_cli.journal.db import resolve_journal_path
+
+    if not resolve_journal_path(journal).exists():
+        raise Refused("nothing has been approved yet (there is no journal)",
+                      hint="orders are made from approved quotes: cpq submit, then approvals")
+    with _journal(journal, write=False) as reader:
+        quote, submission = _approved(reader, quote_arg)
+        existing = existing_orders(reader, quote.id)
+    if existing:
+        same = all(row["submission_id"] == submission["id"] and json.loads(row["split_by"]) == list(split_by)
+                   for row in existing)
+        if not same:
+            raise Refused(f"{quote.id} already has orders ({', '.join(r['id'] for r in existing)}) made differently",
+                          hint="orders are made once per approved quote")
+        _emit(fmt, {"quote_id": quote.id, "orders": [r["id"] for r in existing], "files": [r["file"] for r in existing],
+                    "changed": False}, f"{quote.id} already has {len(existing)} order(s); nothing to do: "
+              + ", ".join(r["id"] for r in existing))
+        return
+    orders = build_orders(quote, submission["id"], split_by, policy.settings, today())
+    from cpq_cli.journal.db import open_journal, resolve_journal_path
+
+    conn = open_journal(resolve_journal_path(journal))
+    try:
+        files = save_orders(conn, orders, directory, file_format.value, policy.settings.digits(quote.currency), actor)
+    finally:
+        conn.close()
+    from cpq_cli.orders.build import money_text
+
+    digits = policy.settings.digits(quote.currency)
+    lines = [f"{quote.id}: {len(orders)} order(s)"]
+    for o, f in zip(orders, files, strict=True):
+        key = ", ".join(f"{k}={v}" if v is not None else f"no {k}" for k, v in o.split_key.items()) or "all lines"
+        lines.append(f"  {o.id}  {o.status:<9} starts {o.start_date}  {len(o.lines)} line(s)  "
+                     f"{o.currency} {money_text(o.total, digits)}  ({key})  -> {f}")
+    _emit(fmt, {"quote_id": quote.id, "orders": [o.id for o in orders], "files": [str(f) for f in files],
+                "changed": True}, "\n".join(lines))
+
+
+def order(
+    quote: str = typer.Argument(None, help="Quote file or id (default: the only approved quote without orders).",
+                                show_default=False),
+    file_format: FileFormat = FILE_FORMAT, out_dir: Path = OUT_DIR, fmt: Format = FORMAT,
+    journal: Path = JOURNAL, policies: Path = POLICIES, as_user: str = AS,
+) -> None:
+    """Make one order from an approved quote (its content must equal what was approved).
+
+    The order file and its journal rows are written together or not at all; running it again
+    changes nothing. A future-dated order stays DRAFT until `cpq orders activate`.
+    """
+    _make_orders(quote, (), file_format, out_dir, fmt, journal, policies, as_user)
+
+
+def split(
+    quote: str = typer.Argument(None, help="Quote file or id (default: the only approved quote without orders).",
+                                show_default=False),
+    by: str = typer.Option(..., "--by", help="Line field(s) to split by, comma-separated: site, start_date, group..."),
+    file_format: FileFormat = FILE_FORMAT, out_dir: Path = OUT_DIR, fmt: Format = FORMAT,
+    journal: Path = JOURNAL, policies: Path = POLICIES, as_user: str = AS,
+) -> None:
+    """Make one order per distinct value of line field(s) of an approved quote.
+
+    Lines with no value share one order; orders are numbered by first appearance in line order.
+    """
+    fields = tuple(f.strip() for f in by.split(",") if f.strip())
+    if not fields:
+        raise InputError("--by needs at least one field name")
+    _make_orders(quote, fields, file_format, out_dir, fmt, journal, policies, as_user)
+
+
+def list_orders(
+    quote: str = typer.Option(None, "--quote", help="Only this quote's orders.", show_default=False),
+    fmt: Format = FORMAT, journal: Path = JOURNAL,
+) -> None:
+    """List orders with their status."""
+    with _journal(journal, write=False) as conn:
+        sql = "SELECT * FROM orders" + (" WHERE quote_id = ?" if quote else "") + " ORDER BY quote_id, number"
+        rows = [dict(r) for r in conn.execute(sql, (quote,) if quote else ())]
+    for r in rows:
+        r["split_key"] = json.loads(r["split_key"])
+        r.pop("data")
+    if fmt is Format.json:
+        _emit(fmt, {"orders": rows}, "")
+        return
+    if not rows:
+        print("no orders")
+    for r in rows:
+        key = ", ".join(f"{k}={v}" if v is not None else f"no {k}" for k, v in r["split_key"].items()) or "all lines"
+        print(f"{r['id']:<14} {r['status']:<9} starts {r['start_date']}  account {r['account_id']}  ({key})")
+
+
+def show(order_id: str = typer.Argument(..., help="The order id."), fmt: Format = FORMAT,
+         journal: Path = JOURNAL) -> None:
+    """Show an order: its lines, and amendments as separate delta lines."""
+    with _journal(journal, write=False) as conn:
+        row = conn.execute("SELECT * FROM orders WHERE id = ?", (order_id,)).fetchone()
+        if row is None:
+            raise InputError(f"no order {order_id!r}", hint="`cpq orders list` shows them")
+        lines = [dict(r) for r in conn.execute("SELECT * FROM order_lines WHERE order_id = ? ORDER BY created_at, id",
+                                               (order_id,))]
+    if fmt is Format.json:
+        _emit(fmt, {"order": {**{k: v for k, v in dict(row).items() if k != "data"},
+                              "split_key": json.loads(row["split_key"])}, "lines": lines}, "")
+        return
+    print(f"{row['id']}  {row['status']}  quote {row['quote_id']} ({row['submission_id']})  account "
+          f"{row['account_id']}  starts {row['start_date']}  file {row['file']}")
+    for ln in lines:
+        marker = f"  amends {ln['amends']}" if ln["amends"] else ""
+        end = f"..{ln['end_date']}" if ln["end_date"] else ""
+        print(f"  {ln['id']:<22} {ln['product']:<10} {ln['kind']:<12} qty {ln['quantity']:>6}  "
+              f"{ln['amount']:>12}  {ln['start_date']}{end}{marker}")
+
+
+def activate(
+    as_of: str = typer.Option(None, "--as-of", help="Activate orders that start on or before this date.",
+                              show_default="today"),
+    fmt: Format = FORMAT, journal: Path = JOURNAL,
+) -> None:
+    """Activate future-dated (DRAFT) orders whose start date has come. Idempotent."""
+    from cpq_cli.orders.store import activate as do_activate
+
+    day = _date(as_of, "--as-of")
+    with _journal(journal, write=True) as conn:
+        done = do_activate(conn, day, "cpq")
+    _emit(fmt, {"as_of": day.isoformat(), "activated": done},
+          f"activated {len(done)} order(s) as of {day}" + (": " + ", ".join(done) if done else ""))
+
+
+def amend(
+    order_id: str = typer.Argument(..., help="The order id."),
+    line: str = typer.Option(..., "--line", help="The quote line id, e.g. L2."),
+    quantity: str = typer.Option(..., "--quantity", help="The new quantity (0 cancels)."),
+    starts: str = typer.Option(None, "--from", help="When the change takes effect.", show_default="today"),
+    fmt: Format = FORMAT, journal: Path = JOURNAL, policies: Path = POLICIES, out_dir: Path = OUT_DIR,
+) -> None:
+    """Change a line's quantity from a date, as a -/+ delta co-terminated with the contract and prorated.
+
+    Existing lines are never edited: the delta is a new line (and a file) that amends the original.
+    """
+    from cpq_cli.journal.db import open_journal, resolve_journal_path
+    from cpq_cli.orders.proration import Mode
+    from cpq_cli.orders.store import plan_amendment, save_amendment
+
+    try:
+        qty = Decimal(quantity)
+    except InvalidOperation:
+        raise InputError(f"--quantity {quantity!r} is not a number") from None
+    policy = _policy(policies)
+    day = _date(starts, "--from")
+    conn = open_journal(resolve_journal_path(journal))
+    try:
+        row = conn.execute("SELECT currency FROM orders WHERE id = ?", (order_id,)).fetchone()
+        digits = policy.settings.digits(row["currency"]) if row else 2
+        product_row = conn.execute("SELECT product FROM order_lines WHERE order_id = ? AND quote_line = ?",
+                                   (order_id, line)).fetchone()
+        product = policy.products.get(product_row["product"]) if product_row else None
+        mode = Mode(product.proration if product and product.proration else policy.settings.proration)
+        plan, original = plan_amendment(conn, order_id, line, qty, day, mode, digits)
+        path = save_amendment(conn, plan, original, _orders_dir(out_dir), digits, "cpq")
+    finally:
+        conn.close()
+    _emit(fmt, {"amendment": plan.id, "delta": str(plan.delta), "start_date": plan.start_date.isoformat(),
+                "end_date": plan.end_date.isoformat() if plan.end_date else None,
+                "multiplier": str(plan.multiplier), "amount": str(plan.amount), "file": str(path), "mode": mode.value},
+          f"{plan.id}: {plan.delta:+} x {line} from {plan.start_date} to {plan.end_date or 'open'} "
+          f"(prorated {mode.value}: x{plan.multiplier.quantize(Decimal('0.000001'))}) = {plan.amount}  -> {path}")
+
+
+def contract(
+    orders: list[str] = typer.Argument(..., help="Activated order ids."),
+    method: Method = typer.Option(None, "--method", help="by_end_date (one contract per subscription end date) "
+                                  "or single.", show_default="from the policy settings: by_end_date"),
+    file_format: FileFormat = FILE_FORMAT, out_dir: Path = OUT_DIR, fmt: Format = FORMAT,
+    journal: Path = JOURNAL, policies: Path = POLICIES,
+) -> None:
+    """Make contracts from activated orders: subscriptions from subscription lines, assets from asset lines."""
+    from cpq_cli.journal.db import open_journal, resolve_journal_path
+    from cpq_cli.orders.store import plan_contracts, save_contracts
+
+    policy = _policy(policies)
+    chosen = (method.value if method else policy.settings.contracting)
+    conn = open_journal(resolve_journal_path(journal))
+    try:
+        def quote_term(quote_id: str) -> int:
+            row = conn.execute("SELECT quote FROM submissions WHERE quote_id = ? AND status = 'APPROVED' "
+                               "ORDER BY number DESC LIMIT 1", (quote_id,)).fetchone()
+            return int(json.loads(row["quote"]).get("term_months", 12)) if row else 12
+
+        docs = plan_contracts(conn, orders, chosen, policy.settings.assets, quote_term)
+        files = save_contracts(conn, docs, _orders_dir(out_dir), file_format.value, "cpq")
+    finally:
+        conn.close()
+    text = [f"{d['id']}: {d['start_date']} .. {d['end_date']} ({d['term_months']} months), "
+            f"{len(d['subscriptions'])} subscription(s), {len(d['assets'])} asset(s)  -> {f}"
+            for d, f in zip(docs, files, strict=True)]
+    _emit(fmt, {"contracts": docs, "files": [str(f) for f in files]}, "\n".join(text))
+
+
+def entitlements(
+    account: str = typer.Argument(..., help="The account id, e.g. ACME."),
+    at: str = typer.Option(None, "--at", help="The date (default: today)."),
+    fmt: Format = FORMAT, journal: Path = JOURNAL, policies: Path = POLICIES,
+) -> None:
+    """What an account is entitled to on a date: subscriptions and assets in effect, amendments summed, SLA."""
+    from cpq_cli.orders.store import entitlements as do_entitlements
+
+    policy = _policy(policies)
+    day = _date(at, "--at")
+    with _journal(journal, write=False) as conn:
+        found = do_entitlements(conn, account, day)
+    rows = []
+    for e in found:
+        product = policy.products.get(e.product)
+        rows.append({"line": e.line, "product": e.product, "name": product.name if product else None,
+                     "kind": e.kind, "quantity": str(e.quantity), "status": e.status,
+                     "start_date": e.start_date.isoformat(), "end_date": e.end_date.isoformat() if e.end_date else None,
+                     "contract": e.contract_id,
+                     "sla": {k: str(v) if isinstance(v, Decimal) else v for k, v in product.sla} if product and product.sla
+                     else None})
+    if fmt is Format.json:
+        _emit(fmt, {"account": account, "at": day.isoformat(), "entitlements": rows}, "")
+        return
+    if not rows:
+        print(f"{account}: nothing on record")
+    for r in rows:
+        sla = f"  SLA {json.dumps(r['sla'])}" if r["sla"] else ""
+        print(f"{r['product']:<10} {r['kind']:<12} qty {r['quantity']:>6}  {r['status']:<8} "
+              f"{r['start_date']}..{r['end_date'] or 'open'}{sla}")
+
+
+def revenue(
+    account: str = typer.Argument(None, help="The account id (default: every account).", show_default=False),
+    by: str = typer.Option("month", "--by", help="Period (month)."),
+    method: str = typer.Option("daily", "--method", help="daily (by days) or month30 (every month 30 days)."),
+    fmt: Format = FORMAT, journal: Path = JOURNAL, policies: Path = POLICIES,
+) -> None:
+    """Revenue recognition by month: subscriptions ratably, assets and one-time lines at their start.
+
+    Each line's schedule adds up exactly to its amount (the rounding remainder lands in its last
+    month), so the totals add up to the contract value.
+    """
+    from cpq_cli.orders.revenue import Method as RevenueMethod
+    from cpq_cli.orders.revenue import schedule
+
+    if by != "month":
+        raise InputError(f"--by {by!r} is not supported", hint="--by month")
+    try:
+        chosen = RevenueMethod(method)
+    except ValueError:
+        raise InputError(f"--method {method!r} is not daily or month30") from None
+    policy = _policy(policies)
+    with _journal(journal, write=False) as conn:
+        sql = "SELECT l.*, o.currency FROM order_lines l JOIN orders o ON o.id = l.order_id"
+        rows = conn.execute(sql + (" WHERE l.account_id = ?" if account else "") + " ORDER BY l.id",
+                            (account,) if account else ()).fetchall()
+    periods: dict[tuple[str, str], Decimal] = {}
+    total = Decimal(0)
+    for r in rows:
+        digits = policy.settings.digits(r["currency"])
+        amount = Decimal(r["amount"])
+        total += amount
+        end = dt.date.fromisoformat(r["end_date"]) if r["end_date"] else None
+        for period, part in schedule(amount, dt.date.fromisoformat(r["start_date"]), end, chosen, digits,
+                                     ratable=r["kind"] == "subscription"):
+            key = (period, r["currency"])
+            periods[key] = periods.get(key, Decimal(0)) + part
+    ordered = sorted(periods.items())
+    if fmt is Format.json:
+        _emit(fmt, {"account": account, "method": chosen.value, "total": str(total),
+                    "periods": [{"period": p, "currency": c, "amount": str(a)} for (p, c), a in ordered]}, "")
+        return
+    for (period, currency), part in ordered:
+        print(f"{period}  {currency} {part:>14}")
+    print(f"total    {total:>18}", file=sys.stderr)
+
+
+def renew(
+    contract_id: str = typer.Argument(..., help="The contract id."),
+    pricing: str = typer.Option("same", "--pricing", help="same | list | uplift:P (percent on list price)."),
+    output: Path = typer.Option(None, "--output", "-o", help="Where to write the renewal quote.",
+                                show_default="<contract>-renewal.json"),
+    journal: Path = JOURNAL,
+) -> None:
+    """Write a renewal quote starting the day after the contract ends, for its current quantities."""
+    from cpq_cli.orders.dates import ONE_DAY
+    from cpq_cli.orders.store import entitlements as do_entitlements
+
+    if pricing not in ("same", "list") and not pricing.startswith("uplift:"):
+        raise InputError(f"--pricing {pricing!r} is not same, list or uplift:P")
+    uplift = Decimal(0)
+    if pricing.startswith("uplift:"):
+        try:
+            uplift = Decimal(pricing.split(":", 1)[1])
+        except InvalidOperation:
+            raise InputError(f"--pricing {pricing!r}: the uplift is not a number") from None
+    with _journal(journal, write=False) as conn:
+        row = conn.execute("SELECT * FROM contracts WHERE id = ?", (contract_id,)).fetchone()
+        if row is None:
+            raise InputError(f"no contract {contract_id!r}")
+        doc = json.loads(row["data"])
+        end = dt.date.fromisoformat(row["end_date"])
+        current = {e.line: e for e in do_entitlements(conn, row["account_id"], end) if e.contract_id == contract_id}
+        quote_rows = {r["id"]: r for r in conn.execute("SELECT * FROM order_lines WHERE contract_id = ?",
+                                                       (contract_id,))}
+        first_order = conn.execute("SELECT * FROM orders WHERE id = ?", (doc["orders"][0],)).fetchone()
+    source = json.loads(first_order["data"])
+    lines = []
+    for i, sub in enumerate(doc["subscriptions"], start=1):
+        qty = current[sub["order_line"]].quantity if sub["order_line"] in current else Decimal(sub["quantity"])
+        if qty <= 0:
+            continue
+        ln = quote_rows[sub["order_line"]]
+        list_price = Decimal(ln["list_price"])
+        unit = Decimal(ln["unit_price"])
+        discount = (1 - unit / list_price) * 100 if list_price else Decimal(0)
+        if pricing == "list":
+            discount = Decimal(0)
+        price = list_price * (1 + uplift / 100)
+        lines.append({"id": f"L{i}", "product": ln["product"], "kind": "subscription", "quantity": str(qty),
+                      "list_price": str(price.quantize(Decimal("0.01"))),
+                      "discount_pct": str(discount.quantize(Decimal("0.0001")).normalize()),
+                      "term_months": int(doc["term_months"]) or 12})
+    if not lines:
+        raise InputError(f"{contract_id} has no subscriptions in effect at its end to renew")
+    start = end + ONE_DAY
+    renewal = {"id": f"{source['quote_id']}-R", "name": f"Renewal of {contract_id}", "account": source["account"],
+               "owner": source["owner"], "currency": doc["currency"], "date": start.isoformat(),
+               "start_date": start.isoformat(), "term_months": int(doc["term_months"]) or 12,
+               "payment_terms": source["payment_terms"], "fields": {"deal_type": "renewal", "renews": contract_id},
+               "lines": lines}
+    target = output or Path(f"{contract_id}-renewal.json")
+    target.write_text(json.dumps(renewal, indent=2) + "\n")
+    print(f"{target}: renewal quote {renewal['id']} from {start} ({pricing}), {len(lines)} line(s)")
+

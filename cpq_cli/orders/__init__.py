@@ -1,0 +1,1 @@
+"""Order management: orders and split orders, amendments, contracts, entitlements, revenue, renewals."""

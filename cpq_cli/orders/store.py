@@ -1,0 +1,359 @@
+"""Orders, amendments and contracts in the journal, with their files, all or nothing.
+
+Files are written to temporary names first; inside the journal transaction the rows (and the
+outbox rows for the ERP) are inserted and the files renamed into place; any failure before the
+commit removes the files and rolls the rows back.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import sqlite3
+import tempfile
+from collections.abc import Callable, Iterable
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, NamedTuple
+
+from cpq_cli.journal import events
+from cpq_cli.journal.db import now, transaction
+from cpq_cli.orders.build import Order, money_text, order_document
+from cpq_cli.orders.dates import months_between, term_end
+from cpq_cli.orders.proration import Mode, amount, multiplier
+from cpq_cli.workflow import Refused
+
+FORMATS = ("json", "yaml", "toml")
+
+
+def render(doc: dict[str, Any], fmt: str) -> str:
+    if fmt == "json":
+        return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+    if fmt == "yaml":
+        import yaml
+
+        return str(yaml.safe_dump(doc, sort_keys=False, allow_unicode=True))
+    import tomli_w
+
+    return tomli_w.dumps(doc)
+
+
+def validate(doc: dict[str, Any], schema: str) -> None:
+    """Our own output must match our own schema; anything else is a bug, not the user's problem."""
+    from jsonschema import Draft202012Validator
+
+    from cpq_cli.schemas import load_schema
+
+    errors = sorted(Draft202012Validator(load_schema(schema)).iter_errors(doc), key=lambda e: list(e.path))
+    if errors:
+        raise RuntimeError(f"{schema} document {doc.get('id')} does not match its schema: {errors[0].message}")
+
+
+def fault_raise(point: str) -> None:
+    """Test hook: `CPQ_TEST_FAULT=<point>` raises here, as a full disk or a crash would."""
+    if os.environ.get("CPQ_TEST_FAULT") == point:
+        raise OSError(f"injected fault at {point}")
+
+
+def commit_with_files(conn: sqlite3.Connection, files: list[tuple[Path, str]],
+                      write_rows: Callable[[], None]) -> None:
+    """Write `files` and run `write_rows` in one transaction: both land, or neither does."""
+    temps: list[tuple[Path, Path]] = []
+    placed: list[Path] = []
+    try:
+        for final, text in files:
+            final.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp_name = tempfile.mkstemp(dir=final.parent, prefix=f".{final.name}.")
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                fh.write(text)
+                fh.flush()
+                os.fsync(fh.fileno())
+            temps.append((Path(tmp_name), final))
+        with transaction(conn):
+            write_rows()
+            fault_raise("orders.before-commit")
+            for temp, target in temps:
+                os.replace(temp, target)
+                placed.append(target)
+    except BaseException:
+        for temp, _ in temps:
+            temp.unlink(missing_ok=True)
+        for target in placed:
+            target.unlink(missing_ok=True)
+        raise
+
+
+def _outbox(conn: sqlite3.Connection, kind: str, key: str, payload: dict[str, Any], stamp: str) -> None:
+    conn.execute("INSERT INTO outbox (kind, key, payload, created_at) VALUES (?, ?, ?, ?)",
+                 (kind, key, json.dumps(payload, sort_keys=True, ensure_ascii=False), stamp))
+
+
+# -------------------------------------------------------------------------------------- orders
+
+
+def existing_orders(conn: sqlite3.Connection, quote_id: str) -> list[sqlite3.Row]:
+    return conn.execute("SELECT * FROM orders WHERE quote_id = ? ORDER BY number", (quote_id,)).fetchall()
+
+
+def save_orders(conn: sqlite3.Connection, orders: list[Order], directory: Path, fmt: str, digits: int,
+                actor: str) -> list[Path]:
+    stamp = now()
+    docs = [order_document(o, digits) for o in orders]
+    for doc in docs:
+        validate(doc, "order")
+    files = [(directory / f"{o.id}.{fmt}", render(doc, fmt)) for o, doc in zip(orders, docs, strict=True)]
+
+    def rows() -> None:
+        for order, doc, (path, _) in zip(orders, docs, files, strict=True):
+            conn.execute(
+                "INSERT INTO orders (id, quote_id, submission_id, number, account_id, currency, status, start_date, "
+                "split_by, split_key, file, data, created_at, activated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
+                "?, ?, ?)",
+                (order.id, order.quote_id, order.submission_id, order.number, order.account["id"], order.currency,
+                 order.status, order.start_date.isoformat(), json.dumps(list(order.split_by)),
+                 json.dumps(order.split_key, default=str), str(path), json.dumps(doc), stamp,
+                 stamp if order.status == "ACTIVATED" else None))
+            for ln in order.lines:
+                conn.execute(
+                    "INSERT INTO order_lines (id, order_id, quote_line, amends, account_id, product, kind, quantity, "
+                    "unit_price, list_price, amount, start_date, end_date, term_months, contract_id, created_at) "
+                    "VALUES (?, ?, ?, NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?)",
+                    (ln.id, order.id, ln.quote_line, order.account["id"], ln.product, ln.kind, str(ln.quantity),
+                     str(ln.unit_price), str(ln.list_price), str(ln.amount), ln.start_date.isoformat(),
+                     ln.end_date.isoformat() if ln.end_date else None, ln.term_months, stamp))
+            events.append(conn, "order.created", quote_id=order.quote_id, submission_id=order.submission_id,
+                          actor=actor, data={"order": order.id, "split": order.split_key, "status": order.status,
+                                             "total": doc["total"], "file": str(path)}, at=stamp)
+            _outbox(conn, "order.created", f"order:{order.id}:created", doc, stamp)
+
+    commit_with_files(conn, files, rows)
+    return [path for path, _ in files]
+
+
+def activate(conn: sqlite3.Connection, as_of: dt.date, actor: str) -> list[str]:
+    """Activate every DRAFT order that has started by `as_of` (idempotent)."""
+    stamp = now()
+    due = conn.execute("SELECT id, quote_id, submission_id FROM orders WHERE status = 'DRAFT' AND start_date <= ? "
+                       "ORDER BY id", (as_of.isoformat(),)).fetchall()
+    for row in due:
+        conn.execute("UPDATE orders SET status = 'ACTIVATED', activated_at = ? WHERE id = ?", (stamp, row["id"]))
+        events.append(conn, "order.activated", quote_id=row["quote_id"], submission_id=row["submission_id"],
+                      actor=actor, data={"order": row["id"], "as_of": as_of.isoformat()}, at=stamp)
+        _outbox(conn, "order.activated", f"order:{row['id']}:activated", {"order": row["id"],
+                                                                          "as_of": as_of.isoformat()}, stamp)
+    return [r["id"] for r in due]
+
+
+# ---------------------------------------------------------------------------------- amendments
+
+
+class Amendment(NamedTuple):
+    id: str
+    order_id: str
+    quote_line: str
+    delta: Decimal
+    quantity_after: Decimal
+    start_date: dt.date
+    end_date: dt.date | None
+    multiplier: Decimal
+    amount: Decimal
+
+
+def plan_amendment(conn: sqlite3.Connection, order_id: str, quote_line: str, quantity: Decimal,
+                   starts: dt.date, mode: Mode, digits: int) -> tuple[Amendment, sqlite3.Row]:
+    order = conn.execute("SELECT * FROM orders WHERE id = ?", (order_id,)).fetchone()
+    if order is None:
+        raise Refused(f"no order {order_id!r}", hint="`cpq orders list` shows them")
+    lines = conn.execute("SELECT * FROM order_lines WHERE order_id = ? AND quote_line = ? ORDER BY created_at, id",
+                         (order_id, quote_line)).fetchall()
+    original = next((ln for ln in lines if ln["amends"] is None), None)
+    if original is None:
+        raise Refused(f"order {order_id} has no line {quote_line!r}")
+    if original["kind"] == "one_time":
+        raise Refused(f"{quote_line} is a one-time line; it cannot be amended")
+    if quantity < 0:
+        raise Refused(f"a quantity cannot be negative (got {quantity})", hint="use 0 to cancel the line")
+    current = sum((Decimal(ln["quantity"]) for ln in lines), Decimal(0))
+    delta = quantity - current
+    if delta == 0:
+        raise Refused(f"{quote_line} already has quantity {current}; nothing to amend")
+    line_start = dt.date.fromisoformat(original["start_date"])
+    end = _co_term_end(conn, original)
+    if starts < line_start:
+        raise Refused(f"the amendment starts {starts}, before the line does ({line_start})")
+    if end is not None and starts > end:
+        raise Refused(f"the amendment starts {starts}, after the line ends ({end})")
+    unit = Decimal(original["unit_price"])
+    pm = multiplier(starts, end, int(original["term_months"]), mode) if end is not None else Decimal(1)
+    number = len(lines)
+    amendment = Amendment(f"{original['id']}-A{number}", order_id, quote_line, delta, quantity, starts, end, pm,
+                          amount(delta, unit, pm, digits))
+    return amendment, original
+
+
+def _co_term_end(conn: sqlite3.Connection, line: sqlite3.Row) -> dt.date | None:
+    """Deltas end with the contract when the line is contracted, else with the line."""
+    if line["contract_id"]:
+        contract = conn.execute("SELECT end_date FROM contracts WHERE id = ?", (line["contract_id"],)).fetchone()
+        return dt.date.fromisoformat(contract["end_date"])
+    return dt.date.fromisoformat(line["end_date"]) if line["end_date"] else None
+
+
+def save_amendment(conn: sqlite3.Connection, amendment: Amendment, original: sqlite3.Row, directory: Path,
+                   digits: int, actor: str) -> Path:
+    stamp = now()
+    doc = {
+        "id": amendment.id, "order_id": amendment.order_id, "amends": original["id"],
+        "quote_line": amendment.quote_line, "product": original["product"], "kind": original["kind"],
+        "quantity_delta": format(amendment.delta, "f"), "quantity_after": format(amendment.quantity_after, "f"),
+        "unit_price": original["unit_price"], "start_date": amendment.start_date.isoformat(),
+        "end_date": amendment.end_date.isoformat() if amendment.end_date else None,
+        "prorate_multiplier": format(amendment.multiplier.quantize(Decimal("0.000001")), "f"),
+        "amount": money_text(amendment.amount, digits), "contract_id": original["contract_id"],
+    }
+    path = directory / f"{amendment.id}.json"
+
+    def rows() -> None:
+        conn.execute(
+            "INSERT INTO order_lines (id, order_id, quote_line, amends, account_id, product, kind, quantity, "
+            "unit_price, list_price, amount, start_date, end_date, term_months, contract_id, created_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (amendment.id, amendment.order_id, amendment.quote_line, original["id"], original["account_id"],
+             original["product"], original["kind"], str(amendment.delta), original["unit_price"],
+             original["list_price"], str(amendment.amount), amendment.start_date.isoformat(),
+             amendment.end_date.isoformat() if amendment.end_date else None, original["term_months"],
+             original["contract_id"], stamp))
+        order = conn.execute("SELECT quote_id, submission_id FROM orders WHERE id = ?",
+                             (amendment.order_id,)).fetchone()
+        events.append(conn, "order.amended", quote_id=order["quote_id"], submission_id=order["submission_id"],
+                      actor=actor, data=doc, at=stamp)
+        _outbox(conn, "order.amended", f"amendment:{amendment.id}", doc, stamp)
+
+    commit_with_files(conn, [(path, json.dumps(doc, indent=2) + "\n")], rows)
+    return path
+
+
+# ----------------------------------------------------------------------------------- contracts
+
+
+def plan_contracts(conn: sqlite3.Connection, order_ids: Iterable[str], method: str, assets: str,
+                   quote_term: Callable[[str], int]) -> list[dict[str, Any]]:
+    """Contract documents for the orders' uncontracted lines: one per subscription end date, or one."""
+    orders = []
+    for order_id in order_ids:
+        row = conn.execute("SELECT * FROM orders WHERE id = ?", (order_id,)).fetchone()
+        if row is None:
+            raise Refused(f"no order {order_id!r}", hint="`cpq orders list` shows them")
+        if row["status"] != "ACTIVATED":
+            raise Refused(f"order {order_id} is not activated yet (starts {row['start_date']})",
+                          hint=f"cpq orders activate --as-of {row['start_date']}")
+        orders.append(row)
+    accounts = {o["account_id"] for o in orders}
+    if len(accounts) != 1:
+        raise Refused(f"the orders belong to {len(accounts)} accounts; a contract is for one account")
+    lines = []
+    for order in orders:
+        lines += conn.execute("SELECT * FROM order_lines WHERE order_id = ? AND amends IS NULL AND contract_id IS NULL "
+                              "ORDER BY id", (order["id"],)).fetchall()
+    if not lines:
+        raise Refused("every line of these orders is already contracted")
+    subscriptions = [ln for ln in lines if ln["kind"] == "subscription"]
+    asset_lines = [ln for ln in lines if ln["kind"] == "asset"]
+    groups: dict[str, list[sqlite3.Row]] = {}
+    for ln in subscriptions:
+        groups.setdefault(ln["end_date"] if method == "by_end_date" else "all", []).append(ln)
+    if not groups and asset_lines:
+        groups["assets"] = []
+    account = orders[0]["account_id"]
+    taken = conn.execute("SELECT COUNT(*) FROM contracts WHERE account_id = ?", (account,)).fetchone()[0]
+    contracts = []
+    for n, (_, members) in enumerate(sorted(groups.items()), start=taken + 1):
+        starts = [dt.date.fromisoformat(ln["start_date"]) for ln in members] or [
+            dt.date.fromisoformat(o["start_date"]) for o in orders]
+        start = min(starts)
+        if members:
+            end = max(dt.date.fromisoformat(ln["end_date"]) for ln in members)
+        else:
+            end = term_end(start, quote_term(orders[0]["quote_id"]))
+        contracts.append({
+            "id": f"C-{account}-{n}", "account": {"id": account}, "currency": orders[0]["currency"],
+            "start_date": start.isoformat(), "end_date": end.isoformat(),
+            "term_months": months_between(start, end), "orders": sorted({o["id"] for o in orders}),
+            "subscriptions": [{"id": f"S-{ln['id']}", "order_line": ln["id"], "product": ln["product"],
+                               "quantity": ln["quantity"], "unit_price": ln["unit_price"], "amount": ln["amount"],
+                               "start_date": ln["start_date"], "end_date": ln["end_date"]} for ln in members],
+            "assets": [],
+        })
+    # Assets go with the contract that runs longest.
+    if asset_lines and contracts:
+        target = max(contracts, key=lambda c: (c["end_date"], c["id"]))
+        for ln in asset_lines:
+            units = int(Decimal(ln["quantity"])) if assets == "one_per_unit" else 1
+            for unit in range(1, units + 1):
+                target["assets"].append({
+                    "id": f"A-{ln['id']}" + (f"-{unit}" if assets == "one_per_unit" else ""), "order_line": ln["id"],
+                    "product": ln["product"], "quantity": "1" if assets == "one_per_unit" else ln["quantity"],
+                    "start_date": ln["start_date"]})
+    return contracts
+
+
+def save_contracts(conn: sqlite3.Connection, contracts: list[dict[str, Any]], directory: Path, fmt: str,
+                   actor: str) -> list[Path]:
+    stamp = now()
+    for doc in contracts:
+        validate(doc, "contract")
+    files = [(directory / f"{doc['id']}.{fmt}", render(doc, fmt)) for doc in contracts]
+
+    def rows() -> None:
+        for doc, (path, _) in zip(contracts, files, strict=True):
+            conn.execute("INSERT INTO contracts (id, account_id, currency, start_date, end_date, term_months, file, "
+                         "data, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                         (doc["id"], doc["account"]["id"], doc["currency"], doc["start_date"], doc["end_date"],
+                          doc["term_months"], str(path), json.dumps(doc), stamp))
+            for item in doc["subscriptions"] + doc["assets"]:
+                conn.execute("UPDATE order_lines SET contract_id = ? WHERE id = ? OR amends = ?",
+                             (doc["id"], item["order_line"], item["order_line"]))
+            events.append(conn, "contract.created", actor=actor,
+                          data={"contract": doc["id"], "orders": doc["orders"], "end_date": doc["end_date"]}, at=stamp)
+            _outbox(conn, "contract.created", f"contract:{doc['id']}:created", doc, stamp)
+
+    commit_with_files(conn, files, rows)
+    return [path for path, _ in files]
+
+
+# ------------------------------------------------------------------------------ entitlements
+
+
+class Entitlement(NamedTuple):
+    line: str
+    product: str
+    kind: str
+    quantity: Decimal
+    start_date: dt.date
+    end_date: dt.date | None
+    status: str  # PENDING (not started), ACTIVE, EXPIRED
+    contract_id: str | None
+
+
+def entitlements(conn: sqlite3.Connection, account: str, at: dt.date) -> list[Entitlement]:
+    """Subscriptions and assets of the account at a date, with amendment deltas in effect summed."""
+    rows = conn.execute("SELECT * FROM order_lines WHERE account_id = ? AND kind != 'one_time' ORDER BY id",
+                        (account,)).fetchall()
+    originals = [r for r in rows if r["amends"] is None]
+    out = []
+    for line in originals:
+        start = dt.date.fromisoformat(line["start_date"])
+        end = dt.date.fromisoformat(line["end_date"]) if line["end_date"] else None
+        status = "PENDING" if at < start else "EXPIRED" if end is not None and at > end else "ACTIVE"
+        quantity = Decimal(0)
+        for r in rows:
+            if r["id"] != line["id"] and r["amends"] != line["id"]:
+                continue
+            r_start = dt.date.fromisoformat(r["start_date"])
+            r_end = dt.date.fromisoformat(r["end_date"]) if r["end_date"] else None
+            if r_start <= at and (r_end is None or at <= r_end):
+                quantity += Decimal(r["quantity"])
+        out.append(Entitlement(line["id"], line["product"], line["kind"], quantity, start, end, status,
+                               line["contract_id"]))
+    return out
