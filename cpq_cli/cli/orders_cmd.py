@@ -328,12 +328,11 @@ def entitlements(
     rows = []
     for e in found:
         product = policy.products.get(e.product)
+        sla = {k: str(v) if isinstance(v, Decimal) else v for k, v in product.sla} if product else {}
         rows.append({"line": e.line, "product": e.product, "name": product.name if product else None,
                      "kind": e.kind, "quantity": str(e.quantity), "status": e.status,
                      "start_date": e.start_date.isoformat(), "end_date": e.end_date.isoformat() if e.end_date else None,
-                     "contract": e.contract_id,
-                     "sla": {k: str(v) if isinstance(v, Decimal) else v for k, v in product.sla} if product and product.sla
-                     else None})
+                     "contract": e.contract_id, "sla": sla or None})
     if fmt is Format.json:
         _emit(fmt, {"account": account, "at": day.isoformat(), "entitlements": rows}, "")
         return
