@@ -339,9 +339,9 @@ def entitlements(
     if not rows:
         print(f"{account}: nothing on record")
     for r in rows:
-        sla = f"  SLA {json.dumps(r['sla'])}" if r["sla"] else ""
+        terms = f"  SLA {json.dumps(r['sla'])}" if r["sla"] else ""
         print(f"{r['product']:<10} {r['kind']:<12} qty {r['quantity']:>6}  {r['status']:<8} "
-              f"{r['start_date']}..{r['end_date'] or 'open'}{sla}")
+              f"{r['start_date']}..{r['end_date'] or 'open'}{terms}")
 
 
 def revenue(
