@@ -390,6 +390,12 @@ def revenue(
     print(f"total    {total:>18}", file=sys.stderr)
 
 
+def _number(value: Decimal) -> int | float:
+    """A JSON number for a quantity or percentage: exact for integers; otherwise the shortest repr,
+    which cpq reads back as the same Decimal (it parses JSON numbers from their text)."""
+    return int(value) if value == value.to_integral_value() else float(value)
+
+
 def renew(
     contract_id: str = typer.Argument(..., help="The contract id."),
     pricing: str = typer.Option("same", "--pricing", help="same | list | uplift:P (percent on list price)."),
@@ -432,9 +438,9 @@ def renew(
         if pricing == "list":
             discount = Decimal(0)
         price = list_price * (1 + uplift / 100)
-        lines.append({"id": f"L{i}", "product": ln["product"], "kind": "subscription", "quantity": str(qty),
+        lines.append({"id": f"L{i}", "product": ln["product"], "kind": "subscription", "quantity": _number(qty),
                       "list_price": str(price.quantize(Decimal("0.01"))),
-                      "discount_pct": str(discount.quantize(Decimal("0.0001")).normalize()),
+                      "discount_pct": _number(discount.quantize(Decimal("0.0001"))),
                       "term_months": int(doc["term_months"]) or 12})
     if not lines:
         raise InputError(f"{contract_id} has no subscriptions in effect at its end to renew")

@@ -255,9 +255,10 @@ def plan_contracts(conn: sqlite3.Connection, order_ids: Iterable[str], method: s
     lines = []
     for order in orders:
         lines += conn.execute("SELECT * FROM order_lines WHERE order_id = ? AND amends IS NULL AND contract_id IS NULL "
-                              "ORDER BY id", (order["id"],)).fetchall()
+                              "AND kind != 'one_time' ORDER BY id", (order["id"],)).fetchall()
     if not lines:
-        raise Refused("every line of these orders is already contracted")
+        raise Refused("nothing to contract: every subscription and asset of these orders is already contracted "
+                      "(one-time lines are never contracted)")
     subscriptions = [ln for ln in lines if ln["kind"] == "subscription"]
     asset_lines = [ln for ln in lines if ln["kind"] == "asset"]
     groups: dict[str, list[sqlite3.Row]] = {}

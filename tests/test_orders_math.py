@@ -1,0 +1,99 @@
+"""Dates, proration and revenue: the worked numbers of reference/orders.md and exact-sum properties."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from cpq_cli.orders.dates import months_between, term_end
+from cpq_cli.orders.proration import Mode, amount, multiplier
+from cpq_cli.orders.revenue import Method, schedule
+
+D = dt.date
+
+
+@pytest.mark.parametrize(("start", "months", "end"), [
+    (D(2023, 6, 1), 12, D(2024, 5, 31)),  # 2.2: "a 12-month term starting 2023-06-01 ends 2024-05-31"
+    (D(2027, 1, 1), 12, D(2027, 12, 31)),
+    (D(2027, 1, 1), 24, D(2028, 12, 31)),
+    (D(2027, 4, 1), 21, D(2028, 12, 31)),
+    (D(2027, 1, 31), 1, D(2027, 2, 27)),  # month-end start: the same clamping as Salesforce's addMonths
+])
+def test_end_dates_are_inclusive(start: dt.date, months: int, end: dt.date) -> None:
+    assert term_end(start, months) == end
+
+
+# (mode, start, end, default term, multiplier to 6 places) — section 2.3's worked numbers
+PRORATION = [
+    (Mode.DAY, D(2024, 1, 1), D(2024, 1, 1) + dt.timedelta(days=829), 12, "2.273973"),  # 830 / 365
+    (Mode.DAY, D(2027, 1, 1), D(2027, 12, 31), 12, "1.000000"),
+    (Mode.MONTH, D(2024, 1, 1), D(2025, 1, 3), 12, "1.083333"),  # 12.1 months -> 13
+    (Mode.MONTH, D(2024, 1, 1), D(2024, 12, 31), 12, "1.000000"),
+    (Mode.MONTHLY_DAILY, D(2024, 1, 1), D(2025, 1, 3), 12, "1.008219"),  # (12 + 3 / (365/12)) / 12
+    (Mode.CALENDAR_MONTHLY_DAILY, D(2024, 1, 15), D(2024, 3, 14), 12, "0.166667"),  # 17/31 + 1 + 14/31 = 2
+    (Mode.CALENDAR_MONTHLY_DAILY, D(2027, 2, 1), D(2027, 2, 14), 1, "0.500000"),  # 14 of 28 days
+    (Mode.DAY, D(2027, 7, 1), D(2028, 12, 31), 24, "0.753425"),  # 550 days of a 24-month term
+]
+
+
+@pytest.mark.parametrize(("mode", "start", "end", "term", "expected"), PRORATION)
+def test_proration_worked_numbers(mode: Mode, start: dt.date, end: dt.date, term: int, expected: str) -> None:
+    pm = multiplier(start, end, term, mode)
+    assert isinstance(pm, Decimal)
+    assert pm.quantize(Decimal("0.000001")) == Decimal(expected)
+
+
+def test_the_multiplier_is_not_rounded_early() -> None:
+    from fractions import Fraction
+
+    pm = multiplier(D(2024, 1, 1), D(2024, 1, 1) + dt.timedelta(days=829), 12, Mode.DAY)
+    assert abs(Fraction(pm) - Fraction(830, 365)) < Fraction(1, 10**20)  # far beyond 6 decimals
+
+
+def test_money_is_rounded_once_per_line_half_up() -> None:
+    pm = multiplier(D(2027, 7, 1), D(2028, 12, 31), 24, Mode.DAY)
+    assert amount(Decimal(3), Decimal("2112"), pm) == Decimal("4773.70")
+    assert amount(Decimal(1), Decimal("0.125"), Decimal(1)) == Decimal("0.13")
+    assert amount(Decimal(1), Decimal("100"), Decimal(1), digits=0) == Decimal("100")
+
+
+@pytest.mark.parametrize(("start", "end", "months"), [
+    (D(2027, 3, 1), D(2027, 8, 31), 6),  # term = months from start to the day after the end
+    (D(2027, 3, 1), D(2027, 8, 30), 5),  # Salesforce's reading: whole months only
+    (D(2027, 1, 1), D(2028, 12, 31), 24),
+    (D(2027, 1, 1), D(2027, 1, 10), 1),
+])
+def test_contract_term_in_months(start: dt.date, end: dt.date, months: int) -> None:
+    assert months_between(start, end) == months
+
+
+@settings(max_examples=300, deadline=None)
+@given(cents=st.integers(min_value=-10**9, max_value=10**9), start=st.dates(D(2020, 1, 1), D(2035, 12, 31)),
+       term=st.integers(1, 72), extra_days=st.integers(-27, 27), method=st.sampled_from(list(Method)),
+       digits=st.sampled_from([0, 2, 3]))
+def test_revenue_schedules_sum_exactly_to_the_amount(cents: int, start: dt.date, term: int, extra_days: int,
+                                                     method: Method, digits: int) -> None:
+    total = Decimal(cents).scaleb(-digits)
+    end = max(start, term_end(start, term) + dt.timedelta(days=extra_days))
+    parts = schedule(total, start, end, method, digits)
+    assert sum((p for _, p in parts), Decimal(0)) == total
+    assert all(isinstance(p, Decimal) and p.as_tuple().exponent >= -digits for _, p in parts)  # type: ignore[operator]
+    periods = [period for period, _ in parts]
+    assert periods == sorted(set(periods))
+    assert periods[0] == f"{start.year:04d}-{start.month:02d}" and periods[-1] == f"{end.year:04d}-{end.month:02d}"
+
+
+def test_point_in_time_revenue_lands_in_the_start_month() -> None:
+    assert schedule(Decimal("999.99"), D(2027, 4, 15), None, Method.DAILY, ratable=False) == [
+        ("2027-04", Decimal("999.99"))]
+
+
+def test_daily_schedule_is_by_days() -> None:
+    parts = dict(schedule(Decimal("365.00"), D(2027, 1, 1), D(2027, 12, 31), Method.DAILY))
+    assert parts["2027-01"] == Decimal("31.00") and parts["2027-02"] == Decimal("28.00")
+    month30 = dict(schedule(Decimal("360.00"), D(2027, 1, 1), D(2027, 12, 31), Method.MONTH30))
+    assert set(month30.values()) == {Decimal("30.00")}
