@@ -53,7 +53,7 @@ def _validate_order_files(paths: list[Path]) -> list[dict[str, Any]]:
 def test_split_by_site_and_by_site_and_start_date(run, workdir: Path) -> None:
     _approve_q1004(run)
     quote = json.loads((workdir / Q4).read_text())
-    by_site = json.loads(_ok(run("split", "Q-1004", "--by", "site", "--format", "json")).stdout)
+    by_site = json.loads(_ok(run("split", "Q-1004", "--by", "site", "--json")).stdout)
     assert by_site["orders"] == ["Q-1004-O1", "Q-1004-O2", "Q-1004-O3"]  # Berlin, Paris, Madrid: first appearance
     docs = _validate_order_files([Path(f) for f in by_site["files"]])
     assert [d["split"] for d in docs] == [{"site": "Berlin"}, {"site": "Paris"}, {"site": "Madrid"}]
@@ -62,8 +62,8 @@ def test_split_by_site_and_by_site_and_start_date(run, workdir: Path) -> None:
     other = workdir / "other"
     (workdir / ".cpq").rename(workdir / ".cpq-first")
     _approve_q1004(run)
-    pairs = json.loads(_ok(run("split", "Q-1004", "--by", "site,start_date", "--dir", str(other), "--format",
-                               "json")).stdout)
+    pairs = json.loads(_ok(run("split", "Q-1004", "--by", "site,start_date", "--dir", str(other),
+                               "--json")).stdout)
     docs = _validate_order_files([Path(f) for f in pairs["files"]])
     keys = [tuple(d["split"].get(k) for k in ("site", "start_date")) for d in docs]
     expected = list(dict.fromkeys((ln.get("site"), ln.get("start_date")) for ln in quote["lines"]))
@@ -85,7 +85,7 @@ def _check_sums(quote: dict[str, Any], docs: list[dict[str, Any]]) -> None:
 
 def test_lines_without_a_value_share_one_order(run, workdir: Path) -> None:
     _approve_q1004(run)
-    result = json.loads(_ok(run("split", "Q-1004", "--by", "start_date", "--format", "json")).stdout)
+    result = json.loads(_ok(run("split", "Q-1004", "--by", "start_date", "--json")).stdout)
     docs = _validate_order_files([Path(f) for f in result["files"]])
     assert [d["split"] for d in docs] == [{"start_date": "2027-01-01"}, {"start_date": "2027-04-01"}, {}]
     assert [ln["quote_line"] for ln in docs[2]["lines"]] == ["L7"]
@@ -157,7 +157,7 @@ def test_contracts_by_end_date_amendments_and_entitlements(run, workdir: Path) -
     _ok(run("split", "Q-1004", "--by", "site"))
     _ok(run("orders", "activate", "--as-of", "2027-04-01"))
     # by end date: Berlin's 24 months and Paris/Madrid's 21 months all end 2028-12-31 -> one contract
-    contract = json.loads(_ok(run("contract", "Q-1004-O1", "Q-1004-O2", "Q-1004-O3", "--format", "json")).stdout)
+    contract = json.loads(_ok(run("contract", "Q-1004-O1", "Q-1004-O2", "Q-1004-O3", "--json")).stdout)
     (doc,) = contract["contracts"]
     assert (doc["start_date"], doc["end_date"], doc["term_months"]) == ("2027-01-01", "2028-12-31", 24)
     assert len(doc["subscriptions"]) == 3 and len(doc["assets"]) == 3
@@ -211,7 +211,7 @@ def test_contracting_by_end_date_makes_one_contract_per_end_date(run, workdir: P
     _approve_q1004(run)
     _ok(run("split", "Q-1004", "--by", "site"))
     _ok(run("orders", "activate", "--as-of", "2027-04-01"))
-    docs = json.loads(_ok(run("contract", "Q-1004-O1", "Q-1004-O2", "Q-1004-O3", "--format", "json")).stdout)[
+    docs = json.loads(_ok(run("contract", "Q-1004-O1", "Q-1004-O2", "Q-1004-O3", "--json")).stdout)[
         "contracts"]
     assert [(d["end_date"], len(d["subscriptions"])) for d in docs] == [("2028-03-31", 1), ("2028-12-31", 2)]
     single = workdir / "single"
@@ -220,7 +220,7 @@ def test_contracting_by_end_date_makes_one_contract_per_end_date(run, workdir: P
     _ok(run("split", "Q-1004", "--by", "site", "--dir", str(single)))
     _ok(run("orders", "activate", "--as-of", "2027-04-01"))
     one = json.loads(_ok(run("contract", "Q-1004-O1", "Q-1004-O2", "Q-1004-O3", "--method", "single",
-                             "--dir", str(single), "--format", "json")).stdout)["contracts"]
+                             "--dir", str(single), "--json")).stdout)["contracts"]
     assert len(one) == 1 and one[0]["end_date"] == "2028-12-31" and len(one[0]["subscriptions"]) == 3
 
 
@@ -234,9 +234,20 @@ def test_contracting_a_draft_order_is_refused(run, workdir: Path) -> None:
 @pytest.mark.parametrize("file_format", ["yaml", "toml"])
 def test_order_files_in_yaml_and_toml(run, workdir: Path, file_format: str) -> None:
     _approve_q1004(run)
-    _ok(run("order", "Q-1004", "--file-format", file_format))
+    _ok(run("order", "Q-1004", "--format", file_format))
     (path,) = (workdir / "orders").glob(f"*.{file_format}")
     from cpq_cli.sources import load_document
 
     doc = load_document(path).data
     assert doc["id"] == "Q-1004-O1" and len(doc["lines"]) == 7
+
+
+def test_order_without_a_quote_uses_the_only_candidate(run, workdir: Path) -> None:
+    assert run("order").exit_code == 1  # nothing approved yet
+    _approve_q1004(run)
+    _ok(run("submit", "examples/quotes/Q-1001-standard.json", "--as", "rita"))  # approved at once (no rules)
+    listed = run("order")
+    assert listed.exit_code == 1 and "Q-1001, Q-1004" in listed.stderr
+    _ok(run("order", "Q-1001"))
+    result = json.loads(_ok(run("order", "--json")).stdout)
+    assert result["quote_id"] == "Q-1004"

@@ -34,7 +34,8 @@ class Method(StrEnum):
 
 
 FORMAT = typer.Option(Format.text, "--format", "-f", help="text or json.")
-FILE_FORMAT = typer.Option(FileFormat.json, "--file-format", help="Order files as json, yaml or toml.")
+FILE_FORMAT = typer.Option(FileFormat.json, "--format", "-f", help="The files: json, yaml or toml.")
+JSON_SUMMARY = typer.Option(False, "--json", help="Print the summary as JSON instead of text.")
 OUT_DIR = typer.Option(None, "--dir", help="Where order and contract files go.", show_default="from cpq.toml: orders/")
 
 orders_app = typer.Typer(help="List, show, activate and amend orders.", no_args_is_help=True)
@@ -157,7 +158,7 @@ def _make_orders(quote_arg: str | None, split_by: tuple[str, ...], file_format: 
 def order(
     quote: str = typer.Argument(None, help="Quote file or id (default: the only approved quote without orders).",
                                 show_default=False),
-    file_format: FileFormat = FILE_FORMAT, out_dir: Path = OUT_DIR, fmt: Format = FORMAT,
+    file_format: FileFormat = FILE_FORMAT, out_dir: Path = OUT_DIR, as_json: bool = JSON_SUMMARY,
     journal: Path = JOURNAL, policies: Path = POLICIES, as_user: str = AS,
 ) -> None:
     """Make one order from an approved quote (its content must equal what was approved).
@@ -165,14 +166,15 @@ def order(
     The order file and its journal rows are written together or not at all; running it again
     changes nothing. A future-dated order stays DRAFT until `cpq orders activate`.
     """
-    _make_orders(quote, (), file_format, out_dir, fmt, journal, policies, as_user)
+    _make_orders(quote, (), file_format, out_dir, Format.json if as_json else Format.text, journal, policies,
+                 as_user)
 
 
 def split(
     quote: str = typer.Argument(None, help="Quote file or id (default: the only approved quote without orders).",
                                 show_default=False),
     by: str = typer.Option(..., "--by", help="Line field(s) to split by, comma-separated: site, start_date, group..."),
-    file_format: FileFormat = FILE_FORMAT, out_dir: Path = OUT_DIR, fmt: Format = FORMAT,
+    file_format: FileFormat = FILE_FORMAT, out_dir: Path = OUT_DIR, as_json: bool = JSON_SUMMARY,
     journal: Path = JOURNAL, policies: Path = POLICIES, as_user: str = AS,
 ) -> None:
     """Make one order per distinct value of line field(s) of an approved quote.
@@ -182,7 +184,8 @@ def split(
     fields = tuple(f.strip() for f in by.split(",") if f.strip())
     if not fields:
         raise InputError("--by needs at least one field name")
-    _make_orders(quote, fields, file_format, out_dir, fmt, journal, policies, as_user)
+    _make_orders(quote, fields, file_format, out_dir, Format.json if as_json else Format.text, journal, policies,
+                 as_user)
 
 
 def list_orders(
@@ -287,7 +290,7 @@ def contract(
     orders: list[str] = typer.Argument(..., help="Activated order ids."),
     method: Method = typer.Option(None, "--method", help="by_end_date (one contract per subscription end date) "
                                   "or single.", show_default="from the policy settings: by_end_date"),
-    file_format: FileFormat = FILE_FORMAT, out_dir: Path = OUT_DIR, fmt: Format = FORMAT,
+    file_format: FileFormat = FILE_FORMAT, out_dir: Path = OUT_DIR, as_json: bool = JSON_SUMMARY,
     journal: Path = JOURNAL, policies: Path = POLICIES,
 ) -> None:
     """Make contracts from activated orders: subscriptions from subscription lines, assets from asset lines."""
@@ -310,7 +313,8 @@ def contract(
     text = [f"{d['id']}: {d['start_date']} .. {d['end_date']} ({d['term_months']} months), "
             f"{len(d['subscriptions'])} subscription(s), {len(d['assets'])} asset(s)  -> {f}"
             for d, f in zip(docs, files, strict=True)]
-    _emit(fmt, {"contracts": docs, "files": [str(f) for f in files]}, "\n".join(text))
+    _emit(Format.json if as_json else Format.text, {"contracts": docs, "files": [str(f) for f in files]},
+          "\n".join(text))
 
 
 def entitlements(
