@@ -15,6 +15,7 @@ import typer
 
 from cpq_cli.cli.workflow_cmd import AS, JOURNAL, POLICIES, Format, _emit, _journal, _policy
 from cpq_cli.errors import InputError
+from cpq_cli.paths import display_path
 
 if TYPE_CHECKING:
     import sqlite3
@@ -150,7 +151,7 @@ def _make_orders(quote_arg: str | None, split_by: tuple[str, ...], file_format: 
     for o, f in zip(orders, files, strict=True):
         key = ", ".join(f"{k}={v}" if v is not None else f"no {k}" for k, v in o.split_key.items()) or "all lines"
         lines.append(f"  {o.id}  {o.status:<9} starts {o.start_date}  {len(o.lines)} line(s)  "
-                     f"{o.currency} {money_text(o.total, digits)}  ({key})  -> {f}")
+                     f"{o.currency} {money_text(o.total, digits)}  ({key})  -> {display_path(f)}")
     _emit(fmt, {"quote_id": quote.id, "orders": [o.id for o in orders], "files": [str(f) for f in files],
                 "changed": True}, "\n".join(lines))
 
@@ -283,7 +284,8 @@ def amend(
                 "end_date": plan.end_date.isoformat() if plan.end_date else None,
                 "multiplier": str(plan.multiplier), "amount": str(plan.amount), "file": str(path), "mode": mode.value},
           f"{plan.id}: {plan.delta:+} x {line} from {plan.start_date} to {plan.end_date or 'open'} "
-          f"(prorated {mode.value}: x{plan.multiplier.quantize(Decimal('0.000001'))}) = {plan.amount}  -> {path}")
+          f"(prorated {mode.value}: x{plan.multiplier.quantize(Decimal('0.000001'))}) = {plan.amount}  "
+          f"-> {display_path(path)}")
 
 
 def contract(
@@ -311,7 +313,7 @@ def contract(
     finally:
         conn.close()
     text = [f"{d['id']}: {d['start_date']} .. {d['end_date']} ({d['term_months']} months), "
-            f"{len(d['subscriptions'])} subscription(s), {len(d['assets'])} asset(s)  -> {f}"
+            f"{len(d['subscriptions'])} subscription(s), {len(d['assets'])} asset(s)  -> {display_path(f)}"
             for d, f in zip(docs, files, strict=True)]
     _emit(Format.json if as_json else Format.text, {"contracts": docs, "files": [str(f) for f in files]},
           "\n".join(text))
