@@ -14,7 +14,7 @@ KNOWN_KEYS = {
     "journal": "journal location (SQLite file)",
     "orders": "directory for order and contract files",
 }
-SECTIONS = ("smtp", "webhook", "sync", "identity")
+SECTIONS = ("smtp", "webhook", "sync", "notify")
 
 
 class Config(NamedTuple):

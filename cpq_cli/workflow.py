@@ -307,9 +307,9 @@ def open_items_for(conn: sqlite3.Connection, user: str, quote_id: str | None = N
 
 
 def decide(conn: sqlite3.Connection, actor: str, quote_id: str | None, approve: bool, comment: str | None,
-           *, current_hash: Any = None) -> tuple[Outcome, list[Decision]]:
-    """Approve or reject every open item the actor holds on one quote."""
-    items = open_items_for(conn, actor, quote_id)
+           *, current_hash: Any = None, only_items: set[str] | None = None) -> tuple[Outcome, list[Decision]]:
+    """Approve or reject every open item the actor holds on one quote (or just `only_items`)."""
+    items = [i for i in open_items_for(conn, actor, quote_id) if only_items is None or i["id"] in only_items]
     verb = "approve" if approve else "reject"
     if not items:
         if quote_id is not None:

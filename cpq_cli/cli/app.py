@@ -23,7 +23,8 @@ Policies are YAML/TOML files (users, groups, chains, rules); quotes are JSON fil
   Approvers:       cpq inbox · cpq approve · cpq reject · cpq delegate
   Admins:          cpq revoke · cpq override · cpq approvers replace · cpq journal verify
   Order operations: cpq order · cpq split · cpq orders · cpq contract · cpq entitlements
-                   cpq revenue · cpq renew
+                   cpq revenue · cpq renew · cpq sync
+  Back office:     cpq tick (cron) · cpq mail ingest
 
 Configuration is found in cpq.toml or [tool.cpq] of pyproject.toml, searched upward
 from the working directory; --policies and CPQ_POLICIES override the policy directory.
@@ -44,6 +45,7 @@ COMMAND_MODULES: dict[str, str] = {
     "approvers": "workflow_cmd", "journal": "workflow_cmd",
     "order": "orders_cmd", "split": "orders_cmd", "orders": "orders_cmd", "contract": "orders_cmd",
     "entitlements": "orders_cmd", "revenue": "orders_cmd", "renew": "orders_cmd",
+    "tick": "backoffice_cmd", "mail": "backoffice_cmd", "sync": "backoffice_cmd",
 }
 
 

@@ -72,6 +72,31 @@ def _journal(path: Path | None, *, write: bool) -> Iterator[sqlite3.Connection]:
         conn.close()
 
 
+def run_write(journal: Path | None, policy: Any, action: Any) -> Any:
+    """Run a workflow change in one transaction, queue its notifications in the same one, then
+    deliver them. A delivery that fails stays queued for `cpq tick`; the change itself stands."""
+    from cpq_cli import notify
+    from cpq_cli.config import load_config
+    from cpq_cli.journal.db import open_journal, resolve_journal_path, transaction
+
+    settings = notify.load_settings(load_config().sections, Path(policy.root) if policy else None)
+    conn = open_journal(resolve_journal_path(journal))
+    try:
+        with transaction(conn):
+            head = conn.execute("SELECT seq FROM journal_head WHERE id = 1").fetchone()
+            result = action(conn)
+            if policy is not None:
+                notify.enqueue(conn, policy, settings, head["seq"] if head else 0)
+        if settings.smtp or settings.webhook:
+            _, failed = notify.deliver(conn, settings)
+            if failed:
+                print(f"cpq: warning: {failed} notification(s) could not be delivered; `cpq tick` retries them",
+                      file=sys.stderr)
+    finally:
+        conn.close()
+    return result
+
+
 def _emit(fmt: Format, data: dict[str, Any], text: str) -> None:
     if fmt is Format.json:
         print(json.dumps({"version": 1, **data}, indent=2, ensure_ascii=False, default=str))
@@ -140,9 +165,9 @@ def submit(
     from cpq_cli.config import resolve_policy_dir
 
     commit = _policy_commit(resolve_policy_dir(policies))
-    with _journal(journal, write=True) as conn:
-        outcome = do_submit(conn, policy, compile_policy(policy), loaded, os.path.abspath(quote), actor,
-                            policy_commit=commit)
+    compiled = compile_policy(policy)
+    outcome = run_write(journal, policy, lambda conn: do_submit(conn, policy, compiled, loaded, os.path.abspath(quote),
+                                                                actor, policy_commit=commit))
     _outcome(fmt, outcome, quote=loaded.id)
 
 
@@ -213,9 +238,10 @@ def _decide(quote_id: str | None, as_user: str | None, approve: bool, comment: s
     from cpq_cli.identity import resolve_actor
     from cpq_cli.workflow import decide
 
-    actor = resolve_actor(_policy(policies), as_user)
-    with _journal(journal, write=True) as conn:
-        outcome, decided = decide(conn, actor, quote_id, approve, comment, current_hash=_file_hash)
+    policy = _policy(policies)
+    actor = resolve_actor(policy, as_user)
+    outcome, decided = run_write(journal, policy, lambda conn: decide(conn, actor, quote_id, approve, comment,
+                                                                      current_hash=_file_hash))
     _outcome(fmt, outcome, items=[d.item_id for d in decided])
 
 
@@ -251,8 +277,7 @@ def recall(
 
     policy = _policy(policies)
     actor = resolve_actor(policy, as_user)
-    with _journal(journal, write=True) as conn:
-        outcome = do_recall(conn, policy, actor, quote_id)
+    outcome = run_write(journal, policy, lambda conn: do_recall(conn, policy, actor, quote_id))
     _outcome(fmt, outcome)
 
 
@@ -267,8 +292,7 @@ def revoke(
 
     policy = _policy(policies)
     actor = resolve_actor(policy, as_user)
-    with _journal(journal, write=True) as conn:
-        outcome = do_revoke(conn, policy, actor, quote_id, reason)
+    outcome = run_write(journal, policy, lambda conn: do_revoke(conn, policy, actor, quote_id, reason))
     _outcome(fmt, outcome)
 
 
@@ -287,8 +311,7 @@ def override(
         raise InputError("say --approve or --reject")
     policy = _policy(policies)
     actor = resolve_actor(policy, as_user)
-    with _journal(journal, write=True) as conn:
-        outcome = do_override(conn, policy, actor, item, approve, reason)
+    outcome = run_write(journal, policy, lambda conn: do_override(conn, policy, actor, item, approve, reason))
     _outcome(fmt, outcome)
 
 
@@ -333,8 +356,8 @@ def delegate(
             raise InputError(f"{label} {value!r} is not a date", hint="use YYYY-MM-DD") from None
     policy = _policy(policies)
     actor = resolve_actor(policy, as_user)
-    with _journal(journal, write=True) as conn:
-        outcome = do_delegate(conn, policy, actor, to, starts, ends, reassign_pending)
+    outcome = run_write(journal, policy,
+                        lambda conn: do_delegate(conn, policy, actor, to, starts, ends, reassign_pending))
     _outcome(fmt, outcome)
 
 

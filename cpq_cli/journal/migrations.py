@@ -159,4 +159,32 @@ CREATE TABLE outbox (
     last_error TEXT
 );
 """),
+    (3, "notifications", """
+CREATE TABLE notifications (
+    id INTEGER PRIMARY KEY,
+    key TEXT NOT NULL UNIQUE,
+    kind TEXT NOT NULL,
+    channel TEXT NOT NULL,
+    recipient TEXT NOT NULL,
+    subject TEXT NOT NULL,
+    body TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    sent_at TEXT,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    last_error TEXT
+);
+CREATE TABLE mail_tokens (
+    token TEXT PRIMARY KEY,
+    item_id TEXT NOT NULL,
+    created_at TEXT NOT NULL
+);
+CREATE TABLE mail_processed (
+    message_id TEXT PRIMARY KEY,
+    outcome TEXT NOT NULL,
+    detail TEXT NOT NULL,
+    processed_at TEXT NOT NULL
+);
+ALTER TABLE items ADD COLUMN reminded_at TEXT;
+ALTER TABLE items ADD COLUMN escalated_from TEXT
+"""),
 )

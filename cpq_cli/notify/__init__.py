@@ -1,0 +1,275 @@
+"""Notifications: derived from journal events, queued in the same transaction, delivered after it.
+
+A command that changes the workflow appends events; `enqueue` turns the new events into rows of
+the `notifications` table (e-mail and webhook) inside the same transaction, so a notification
+is never lost. `deliver` sends the pending ones and marks each sent in its own transaction
+once the server accepted it: a failure stays pending for the next `cpq tick`, and nothing
+acknowledged is sent twice.
+
+Settings come from `cpq.toml` (`[smtp]`, `[webhook]`), secrets from the environment only:
+the SMTP password is read from the variable named by `password_env` (default CPQ_SMTP_PASSWORD)
+and never written anywhere.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import secrets
+import sqlite3
+from pathlib import Path
+from string import Template
+from typing import Any, NamedTuple
+
+from cpq_cli.errors import ConfigError
+from cpq_cli.journal.db import now
+from cpq_cli.policy.model import Policy
+
+TEMPLATES = ("request", "approved", "rejected", "recalled", "escalated", "reminder", "bounce")
+
+
+class SmtpSettings(NamedTuple):
+    host: str
+    port: int
+    starttls: bool
+    ssl: bool
+    username: str | None
+    password_env: str
+    sender: str
+    timeout: float
+
+    def password(self) -> str | None:
+        return os.environ.get(self.password_env)
+
+
+class NotifySettings(NamedTuple):
+    smtp: SmtpSettings | None
+    webhook: str | None
+    templates: Path | None  # the policy set's templates/ folder, when it has one
+
+
+def load_settings(sections: dict[str, dict[str, Any]], policy_root: Path | None) -> NotifySettings:
+    smtp = None
+    raw = sections.get("smtp")
+    if raw:
+        known = {"host", "port", "starttls", "ssl", "username", "password_env", "from", "timeout"}
+        unknown = set(raw) - known
+        if unknown:
+            hint = "the password comes from the environment (password_env), never from a file" if (
+                "password" in unknown) else f"known: {', '.join(sorted(known))}"
+            raise ConfigError(f"[smtp]: unknown setting(s) {', '.join(sorted(unknown))}", hint=hint)
+        if not raw.get("host") or not raw.get("from"):
+            raise ConfigError("[smtp] needs host and from")
+        smtp = SmtpSettings(str(raw["host"]), int(raw.get("port", 25)), bool(raw.get("starttls", False)),
+                            bool(raw.get("ssl", False)), raw.get("username"),
+                            str(raw.get("password_env", "CPQ_SMTP_PASSWORD")), str(raw["from"]),
+                            float(raw.get("timeout", 10)))
+    webhook = (sections.get("webhook") or {}).get("url")
+    templates = policy_root / "templates" if policy_root and (policy_root / "templates").is_dir() else None
+    return NotifySettings(smtp, str(webhook) if webhook else None, templates)
+
+
+def render(name: str, settings: NotifySettings, values: dict[str, Any]) -> tuple[str, str]:
+    """(subject, body) from the policy set's template, else the packaged default."""
+    path = settings.templates / f"{name}.txt" if settings.templates else None
+    if path is None or not path.is_file():
+        path = Path(__file__).parent / "templates" / f"{name}.txt"
+    text = Template(path.read_text(encoding="utf-8")).safe_substitute(
+        {k: "" if v is None else str(v) for k, v in values.items()})
+    head, _, body = text.partition("\n\n")
+    subject = head.removeprefix("Subject:").strip() if head.startswith("Subject:") else name
+    return subject, body if head.startswith("Subject:") else text
+
+
+def token_for(conn: sqlite3.Connection, item_id: str) -> str:
+    row = conn.execute("SELECT token FROM mail_tokens WHERE item_id = ?", (item_id,)).fetchone()
+    if row:
+        return str(row["token"])
+    token = secrets.token_hex(6)
+    conn.execute("INSERT INTO mail_tokens (token, item_id, created_at) VALUES (?, ?, ?)", (token, item_id, now()))
+    return token
+
+
+def _queue(conn: sqlite3.Connection, key: str, kind: str, channel: str, recipient: str, subject: str,
+           body: str) -> None:
+    conn.execute("INSERT INTO notifications (key, kind, channel, recipient, subject, body, created_at) "
+                 "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (key) DO NOTHING",
+                 (key, kind, channel, recipient, subject, body, now()))
+
+
+def queue(conn: sqlite3.Connection, settings: NotifySettings, key: str, kind: str, email: str | None,
+          subject: str, body: str, event: dict[str, Any]) -> None:
+    """One notification on every configured channel; the key makes queuing idempotent."""
+    if settings.smtp and email:
+        _queue(conn, f"{key}:email:{email}", kind, "email", email, subject, body)
+    if settings.webhook:
+        _queue(conn, f"{key}:webhook", kind, "webhook", settings.webhook, subject,
+               json.dumps({"event": kind, **event, "text": subject}, sort_keys=True, default=str))
+
+
+def enqueue(conn: sqlite3.Connection, policy: Policy, settings: NotifySettings, after_seq: int) -> int:
+    """Queue the notifications for every event after `after_seq`. Returns how many events were read."""
+    if not settings.smtp and not settings.webhook:
+        return 0
+    rows = conn.execute("SELECT * FROM events WHERE seq > ? ORDER BY seq", (after_seq,)).fetchall()
+    for event in rows:
+        _for_event(conn, policy, settings, event)
+    return len(rows)
+
+
+def _context(conn: sqlite3.Connection, submission_id: str) -> dict[str, Any]:
+    sub = conn.execute("SELECT * FROM submissions WHERE id = ?", (submission_id,)).fetchone()
+    quote = json.loads(sub["quote"])
+    from cpq_cli.quote import parse_quote
+    from cpq_cli.report.path import money_text, percent
+
+    model = parse_quote(quote)
+    return {"quote_id": sub["quote_id"], "submission": sub["id"], "owner": sub["owner"],
+            "account": quote.get("account", {}).get("name", ""), "currency": model.currency,
+            "net_total": money_text(model.values["net_total"]), "discount_pct": percent(model.values["discount_pct"]),
+            "submitted_by": sub["submitted_by"]}
+
+
+def _person(policy: Policy, user: str) -> tuple[str | None, str]:
+    found = policy.users.get(user)
+    return (found.email, found.name) if found else (None, user)
+
+
+def _for_event(conn: sqlite3.Connection, policy: Policy, settings: NotifySettings, event: sqlite3.Row) -> None:
+    kind, data = event["kind"], json.loads(event["data"])
+    if kind == "item.requested":
+        item = conn.execute("SELECT * FROM items WHERE id = ?", (data["item"],)).fetchone()
+        request = conn.execute("SELECT * FROM requests WHERE id = ?", (item["request_id"],)).fetchone()
+        context = _context(conn, item["submission_id"])
+        rules = json.loads(request["rules"])
+        described = {r.id: r.description or r.id for r in policy.rules}
+        token = token_for(conn, item["id"])
+        template = "escalated" if item["escalated_from"] else "request"
+        for user in [item["approver"], *json.loads(item["delegates"])]:
+            email, name = _person(policy, user)
+            subject, body = render(template, settings, {
+                **context, "name": name, "user": user, "rules": ", ".join(rules),
+                "reasons": "; ".join(described.get(r, r) for r in rules),
+                "on_behalf": f" (as delegate of {item['approver']})" if user != item["approver"] else "",
+                "from_user": item["escalated_from"] or ""})
+            queue(conn, settings, f"{event['seq']}:{user}", template, email, f"[cpq {token}] {subject}", body,
+                  {"quote_id": context["quote_id"], "item": item["id"], "to": user})
+    elif kind in ("submission.approved", "submission.rejected"):
+        context = _context(conn, event["submission_id"])
+        comment = ""
+        if kind == "submission.rejected":
+            last = conn.execute("SELECT comment, decided_by FROM items WHERE submission_id = ? AND status = 'REJECTED' "
+                                "ORDER BY decided_at DESC LIMIT 1", (event["submission_id"],)).fetchone()
+            comment = last["comment"] if last else ""
+        template = kind.split(".")[1]
+        for user in dict.fromkeys([context["owner"], context["submitted_by"]]):
+            email, name = _person(policy, user)
+            subject, body = render(template, settings, {**context, "name": name, "actor": event["actor"],
+                                                        "comment": comment})
+            queue(conn, settings, f"{event['seq']}:{user}", template, email, subject, body,
+                  {"quote_id": context["quote_id"], "to": user})
+    elif kind == "request.recalled":
+        context = _context(conn, event["submission_id"])
+        for item in conn.execute("SELECT approver FROM items WHERE request_id = ? AND status = 'RECALLED'",
+                                 (event["request_id"],)).fetchall():
+            email, name = _person(policy, item["approver"])
+            subject, body = render("recalled", settings, {**context, "name": name, "actor": event["actor"]})
+            queue(conn, settings, f"{event['seq']}:{item['approver']}", "recalled", email, subject, body,
+                  {"quote_id": context["quote_id"], "to": item["approver"]})
+
+
+def deliver(conn: sqlite3.Connection, settings: NotifySettings, limit: int = 500) -> tuple[int, int]:
+    """Send pending notifications; (sent, failed). Each success is recorded at once, on its own."""
+    rows = conn.execute("SELECT * FROM notifications WHERE sent_at IS NULL ORDER BY id LIMIT ?", (limit,)).fetchall()
+    sent = failed = 0
+    smtp_client = None
+    smtp_down: str | None = None  # after a failed connection, do not wait out a timeout per message
+    try:
+        for row in rows:
+            try:
+                if row["channel"] == "email":
+                    if settings.smtp is None:
+                        raise RuntimeError("no [smtp] settings")
+                    if smtp_down is not None:
+                        raise RuntimeError(smtp_down)
+                    if smtp_client is None:
+                        try:
+                            smtp_client = _connect(settings.smtp)
+                        except Exception as exc:
+                            smtp_down = _describe(exc)
+                            raise
+                    _send_mail(smtp_client, settings.smtp, row)
+                else:
+                    _post(row["recipient"], row["body"], row["key"])
+            except Exception as exc:  # any failure leaves the row pending, with the reason
+                failed += 1
+                conn.execute("UPDATE notifications SET attempts = attempts + 1, last_error = ? WHERE id = ?",
+                             (smtp_down or _describe(exc), row["id"]))
+                if smtp_client is not None and isinstance(exc, OSError | _smtp_errors()):
+                    with contextlib.suppress(Exception):
+                        smtp_client.close()
+                    smtp_client = None
+                continue
+            conn.execute("UPDATE notifications SET attempts = attempts + 1, sent_at = ?, last_error = NULL "
+                         "WHERE id = ?", (now(), row["id"]))
+            sent += 1
+    finally:
+        if smtp_client is not None:
+            with contextlib.suppress(Exception):  # closing a connection that may already be gone
+                smtp_client.quit()
+    return sent, failed
+
+
+def _smtp_errors() -> type[Exception]:
+    import smtplib
+
+    return smtplib.SMTPException
+
+
+def _describe(exc: Exception) -> str:
+    """The failure in words, without anything that could hold a secret (no settings, no arguments)."""
+    return f"{type(exc).__name__}: {str(exc)[:300]}"
+
+
+def _connect(smtp: SmtpSettings) -> Any:
+    import smtplib
+
+    client: smtplib.SMTP = (smtplib.SMTP_SSL if smtp.ssl else smtplib.SMTP)(smtp.host, smtp.port,
+                                                                           timeout=smtp.timeout)
+    try:
+        if smtp.starttls:
+            client.starttls()
+        if smtp.username:
+            password = smtp.password()
+            if password is None:
+                raise RuntimeError(f"[smtp] username is set but {smtp.password_env} is not")
+            client.login(smtp.username, password)
+    except BaseException:
+        client.close()
+        raise
+    return client
+
+
+def _send_mail(client: Any, smtp: SmtpSettings, row: sqlite3.Row) -> None:
+    from email.message import EmailMessage
+    from email.utils import make_msgid
+
+    message = EmailMessage()
+    message["From"] = smtp.sender
+    message["To"] = row["recipient"]
+    message["Subject"] = row["subject"]
+    message["Message-ID"] = make_msgid(idstring=f"cpq-{row['id']}")
+    message["X-cpq-key"] = row["key"]
+    message.set_content(row["body"])
+    client.send_message(message)
+
+
+def _post(url: str, body: str, key: str) -> None:
+    import urllib.request
+
+    request = urllib.request.Request(url, data=body.encode(), method="POST",
+                                     headers={"Content-Type": "application/json", "Idempotency-Key": key})
+    with urllib.request.urlopen(request, timeout=10) as response:  # the URL comes from cpq.toml
+        if response.status >= 300:
+            raise RuntimeError(f"webhook answered {response.status}")
