@@ -44,9 +44,9 @@ def read_messages(path: Path) -> Iterator[Message]:
     if path.is_dir():
         if not (path / "cur").is_dir() and not (path / "new").is_dir():
             raise Refused(f"{path} is a directory but not a Maildir (no cur/ or new/)")
-        box = mailbox.Maildir(str(path), factory=None, create=False)
-        for key in sorted(box.keys()):
-            yield email.message_from_bytes(box.get_bytes(key), policy=email.policy.default)
+        maildir = mailbox.Maildir(str(path), factory=None, create=False)
+        for key in sorted(maildir.keys()):
+            yield email.message_from_bytes(maildir.get_bytes(key), policy=email.policy.default)
         return
     raw = path.read_bytes()
     if raw.startswith(b"From "):

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from email.message import EmailMessage
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 
@@ -30,7 +30,7 @@ class Inbox:
     def __init__(self) -> None:
         self.messages: list[EmailMessage] = []
 
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802 - aiosmtpd API
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         import email
         import email.policy
 
@@ -112,7 +112,8 @@ def test_an_emailed_reply_approves_and_bad_replies_are_refused(run, workdir: Pat
     assert result["outcome"] == "approved"
     status = json.loads(run("status", Q, "--format", "json").stdout)
     alice = status["requests"][0]["items"][0]
-    assert (alice["status"], alice["decided_by"], alice["comment"]) == ("APPROVED", "alice", "Fine for a four-year deal.")
+    assert (alice["status"], alice["decided_by"]) == ("APPROVED", "alice")
+    assert alice["comment"] == "Fine for a four-year deal."
     # the same message again changes nothing; a second reply to a decided request is refused
     again = json.loads(_ok(run("mail", "ingest", str(good), "--format", "json")).stdout)["messages"][0]
     assert again["outcome"] == "duplicate"
@@ -168,10 +169,10 @@ def test_tick_escalates_each_overdue_request_once(run, workdir: Path, monkeypatc
 class ERP(BaseHTTPRequestHandler):
     fail_first = 2
     status_for_all = 0
-    calls: list[tuple[int, str]] = []
-    received: list[tuple[str, str]] = []
+    calls: ClassVar[list[tuple[int, str]]] = []
+    received: ClassVar[list[tuple[str, str]]] = []
 
-    def do_POST(self) -> None:  # noqa: N802 - http.server API
+    def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers["Content-Length"])).decode()
         key = self.headers["Idempotency-Key"]
         cls = type(self)
