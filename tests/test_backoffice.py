@@ -285,3 +285,20 @@ def test_secrets_never_leave_the_environment(run, workdir: Path, monkeypatch) ->
     refused = run("tick")
     assert refused.exit_code == 2 and "password comes from the environment" in refused.stderr
     assert PASSWORD not in refused.stderr + refused.stdout
+
+
+def test_webhook_notifications_and_retry_by_tick(run, workdir: Path, erp: Any) -> None:
+    url, handler = erp
+    (workdir / "cpq.toml").write_text((workdir / "cpq.toml").read_text() + f'\n[webhook]\nurl = "{url}"\n')
+    quote = workdir / "q.json"
+    quote.write_text(json.dumps(_quote(35), indent=2))
+    submitted = _ok(run("submit", str(quote), "--as", "rita"))
+    assert "2 notification(s) could not be delivered" in submitted.stderr
+    assert len(handler.received) == 3  # five people asked; the first two calls met a 503
+    ticked = json.loads(_ok(run("tick", "--format", "json")).stdout)
+    assert (ticked["sent"], ticked["failed"]) == (2, 0)
+    events = [json.loads(body) for _, body in handler.received]
+    assert sorted(e["to"] for e in events) == ["alice", "dan", "erin", "lee", "lena"]
+    assert all(e["event"] == "request" and e["quote_id"] == Q for e in events)
+    assert len({key for key, _ in handler.received}) == 5  # each notification delivered once
+    assert json.loads(_ok(run("tick", "--format", "json")).stdout)["sent"] == 0
