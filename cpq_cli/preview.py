@@ -68,34 +68,15 @@ def preview_many(compiled: CompiledPolicy, paths: list[Path], *, explain: bool =
 
 # Batches at least this large are spread over the CPU cores.
 PARALLEL_MIN = 200
-_job: tuple[CompiledPolicy, Callable[[PreviewResult], Any], bool, bool] | None = None
-
-
-def _run_job(path: Path) -> Any:
-    assert _job is not None
-    compiled, render, explain, reasons = _job
-    return render(preview_one(compiled, path, explain=explain, reasons=reasons))
-
-
-def default_jobs() -> int:
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
 def preview_rendered(compiled: CompiledPolicy, paths: list[Path], render: Callable[[PreviewResult], Any], *,
                      explain: bool = False, reasons: bool = True, jobs: int = 1) -> Iterator[Any]:
-    """`render(result)` for every quote, in order. Large batches use forked worker processes,
-    which inherit the compiled policy (closures cannot be pickled) and send back only what
-    `render` returns, so it must return plain data."""
-    import multiprocessing
+    """`render(result)` for every quote, in order; large batches run in forked workers, so
+    `render` must return plain data."""
+    from cpq_cli.parallel import fork_map
 
-    if jobs <= 1 or len(paths) < PARALLEL_MIN or "fork" not in multiprocessing.get_all_start_methods():
-        for path in paths:
-            yield render(preview_one(compiled, path, explain=explain, reasons=reasons))
-        return
-    global _job
-    _job = (compiled, render, explain, reasons)
-    try:
-        with multiprocessing.get_context("fork").Pool(jobs) as pool:
-            yield from pool.imap(_run_job, paths, chunksize=max(1, min(256, len(paths) // (jobs * 8))))
-    finally:
-        _job = None
+    def work(path: Path) -> Any:
+        return render(preview_one(compiled, path, explain=explain, reasons=reasons))
+
+    return fork_map(work, paths, jobs, PARALLEL_MIN)

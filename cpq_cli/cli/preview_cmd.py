@@ -59,8 +59,9 @@ def preview(
                                  show_default="from cpq.toml"),
 ) -> None:
     from cpq_cli.config import resolve_policy_dir
+    from cpq_cli.parallel import default_jobs
     from cpq_cli.policy.checked import load_policy
-    from cpq_cli.preview import default_jobs, expand_quote_args
+    from cpq_cli.preview import expand_quote_args
     from cpq_cli.routing import compile_policy
 
     policy = load_policy(resolve_policy_dir(policies))
