@@ -14,7 +14,7 @@ KNOWN_KEYS = {
     "journal": "journal location (SQLite file)",
     "orders": "directory for order and contract files",
 }
-SECTIONS = ("smtp", "webhook", "sync", "notify")
+SECTIONS = ("smtp", "webhook", "sync", "notify", "impact")
 
 
 class Config(NamedTuple):
