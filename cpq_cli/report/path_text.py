@@ -43,7 +43,8 @@ def path_tree(path: ApprovalPath, quote: Quote, file: str, *, explain: bool, dig
                   f" — {fired} rule(s) recorded as auto-approved" if fired else "")
     root = Node(
         (quote.id, "bold"),
-        f" {quote.data.get('name', '')} — {quote.data.get('account', {}).get('name', '')} · "
+        f"{' ' + quote.data['name'] if quote.data.get('name') else ''} — "
+        f"{quote.data.get('account', {}).get('name', '')} · "
         f"{quote.currency} {money_text(values['net_total'], digits)} net · "
         f"discount {percent(values['discount_pct'])}%  ",
         (file, "dim"),
