@@ -110,6 +110,10 @@ def _approver_line(sign: str, entry: dict[str, Any]) -> str:
     return f"{sign} {entry['chain']} step {entry['step']}: {entry['approver']} ({', '.join(entry['rules'])})"
 
 
+def _moved(status: dict[str, str], arrow: str) -> str:
+    return f"{status['base']} {arrow} {status['head']}" if status["base"] != status["head"] else status["head"]
+
+
 def _diff_lines(diff: dict[str, Any]) -> list[str]:
     lines = []
     for kind, entry in diff.items():
@@ -130,9 +134,7 @@ def _text(report: dict[str, Any]) -> str:
         if "invalid" in change:
             out.append(f"  {change['quote']}  not evaluated: {change['invalid']}")
             continue
-        status = change["status"]
-        moved = f"{status['base']} -> {status['head']}" if status["base"] != status["head"] else status["head"]
-        out.append(f"  {change['quote']}  {moved}  ({change['file']})")
+        out.append(f"  {change['quote']}  {_moved(change['status'], '->')}  ({change['file']})")
         out += [f"    {_approver_line('+', a)}" for a in change["approvers"]["added"]]
         out += [f"    {_approver_line('-', a)}" for a in change["approvers"]["removed"]]
         for error in filter(None, change["errors"].values()):
@@ -157,8 +159,7 @@ def _markdown(report: dict[str, Any]) -> str:
             if "invalid" in c:
                 out.append(f"| {c['quote']} | not evaluated | | |")
                 continue
-            status = c["status"]
-            moved = f"{status['base']} → {status['head']}" if status["base"] != status["head"] else status["head"]
+            moved = _moved(c["status"], "→")
             added = "<br>".join(_approver_line("+", a)[2:] for a in c["approvers"]["added"])
             removed = "<br>".join(_approver_line("-", a)[2:] for a in c["approvers"]["removed"])
             out.append(f"| {c['quote']} | {moved} | {added} | {removed} |")

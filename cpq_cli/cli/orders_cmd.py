@@ -107,6 +107,10 @@ def _approved(conn: sqlite3.Connection, quote_arg: str | None) -> tuple[Quote, s
     return quote, submission
 
 
+def _split_label(split_key: dict[str, object]) -> str:
+    return ", ".join(f"{k}={v}" if v is not None else f"no {k}" for k, v in split_key.items()) or "all lines"
+
+
 def _make_orders(quote_arg: str | None, split_by: tuple[str, ...], file_format: FileFormat, out_dir: Path | None,
                  fmt: Format, journal: Path | None, policies: Path | None, as_user: str | None) -> None:
     from cpq_cli.identity import resolve_actor
@@ -149,7 +153,7 @@ def _make_orders(quote_arg: str | None, split_by: tuple[str, ...], file_format: 
     digits = policy.settings.digits(quote.currency)
     lines = [f"{quote.id}: {len(orders)} order(s)"]
     for o, f in zip(orders, files, strict=True):
-        key = ", ".join(f"{k}={v}" if v is not None else f"no {k}" for k, v in o.split_key.items()) or "all lines"
+        key = _split_label(o.split_key)
         lines.append(f"  {o.id}  {o.status:<9} starts {o.start_date}  {len(o.lines)} line(s)  "
                      f"{o.currency} {money_text(o.total, digits)}  ({key})  -> {display_path(f)}")
     _emit(fmt, {"quote_id": quote.id, "orders": [o.id for o in orders], "files": [str(f) for f in files],
@@ -206,7 +210,7 @@ def list_orders(
     if not rows:
         print("no orders")
     for r in rows:
-        key = ", ".join(f"{k}={v}" if v is not None else f"no {k}" for k, v in r["split_key"].items()) or "all lines"
+        key = _split_label(r["split_key"])
         print(f"{r['id']:<14} {r['status']:<9} starts {r['start_date']}  account {r['account_id']}  ({key})")
 
 
