@@ -18,6 +18,7 @@ import json
 import os
 import secrets
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
 from string import Template
 from typing import Any, NamedTuple
@@ -113,8 +114,15 @@ def enqueue(conn: sqlite3.Connection, policy: Policy, settings: NotifySettings, 
     if not settings.smtp and not settings.webhook:
         return 0
     rows = conn.execute("SELECT * FROM events WHERE seq > ? ORDER BY seq", (after_seq,)).fetchall()
+    contexts: dict[str, dict[str, Any]] = {}  # one parse of the quote per submission, not per event
+
+    def context(submission_id: str) -> dict[str, Any]:
+        if submission_id not in contexts:
+            contexts[submission_id] = _context(conn, submission_id)
+        return contexts[submission_id]
+
     for event in rows:
-        _for_event(conn, policy, settings, event)
+        _for_event(conn, policy, settings, event, context)
     return len(rows)
 
 
@@ -136,12 +144,13 @@ def _person(policy: Policy, user: str) -> tuple[str | None, str]:
     return (found.email, found.name) if found else (None, user)
 
 
-def _for_event(conn: sqlite3.Connection, policy: Policy, settings: NotifySettings, event: sqlite3.Row) -> None:
+def _for_event(conn: sqlite3.Connection, policy: Policy, settings: NotifySettings, event: sqlite3.Row,
+               context_of: Callable[[str], dict[str, Any]]) -> None:
     kind, data = event["kind"], json.loads(event["data"])
     if kind == "item.requested":
         item = conn.execute("SELECT * FROM items WHERE id = ?", (data["item"],)).fetchone()
         request = conn.execute("SELECT * FROM requests WHERE id = ?", (item["request_id"],)).fetchone()
-        context = _context(conn, item["submission_id"])
+        context = context_of(item["submission_id"])
         rules = json.loads(request["rules"])
         described = {r.id: r.description or r.id for r in policy.rules}
         token = token_for(conn, item["id"])
@@ -156,7 +165,7 @@ def _for_event(conn: sqlite3.Connection, policy: Policy, settings: NotifySetting
             queue(conn, settings, f"{event['seq']}:{user}", template, email, f"[cpq {token}] {subject}", body,
                   {"quote_id": context["quote_id"], "item": item["id"], "to": user})
     elif kind in ("submission.approved", "submission.rejected"):
-        context = _context(conn, event["submission_id"])
+        context = context_of(event["submission_id"])
         comment = ""
         if kind == "submission.rejected":
             last = conn.execute("SELECT comment, decided_by FROM items WHERE submission_id = ? AND status = 'REJECTED' "
@@ -170,7 +179,7 @@ def _for_event(conn: sqlite3.Connection, policy: Policy, settings: NotifySetting
             queue(conn, settings, f"{event['seq']}:{user}", template, email, subject, body,
                   {"quote_id": context["quote_id"], "to": user})
     elif kind == "request.recalled":
-        context = _context(conn, event["submission_id"])
+        context = context_of(event["submission_id"])
         for item in conn.execute("SELECT approver FROM items WHERE request_id = ? AND status = 'RECALLED'",
                                  (event["request_id"],)).fetchall():
             email, name = _person(policy, item["approver"])
