@@ -97,3 +97,32 @@ def test_daily_schedule_is_by_days() -> None:
     assert parts["2027-01"] == Decimal("31.00") and parts["2027-02"] == Decimal("28.00")
     month30 = dict(schedule(Decimal("360.00"), D(2027, 1, 1), D(2027, 12, 31), Method.MONTH30))
     assert set(month30.values()) == {Decimal("30.00")}
+
+
+@settings(max_examples=300, deadline=None)
+@given(start=st.dates(D(2020, 1, 1), D(2035, 12, 31)), term=st.integers(1, 60))
+def test_a_whole_term_prorates_to_exactly_one(start: dt.date, term: int) -> None:
+    end = term_end(start, term)
+    assert multiplier(start, end, term, Mode.MONTH) == 1
+    assert multiplier(start, end, term, Mode.MONTHLY_DAILY) == 1
+
+
+@settings(max_examples=300, deadline=None)
+@given(start=st.dates(D(2020, 1, 1), D(2035, 12, 31)), first=st.integers(0, 800), second=st.integers(1, 800),
+       term=st.integers(1, 36))
+def test_day_proration_adds_up_over_adjacent_periods(start: dt.date, first: int, second: int, term: int) -> None:
+    middle = start + dt.timedelta(days=first)
+    end = middle + dt.timedelta(days=second)
+    whole = multiplier(start, end, term, Mode.DAY)
+    parts = multiplier(start, middle, term, Mode.DAY) + multiplier(middle + dt.timedelta(days=1), end, term, Mode.DAY)
+    assert abs(whole - parts) < Decimal("1e-20")
+
+
+@settings(max_examples=300, deadline=None)
+@given(start=st.dates(D(2020, 1, 1), D(2035, 12, 31)), days=st.integers(0, 1500), extra=st.integers(1, 400),
+       term=st.integers(1, 36), mode=st.sampled_from(list(Mode)))
+def test_a_longer_period_never_prorates_to_less(start: dt.date, days: int, extra: int, term: int, mode: Mode) -> None:
+    shorter = multiplier(start, start + dt.timedelta(days=days), term, mode)
+    longer = multiplier(start, start + dt.timedelta(days=days + extra), term, mode)
+    assert Decimal(0) < shorter <= longer
+    assert isinstance(longer, Decimal)
