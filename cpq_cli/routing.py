@@ -140,8 +140,14 @@ def compile_policy(policy: Policy) -> CompiledPolicy:
 
 def compute_variables(compiled: CompiledPolicy, quote: Quote) -> dict[str, Any]:
     matches: dict[str | None, list[dict[str, Any]]] = {None: [ln.values for ln in quote.lines]}
+    env = Env({})  # one Env, pointed at each line in turn: this runs for every filter and line
     for key, fn in compiled.filters.items():
-        matches[key] = [ln.values for ln in quote.lines if truthy(fn(Env(ln.values)))]
+        matched = []
+        for line in quote.lines:
+            env.values = line.values
+            if truthy(fn(env)):
+                matched.append(line.values)
+        matches[key] = matched
     out: dict[str, Any] = {}
     for cv in compiled.variables:
         out[cv.variable.id] = _aggregate(cv.variable, matches[cv.where_key])
@@ -151,8 +157,9 @@ def compute_variables(compiled: CompiledPolicy, quote: Quote) -> dict[str, Any]:
 def _aggregate(variable: Variable, lines: list[dict[str, Any]]) -> Any:
     if variable.function is Aggregate.COUNT and variable.field is None:
         return Decimal(len(lines))
-    values = [v for v in (_path_value(line, variable.field or "") for line in lines)
-              if isinstance(v, Decimal)]
+    field = variable.field or ""
+    found = [_path_value(line, field) for line in lines] if "." in field else [line.get(field) for line in lines]
+    values = [v for v in found if isinstance(v, Decimal)]
     match variable.function:
         case Aggregate.COUNT:
             return Decimal(len(values))
@@ -196,20 +203,26 @@ def route(compiled: CompiledPolicy, quote: Quote, *, explain: bool = False, reas
     env_values = values if values is not None else quote_env_values(compiled, quote)
     fast = Env(env_values)
     trace: list[TraceEntry] = []
-    # Recording keeps short-circuiting: a fired rule's conditions are those that decided it.
-    recording = Env(env_values, trace=trace, full=explain) if explain or reasons else None
+    # Explain evaluates (and records) every condition of every rule. Otherwise rules are
+    # evaluated fast, and only the few that fire are evaluated again to record why: their
+    # conditions as evaluated, short-circuiting as `and`/`or` do.
+    recording = Env(env_values, trace=trace, full=explain)
     results: list[RuleResult] = []
     fired: list[tuple[_CompiledRule, tuple[ConditionResult, ...]]] = []
     for cr in compiled.rules:
         rule = cr.rule
         effective = (rule.effective_from is None and rule.effective_until is None) or rule.effective_on(quote.date)
-        if recording is None or not (effective or explain):
-            hit = effective and truthy(cr.fn(fast))
-            conditions: tuple[ConditionResult, ...] = ()
-        else:
+        conditions: tuple[ConditionResult, ...] = ()
+        if explain:
             trace.clear()
             hit = truthy(cr.fn(recording)) and effective
-            conditions = _conditions(cr, trace) if hit or explain else ()
+            conditions = _conditions(cr, trace)
+        else:
+            hit = effective and truthy(cr.fn(fast))
+            if hit and reasons:
+                trace.clear()
+                cr.fn(recording)
+                conditions = _conditions(cr, trace)
         results.append(RuleResult(rule.id, rule.description, rule.chain, rule.step, hit, effective, conditions))
         if hit:
             fired.append((cr, conditions))
