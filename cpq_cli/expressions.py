@@ -479,11 +479,6 @@ def compile_expression(expr: Expression) -> Compiled:
     return _compile(expr.tree.body, expr.source.strip(), counter)
 
 
-def compile_predicate(expr: Expression) -> Callable[[Env], bool]:
-    fn = compile_expression(expr)
-    return lambda env: truthy(fn(env))
-
-
 def _lookup_path(parts: tuple[str, ...]) -> Compiled:
     root, rest = parts[0], parts[1:]
     if not rest:

@@ -8,7 +8,7 @@ plain data. Results come back in input order.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -42,13 +42,3 @@ def fork_map(fn: Callable[[T], R], items: Sequence[T], jobs: int, min_items: int
     finally:
         _fn = None
 
-
-def chunks(items: Iterable[T], size: int) -> Iterator[list[T]]:
-    batch: list[T] = []
-    for item in items:
-        batch.append(item)
-        if len(batch) == size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch

@@ -60,12 +60,6 @@ def preview_one(compiled: CompiledPolicy, path: Path, *, explain: bool = False, 
         return PreviewResult(shown, quote, None, f"{shown}: {exc}")
 
 
-def preview_many(compiled: CompiledPolicy, paths: list[Path], *, explain: bool = False, reasons: bool = True
-                 ) -> Iterator[PreviewResult]:
-    for path in paths:
-        yield preview_one(compiled, path, explain=explain, reasons=reasons)
-
-
 # Batches at least this large are spread over the CPU cores.
 PARALLEL_MIN = 200
 

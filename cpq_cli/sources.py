@@ -24,7 +24,6 @@ Position = tuple[int, int]
 
 YAML_SUFFIXES = (".yaml", ".yml")
 TOML_SUFFIXES = (".toml",)
-JSON_SUFFIXES = (".json",)
 
 
 @dataclass

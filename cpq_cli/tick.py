@@ -10,7 +10,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import sqlite3
-from typing import NamedTuple
 
 from cpq_cli.journal import events
 from cpq_cli.journal.db import now
@@ -18,12 +17,6 @@ from cpq_cli.notify import NotifySettings, queue, render
 from cpq_cli.policy.load import parse_duration
 from cpq_cli.policy.model import Policy
 from cpq_cli.workflow import active_delegates
-
-
-class TickReport(NamedTuple):
-    escalated: list[str]
-    reminded: list[str]
-    activated: list[str]
 
 
 def _at(stamp: str) -> dt.datetime:

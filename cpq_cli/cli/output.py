@@ -63,14 +63,6 @@ def error_line(exc: CpqError) -> str:
     return f"cpq: error: {exc}"
 
 
-def warn(message: str) -> None:
-    print(f"cpq: warning: {message}", file=sys.stderr)
-
-
-def note(message: str) -> None:
-    print(message, file=sys.stderr)
-
-
 class LintFormat(StrEnum):
     text = "text"
     json = "json"

@@ -27,8 +27,6 @@ from cpq_cli.errors import ConfigError
 from cpq_cli.journal.db import now
 from cpq_cli.policy.model import Policy
 
-TEMPLATES = ("request", "approved", "rejected", "recalled", "escalated", "reminder", "bounce")
-
 
 class SmtpSettings(NamedTuple):
     host: str

@@ -24,8 +24,6 @@ from cpq_cli.orders.dates import months_between, term_end
 from cpq_cli.orders.proration import Mode, amount, multiplier
 from cpq_cli.workflow import Refused
 
-FORMATS = ("json", "yaml", "toml")
-
 
 def render(doc: dict[str, Any], fmt: str) -> str:
     if fmt == "json":

@@ -58,6 +58,3 @@ def get_reporter(name: str) -> Reporter:
 
         return report_sarif
     raise ValueError(f"unknown format {name!r}")
-
-
-REPORT_FORMATS = ("text", "json", "github", "sarif")
