@@ -46,7 +46,7 @@ def tick(
     from cpq_cli import notify
     from cpq_cli import tick as ticking
     from cpq_cli.config import load_config
-    from cpq_cli.journal.db import now, open_journal, resolve_journal_path, transaction
+    from cpq_cli.journal.db import now, open_journal, resolve_journal_path
     from cpq_cli.orders.store import activate
 
     if at:
@@ -57,14 +57,12 @@ def tick(
     period = ticking.reminder_period(load_config().sections)
     conn = open_journal(resolve_journal_path(journal))
     try:
-        with transaction(conn):
-            head = conn.execute("SELECT seq FROM journal_head WHERE id = 1").fetchone()
+        with notify.notifying(conn, policy, settings):
             escalated = ticking.escalate(conn, policy)
             reminded = ticking.remind(conn, policy, settings, period) if (settings.smtp or settings.webhook) else []
             import datetime as dt
 
             activated = activate(conn, dt.datetime.fromisoformat(now()).date(), "cpq")
-            notify.enqueue(conn, policy, settings, head["seq"] if head else 0)
         sent, failed = notify.deliver(conn, settings) if (settings.smtp or settings.webhook) else (0, 0)
     finally:
         conn.close()
@@ -86,7 +84,7 @@ def ingest(
     Exit 1 when any message was refused."""
     from cpq_cli import mail, notify
     from cpq_cli.cli.workflow_cmd import _file_hash
-    from cpq_cli.journal.db import open_journal, resolve_journal_path, transaction
+    from cpq_cli.journal.db import open_journal, resolve_journal_path
 
     policy = _policy(policies)
     settings = _settings(policy)
@@ -97,12 +95,10 @@ def ingest(
             if not path.exists():
                 raise InputError(f"{path} does not exist")
             for message in mail.read_messages(path):
-                with transaction(conn):
-                    head = conn.execute("SELECT seq FROM journal_head WHERE id = 1").fetchone()
+                with notify.notifying(conn, policy, settings):
                     result = mail.ingest(conn, policy, message, _file_hash)
                     if result.outcome == "refused":
                         _bounce(conn, settings, message, result.detail, notify)
-                    notify.enqueue(conn, policy, settings, head["seq"] if head else 0)
                 results.append(result)
         if settings.smtp or settings.webhook:
             notify.deliver(conn, settings)

@@ -77,16 +77,13 @@ def run_write(journal: Path | None, policy: Any, action: Any) -> Any:
     deliver them. A delivery that fails stays queued for `cpq tick`; the change itself stands."""
     from cpq_cli import notify
     from cpq_cli.config import load_config
-    from cpq_cli.journal.db import open_journal, resolve_journal_path, transaction
+    from cpq_cli.journal.db import open_journal, resolve_journal_path
 
-    settings = notify.load_settings(load_config().sections, Path(policy.root) if policy else None)
+    settings = notify.load_settings(load_config().sections, Path(policy.root))
     conn = open_journal(resolve_journal_path(journal))
     try:
-        with transaction(conn):
-            head = conn.execute("SELECT seq FROM journal_head WHERE id = 1").fetchone()
+        with notify.notifying(conn, policy, settings):
             result = action(conn)
-            if policy is not None:
-                notify.enqueue(conn, policy, settings, head["seq"] if head else 0)
         if settings.smtp or settings.webhook:
             _, failed = notify.deliver(conn, settings)
             if failed:

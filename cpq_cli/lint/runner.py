@@ -21,11 +21,11 @@ def lint_paths(paths: list[Path], select: frozenset[str] | None = None) -> Repor
     loose: list[Path] = []
     for path in paths:
         if path.is_dir():
-            pset = load_policy_set(path)
-            if not discover(path):
+            files = discover(path)
+            if not files:
                 raise ConfigError(f"no policy files (*.yaml, *.yml, *.toml) in {display_path(path)}")
-            files_read.extend(display_path(p) for p in discover(path))
-            found.extend(lint_policy_set(pset, select=select))
+            files_read.extend(display_path(p) for p in files)
+            found.extend(lint_policy_set(load_policy_set(path, files), select=select))
         elif path.is_file():
             if not is_policy_file(path):
                 raise ConfigError(f"{display_path(path)} is not a policy file (*.yaml, *.yml, *.toml)",

@@ -18,7 +18,7 @@ import json
 import os
 import secrets
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from string import Template
 from typing import Any, NamedTuple
@@ -105,6 +105,17 @@ def queue(conn: sqlite3.Connection, settings: NotifySettings, key: str, kind: st
     if settings.webhook:
         _queue(conn, f"{key}:webhook", kind, "webhook", settings.webhook, subject,
                json.dumps({"event": kind, **event, "text": subject}, sort_keys=True, default=str))
+
+
+@contextlib.contextmanager
+def notifying(conn: sqlite3.Connection, policy: Policy, settings: NotifySettings) -> Iterator[None]:
+    """One transaction for a change and the notifications its new events call for."""
+    from cpq_cli.journal.db import transaction
+
+    with transaction(conn):
+        head = conn.execute("SELECT seq FROM journal_head WHERE id = 1").fetchone()
+        yield
+        enqueue(conn, policy, settings, head["seq"] if head else 0)
 
 
 def enqueue(conn: sqlite3.Connection, policy: Policy, settings: NotifySettings, after_seq: int) -> int:
