@@ -251,3 +251,24 @@ def test_order_without_a_quote_uses_the_only_candidate(run, workdir: Path) -> No
     _ok(run("order", "Q-1001"))
     result = json.loads(_ok(run("order", "--json")).stdout)
     assert result["quote_id"] == "Q-1004"
+
+
+def test_two_splits_racing_make_the_orders_once(run, workdir: Path) -> None:
+    import os
+    import subprocess
+
+    from tests.test_e2e import _cpq
+
+    _approve_q1004(run)
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("CPQ_")},
+           "CPQ_CACHE_DIR": str(workdir / "cache"), **TODAY}
+    procs = [subprocess.Popen([_cpq(), "split", "Q-1004", "--by", "site"], cwd=workdir, env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    results = []
+    for proc in procs:
+        out, err = proc.communicate(timeout=60)
+        results.append((proc.returncode, out, err))
+    assert [code for code, _, _ in results] == [0, 0], results
+    assert sorted("nothing to do" in out for _, out, _ in results) == [False, True]
+    assert _rows(workdir, "orders") == 3 and _rows(workdir, "outbox") == 3
+    assert len(list((workdir / "orders").glob("*.json"))) == 3

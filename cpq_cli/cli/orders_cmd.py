@@ -9,7 +9,7 @@ import sys
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import typer
 
@@ -114,48 +114,49 @@ def _split_label(split_key: dict[str, object]) -> str:
 def _make_orders(quote_arg: str | None, split_by: tuple[str, ...], file_format: FileFormat, out_dir: Path | None,
                  fmt: Format, journal: Path | None, policies: Path | None, as_user: str | None) -> None:
     from cpq_cli.identity import resolve_actor
-    from cpq_cli.journal.db import today
-    from cpq_cli.orders.build import build_orders
-    from cpq_cli.orders.store import existing_orders, save_orders
+    from cpq_cli.journal.db import open_journal, resolve_journal_path, today
+    from cpq_cli.orders.build import Order, build_orders, money_text
+    from cpq_cli.orders.store import commit_with_files, existing_orders, stage_orders
     from cpq_cli.workflow import Refused
 
     policy = _policy(policies)
     actor = resolve_actor(policy, as_user) if as_user else "cpq"
     directory = _orders_dir(out_dir)
-    from cpq_cli.journal.db import resolve_journal_path
-
     if not resolve_journal_path(journal).exists():
         raise Refused("nothing has been approved yet (there is no journal)",
                       hint="orders are made from approved quotes: cpq submit, then approvals")
-    with _journal(journal, write=False) as reader:
-        quote, submission = _approved(reader, quote_arg)
-        existing = existing_orders(reader, quote.id)
+    conn = open_journal(resolve_journal_path(journal))
+
+    def plan() -> tuple[list[tuple[Path, str]], tuple[Quote, list[Order], list[sqlite3.Row]]]:
+        # Under the journal's write lock: a concurrent `cpq split` of the same quote waits, then finds these.
+        quote, submission = _approved(conn, quote_arg)
+        existing = existing_orders(conn, quote.id)
+        if existing:
+            if not all(row["submission_id"] == submission["id"] and json.loads(row["split_by"]) == list(split_by)
+                       for row in existing):
+                raise Refused(f"{quote.id} already has orders ({', '.join(r['id'] for r in existing)}) made "
+                              "differently", hint="orders are made once per approved quote")
+            return [], (quote, [], existing)
+        orders = build_orders(quote, submission["id"], split_by, policy.settings, today())
+        files = stage_orders(conn, orders, directory, file_format.value, policy.settings.digits(quote.currency),
+                             actor)
+        return files, (quote, orders, [])
+
+    try:
+        quote, orders, existing = commit_with_files(conn, plan)
+    finally:
+        conn.close()
     if existing:
-        same = all(row["submission_id"] == submission["id"] and json.loads(row["split_by"]) == list(split_by)
-                   for row in existing)
-        if not same:
-            raise Refused(f"{quote.id} already has orders ({', '.join(r['id'] for r in existing)}) made differently",
-                          hint="orders are made once per approved quote")
         _emit(fmt, {"quote_id": quote.id, "orders": [r["id"] for r in existing], "files": [r["file"] for r in existing],
                     "changed": False}, f"{quote.id} already has {len(existing)} order(s); nothing to do: "
               + ", ".join(r["id"] for r in existing))
         return
-    orders = build_orders(quote, submission["id"], split_by, policy.settings, today())
-    from cpq_cli.journal.db import open_journal, resolve_journal_path
-
-    conn = open_journal(resolve_journal_path(journal))
-    try:
-        files = save_orders(conn, orders, directory, file_format.value, policy.settings.digits(quote.currency), actor)
-    finally:
-        conn.close()
-    from cpq_cli.orders.build import money_text
-
     digits = policy.settings.digits(quote.currency)
+    files = [directory / f"{o.id}.{file_format.value}" for o in orders]
     lines = [f"{quote.id}: {len(orders)} order(s)"]
     for o, f in zip(orders, files, strict=True):
-        key = _split_label(o.split_key)
         lines.append(f"  {o.id}  {o.status:<9} starts {o.start_date}  {len(o.lines)} line(s)  "
-                     f"{o.currency} {money_text(o.total, digits)}  ({key})  -> {display_path(f)}")
+                     f"{o.currency} {money_text(o.total, digits)}  ({_split_label(o.split_key)})  -> {display_path(f)}")
     _emit(fmt, {"quote_id": quote.id, "orders": [o.id for o in orders], "files": [str(f) for f in files],
                 "changed": True}, "\n".join(lines))
 
@@ -264,7 +265,7 @@ def amend(
     """
     from cpq_cli.journal.db import open_journal, resolve_journal_path
     from cpq_cli.orders.proration import Mode
-    from cpq_cli.orders.store import plan_amendment, save_amendment
+    from cpq_cli.orders.store import commit_with_files, plan_amendment, stage_amendment
 
     try:
         qty = Decimal(quantity)
@@ -280,8 +281,15 @@ def amend(
                                    (order_id, line)).fetchone()
         product = policy.products.get(product_row["product"]) if product_row else None
         mode = Mode(product.proration if product and product.proration else policy.settings.proration)
-        plan, original = plan_amendment(conn, order_id, line, qty, day, mode, digits)
-        path = save_amendment(conn, plan, original, _orders_dir(out_dir), digits, "cpq")
+
+        def stage() -> tuple[list[tuple[Path, str]], Any]:
+            # Under the write lock: the current quantity and the amendment's number cannot go stale.
+            amendment, original = plan_amendment(conn, order_id, line, qty, day, mode, digits)
+            return stage_amendment(conn, amendment, original, directory, digits, "cpq"), amendment
+
+        directory = _orders_dir(out_dir)
+        plan = commit_with_files(conn, stage)
+        path = directory / f"{plan.id}.json"
     finally:
         conn.close()
     _emit(fmt, {"amendment": plan.id, "delta": str(plan.delta), "start_date": plan.start_date.isoformat(),
@@ -301,7 +309,7 @@ def contract(
 ) -> None:
     """Make contracts from activated orders: subscriptions from subscription lines, assets from asset lines."""
     from cpq_cli.journal.db import open_journal, resolve_journal_path
-    from cpq_cli.orders.store import plan_contracts, save_contracts
+    from cpq_cli.orders.store import commit_with_files, plan_contracts, stage_contracts
 
     policy = _policy(policies)
     chosen = (method.value if method else policy.settings.contracting)
@@ -312,8 +320,15 @@ def contract(
                                "ORDER BY number DESC LIMIT 1", (quote_id,)).fetchone()
             return int(json.loads(row["quote"]).get("term_months", 12)) if row else 12
 
-        docs = plan_contracts(conn, orders, chosen, policy.settings.assets, quote_term)
-        files = save_contracts(conn, docs, _orders_dir(out_dir), file_format.value, "cpq")
+        directory = _orders_dir(out_dir)
+
+        def stage() -> tuple[list[tuple[Path, str]], list[dict[str, Any]]]:
+            # Under the write lock: what is contracted, and the contract numbers, cannot race.
+            planned = plan_contracts(conn, orders, chosen, policy.settings.assets, quote_term)
+            return stage_contracts(conn, planned, directory, file_format.value, "cpq"), planned
+
+        docs = commit_with_files(conn, stage)
+        files = [directory / f"{d['id']}.{file_format.value}" for d in docs]
     finally:
         conn.close()
     text = [f"{d['id']}: {d['start_date']} .. {d['end_date']} ({d['term_months']} months), "

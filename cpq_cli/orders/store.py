@@ -15,7 +15,7 @@ import tempfile
 from collections.abc import Callable, Iterable
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 from cpq_cli.journal import events
 from cpq_cli.journal.db import now, transaction
@@ -23,6 +23,8 @@ from cpq_cli.orders.build import Order, money_text, order_document
 from cpq_cli.orders.dates import months_between, term_end
 from cpq_cli.orders.proration import Mode, amount, multiplier
 from cpq_cli.workflow import Refused
+
+T = TypeVar("T")
 
 
 def render(doc: dict[str, Any], fmt: str) -> str:
@@ -54,22 +56,26 @@ def fault_raise(point: str) -> None:
         raise OSError(f"injected fault at {point}")
 
 
-def commit_with_files(conn: sqlite3.Connection, files: list[tuple[Path, str]],
-                      write_rows: Callable[[], None]) -> None:
-    """Write `files` and run `write_rows` in one transaction: both land, or neither does."""
+def commit_with_files(conn: sqlite3.Connection, plan: Callable[[], tuple[list[tuple[Path, str]], T]]) -> T:
+    """Run `plan` and write the files it returns, in one transaction: all of it lands, or none.
+
+    `plan` runs under the journal's write lock, so its checks and numbering (does the quote
+    have orders yet? the line's current quantity? the next contract number?) cannot race
+    another cpq process; it writes its rows and returns (files, result).
+    """
     temps: list[tuple[Path, Path]] = []
     placed: list[Path] = []
     try:
-        for final, text in files:
-            final.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp_name = tempfile.mkstemp(dir=final.parent, prefix=f".{final.name}.")
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                fh.write(text)
-                fh.flush()
-                os.fsync(fh.fileno())
-            temps.append((Path(tmp_name), final))
         with transaction(conn):
-            write_rows()
+            files, result = plan()
+            for final, text in files:
+                final.parent.mkdir(parents=True, exist_ok=True)
+                fd, tmp_name = tempfile.mkstemp(dir=final.parent, prefix=f".{final.name}.")
+                with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                    fh.write(text)
+                    fh.flush()
+                    os.fsync(fh.fileno())
+                temps.append((Path(tmp_name), final))
             fault_raise("orders.before-commit")
             for temp, target in temps:
                 os.replace(temp, target)
@@ -80,6 +86,7 @@ def commit_with_files(conn: sqlite3.Connection, files: list[tuple[Path, str]],
         for target in placed:
             target.unlink(missing_ok=True)
         raise
+    return result
 
 
 def _outbox(conn: sqlite3.Connection, kind: str, key: str, payload: dict[str, Any], stamp: str) -> None:
@@ -94,39 +101,36 @@ def existing_orders(conn: sqlite3.Connection, quote_id: str) -> list[sqlite3.Row
     return conn.execute("SELECT * FROM orders WHERE quote_id = ? ORDER BY number", (quote_id,)).fetchall()
 
 
-def save_orders(conn: sqlite3.Connection, orders: list[Order], directory: Path, fmt: str, digits: int,
-                actor: str) -> list[Path]:
+def stage_orders(conn: sqlite3.Connection, orders: list[Order], directory: Path, fmt: str, digits: int,
+                 actor: str) -> list[tuple[Path, str]]:
+    """Insert the orders' rows (inside `commit_with_files`); return their files to write."""
     stamp = now()
     docs = [order_document(o, digits) for o in orders]
     for doc in docs:
         validate(doc, "order")
     files = [(directory / f"{o.id}.{fmt}", render(doc, fmt)) for o, doc in zip(orders, docs, strict=True)]
-
-    def rows() -> None:
-        for order, doc, (path, _) in zip(orders, docs, files, strict=True):
+    for order, doc, (path, _) in zip(orders, docs, files, strict=True):
+        conn.execute(
+            "INSERT INTO orders (id, quote_id, submission_id, number, account_id, currency, status, start_date, "
+            "split_by, split_key, file, data, created_at, activated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
+            "?, ?, ?)",
+            (order.id, order.quote_id, order.submission_id, order.number, order.account["id"], order.currency,
+             order.status, order.start_date.isoformat(), json.dumps(list(order.split_by)),
+             json.dumps(order.split_key, default=str), str(path), json.dumps(doc), stamp,
+             stamp if order.status == "ACTIVATED" else None))
+        for ln in order.lines:
             conn.execute(
-                "INSERT INTO orders (id, quote_id, submission_id, number, account_id, currency, status, start_date, "
-                "split_by, split_key, file, data, created_at, activated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
-                "?, ?, ?)",
-                (order.id, order.quote_id, order.submission_id, order.number, order.account["id"], order.currency,
-                 order.status, order.start_date.isoformat(), json.dumps(list(order.split_by)),
-                 json.dumps(order.split_key, default=str), str(path), json.dumps(doc), stamp,
-                 stamp if order.status == "ACTIVATED" else None))
-            for ln in order.lines:
-                conn.execute(
-                    "INSERT INTO order_lines (id, order_id, quote_line, amends, account_id, product, kind, quantity, "
-                    "unit_price, list_price, amount, start_date, end_date, term_months, contract_id, created_at) "
-                    "VALUES (?, ?, ?, NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?)",
-                    (ln.id, order.id, ln.quote_line, order.account["id"], ln.product, ln.kind, str(ln.quantity),
-                     str(ln.unit_price), str(ln.list_price), str(ln.amount), ln.start_date.isoformat(),
-                     ln.end_date.isoformat() if ln.end_date else None, ln.term_months, stamp))
-            events.append(conn, "order.created", quote_id=order.quote_id, submission_id=order.submission_id,
-                          actor=actor, data={"order": order.id, "split": order.split_key, "status": order.status,
-                                             "total": doc["total"], "file": str(path)}, at=stamp)
-            _outbox(conn, "order.created", f"order:{order.id}:created", doc, stamp)
-
-    commit_with_files(conn, files, rows)
-    return [path for path, _ in files]
+                "INSERT INTO order_lines (id, order_id, quote_line, amends, account_id, product, kind, quantity, "
+                "unit_price, list_price, amount, start_date, end_date, term_months, contract_id, created_at) "
+                "VALUES (?, ?, ?, NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?)",
+                (ln.id, order.id, ln.quote_line, order.account["id"], ln.product, ln.kind, str(ln.quantity),
+                 str(ln.unit_price), str(ln.list_price), str(ln.amount), ln.start_date.isoformat(),
+                 ln.end_date.isoformat() if ln.end_date else None, ln.term_months, stamp))
+        events.append(conn, "order.created", quote_id=order.quote_id, submission_id=order.submission_id,
+                      actor=actor, data={"order": order.id, "split": order.split_key, "status": order.status,
+                                         "total": doc["total"], "file": str(path)}, at=stamp)
+        _outbox(conn, "order.created", f"order:{order.id}:created", doc, stamp)
+    return files
 
 
 def activate(conn: sqlite3.Connection, as_of: dt.date, actor: str) -> list[str]:
@@ -198,8 +202,9 @@ def _co_term_end(conn: sqlite3.Connection, line: sqlite3.Row) -> dt.date | None:
     return dt.date.fromisoformat(line["end_date"]) if line["end_date"] else None
 
 
-def save_amendment(conn: sqlite3.Connection, amendment: Amendment, original: sqlite3.Row, directory: Path,
-                   digits: int, actor: str) -> Path:
+def stage_amendment(conn: sqlite3.Connection, amendment: Amendment, original: sqlite3.Row, directory: Path,
+                    digits: int, actor: str) -> list[tuple[Path, str]]:
+    """Insert the amendment's delta line (inside `commit_with_files`); return its file to write."""
     stamp = now()
     doc = {
         "id": amendment.id, "order_id": amendment.order_id, "amends": original["id"],
@@ -210,26 +215,20 @@ def save_amendment(conn: sqlite3.Connection, amendment: Amendment, original: sql
         "prorate_multiplier": format(amendment.multiplier.quantize(Decimal("0.000001")), "f"),
         "amount": money_text(amendment.amount, digits), "contract_id": original["contract_id"],
     }
-    path = directory / f"{amendment.id}.json"
-
-    def rows() -> None:
-        conn.execute(
-            "INSERT INTO order_lines (id, order_id, quote_line, amends, account_id, product, kind, quantity, "
-            "unit_price, list_price, amount, start_date, end_date, term_months, contract_id, created_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (amendment.id, amendment.order_id, amendment.quote_line, original["id"], original["account_id"],
-             original["product"], original["kind"], str(amendment.delta), original["unit_price"],
-             original["list_price"], str(amendment.amount), amendment.start_date.isoformat(),
-             amendment.end_date.isoformat() if amendment.end_date else None, original["term_months"],
-             original["contract_id"], stamp))
-        order = conn.execute("SELECT quote_id, submission_id FROM orders WHERE id = ?",
-                             (amendment.order_id,)).fetchone()
-        events.append(conn, "order.amended", quote_id=order["quote_id"], submission_id=order["submission_id"],
-                      actor=actor, data=doc, at=stamp)
-        _outbox(conn, "order.amended", f"amendment:{amendment.id}", doc, stamp)
-
-    commit_with_files(conn, [(path, json.dumps(doc, indent=2) + "\n")], rows)
-    return path
+    conn.execute(
+        "INSERT INTO order_lines (id, order_id, quote_line, amends, account_id, product, kind, quantity, "
+        "unit_price, list_price, amount, start_date, end_date, term_months, contract_id, created_at) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (amendment.id, amendment.order_id, amendment.quote_line, original["id"], original["account_id"],
+         original["product"], original["kind"], str(amendment.delta), original["unit_price"],
+         original["list_price"], str(amendment.amount), amendment.start_date.isoformat(),
+         amendment.end_date.isoformat() if amendment.end_date else None, original["term_months"],
+         original["contract_id"], stamp))
+    order = conn.execute("SELECT quote_id, submission_id FROM orders WHERE id = ?", (amendment.order_id,)).fetchone()
+    events.append(conn, "order.amended", quote_id=order["quote_id"], submission_id=order["submission_id"],
+                  actor=actor, data=doc, at=stamp)
+    _outbox(conn, "order.amended", f"amendment:{amendment.id}", doc, stamp)
+    return [(directory / f"{amendment.id}.json", json.dumps(doc, indent=2) + "\n")]
 
 
 # ----------------------------------------------------------------------------------- contracts
@@ -297,28 +296,26 @@ def plan_contracts(conn: sqlite3.Connection, order_ids: Iterable[str], method: s
     return contracts
 
 
-def save_contracts(conn: sqlite3.Connection, contracts: list[dict[str, Any]], directory: Path, fmt: str,
-                   actor: str) -> list[Path]:
+def stage_contracts(conn: sqlite3.Connection, contracts: list[dict[str, Any]], directory: Path, fmt: str,
+                    actor: str) -> list[tuple[Path, str]]:
+    """Insert the contracts' rows (inside `commit_with_files`); return their files to write."""
     stamp = now()
+    files = []
     for doc in contracts:
         validate(doc, "contract")
-    files = [(directory / f"{doc['id']}.{fmt}", render(doc, fmt)) for doc in contracts]
-
-    def rows() -> None:
-        for doc, (path, _) in zip(contracts, files, strict=True):
-            conn.execute("INSERT INTO contracts (id, account_id, currency, start_date, end_date, term_months, file, "
-                         "data, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                         (doc["id"], doc["account"]["id"], doc["currency"], doc["start_date"], doc["end_date"],
-                          doc["term_months"], str(path), json.dumps(doc), stamp))
-            for item in doc["subscriptions"] + doc["assets"]:
-                conn.execute("UPDATE order_lines SET contract_id = ? WHERE id = ? OR amends = ?",
-                             (doc["id"], item["order_line"], item["order_line"]))
-            events.append(conn, "contract.created", actor=actor,
-                          data={"contract": doc["id"], "orders": doc["orders"], "end_date": doc["end_date"]}, at=stamp)
-            _outbox(conn, "contract.created", f"contract:{doc['id']}:created", doc, stamp)
-
-    commit_with_files(conn, files, rows)
-    return [path for path, _ in files]
+        path = directory / f"{doc['id']}.{fmt}"
+        files.append((path, render(doc, fmt)))
+        conn.execute("INSERT INTO contracts (id, account_id, currency, start_date, end_date, term_months, file, "
+                     "data, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                     (doc["id"], doc["account"]["id"], doc["currency"], doc["start_date"], doc["end_date"],
+                      doc["term_months"], str(path), json.dumps(doc), stamp))
+        for item in doc["subscriptions"] + doc["assets"]:
+            conn.execute("UPDATE order_lines SET contract_id = ? WHERE id = ? OR amends = ?",
+                         (doc["id"], item["order_line"], item["order_line"]))
+        events.append(conn, "contract.created", actor=actor,
+                      data={"contract": doc["id"], "orders": doc["orders"], "end_date": doc["end_date"]}, at=stamp)
+        _outbox(conn, "contract.created", f"contract:{doc['id']}:created", doc, stamp)
+    return files
 
 
 # ------------------------------------------------------------------------------ entitlements
