@@ -13,6 +13,7 @@ KNOWN_KEYS = {
     "policies": "policy directory",
     "journal": "journal location (SQLite file)",
     "orders": "directory for order and contract files",
+    "secret_file": "the team's secret key file (keep it outside the repository)",
 }
 SECTIONS = ("smtp", "webhook", "sync", "notify", "impact")
 
@@ -24,6 +25,7 @@ class Config(NamedTuple):
     journal: Path
     orders: Path
     sections: dict[str, dict[str, Any]]
+    secret_file: Path | None = None
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
@@ -84,8 +86,9 @@ def load_config(start: Path | None = None) -> Config:
     def path_of(key: str, default: str) -> Path:
         return (root / str(data.get(key, default))).resolve()
 
+    secret = path_of("secret_file", "") if data.get("secret_file") else None
     return Config(root, source, path_of("policies", "policies"), path_of("journal", ".cpq/journal.sqlite3"),
-                  path_of("orders", "orders"), sections)
+                  path_of("orders", "orders"), sections, secret)
 
 
 def resolve_policy_dir(option: Path | None, start: Path | None = None) -> Path:
