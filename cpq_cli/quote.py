@@ -59,16 +59,58 @@ class Quote(NamedTuple):
         return value
 
 
+HASH_V1 = "sha256:"  # legacy: json.dumps(default=str) spelled the number 12.5 and the string "12.5" alike
+HASH_V2 = "v2:sha256:"  # type-tagged: injective over JSON values
+
+
 def canonical_json(data: Any) -> str:
-    """One spelling of a JSON value: sorted keys, no spaces, decimals as written."""
+    """Version 1 of the canonical form (kept to check submissions recorded before version 2)."""
     return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+
+
+def _tagged(value: Any) -> Any:
+    """Each JSON value as [type, value], so no two values of different types share a spelling.
+
+    Numbers are compared as numbers (1, 1.0 and 1.00 are one value), strings as strings.
+    """
+    if value is None:
+        return ["null"]
+    if isinstance(value, bool):  # before int: True is an int in Python
+        return ["bool", value]
+    if isinstance(value, (int, float, Decimal)):
+        number = Decimal(value) if not isinstance(value, float) else Decimal(repr(value))
+        if number.is_finite():
+            number = number.normalize() if number else Decimal(0)
+        return ["num", f"{number:E}" if number.is_finite() else str(number)]
+    if isinstance(value, str):
+        return ["str", value]
+    if isinstance(value, (list, tuple)):
+        return ["list", [_tagged(v) for v in value]]
+    if isinstance(value, dict):
+        return ["obj", [[str(k), _tagged(v)] for k, v in sorted(value.items(), key=lambda kv: str(kv[0]))]]
+    return ["other", str(value)]
+
+
+def canonical_json_v2(data: Any) -> str:
+    return json.dumps(_tagged(data), separators=(",", ":"), ensure_ascii=False)
 
 
 def content_hash(data: Any) -> str:
     """What approvals are bound to: reformatting the file keeps it, any change of a value does not."""
     import hashlib
 
-    return "sha256:" + hashlib.sha256(canonical_json(data).encode("utf-8")).hexdigest()
+    raw = canonical_json_v2(data).encode("utf-8", "surrogatepass")
+    return HASH_V2 + hashlib.sha256(raw).hexdigest()
+
+
+def content_hash_like(data: Any, recorded: str) -> str:
+    """The hash of `data` in the version that `recorded` was made with, to compare the two."""
+    if recorded.startswith(HASH_V1):
+        import hashlib
+
+        legacy = canonical_json(data).encode("utf-8", "surrogatepass")
+        return HASH_V1 + hashlib.sha256(legacy).hexdigest()
+    return content_hash(data)
 
 
 def _num(value: Any) -> Any:

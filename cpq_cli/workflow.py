@@ -20,8 +20,9 @@ from typing import Any, NamedTuple
 from cpq_cli.errors import InputError
 from cpq_cli.journal import events
 from cpq_cli.journal.db import fault, now, today
+from cpq_cli.journal.replay import check as check_against_events
 from cpq_cli.policy.model import Policy
-from cpq_cli.quote import Quote
+from cpq_cli.quote import Quote, content_hash_like
 from cpq_cli.routing import ApprovalPath, ApproverKind, CompiledPolicy, quote_env_values, route
 from cpq_cli.smart import SmartOutcome, decode, encode, reevaluate, tested_values
 
@@ -62,12 +63,26 @@ def items_of(conn: sqlite3.Connection, request_id: str) -> list[sqlite3.Row]:
     return conn.execute("SELECT * FROM items WHERE request_id = ? ORDER BY id", (request_id,)).fetchall()
 
 
-def active_delegates(conn: sqlite3.Connection, approver: str) -> list[str]:
-    """Delegates whose window contains today (inclusive). Not transitive: only direct delegates."""
-    day = today().isoformat()
-    rows = conn.execute("SELECT DISTINCT delegate FROM delegations WHERE approver = ? AND starts <= ? AND ends >= ? "
-                        "ORDER BY delegate", (approver, day, day)).fetchall()
-    return [r["delegate"] for r in rows]
+def delegation_windows(conn: sqlite3.Connection, approver: str) -> list[tuple[str, str, str]]:
+    """(delegate, from, until) of every delegation the approver made, read from the hash-chained
+    events (not the `delegations` table, which anyone who can write the file could add rows to)."""
+    from cpq_cli.journal.events import row_intact
+
+    windows = []
+    for row in conn.execute("SELECT * FROM events WHERE kind = 'delegation.created' AND actor = ? ORDER BY seq",
+                            (approver,)):
+        if row_intact(conn, row) is False:
+            continue
+        data = json.loads(row["data"])
+        if data.get("approver") == approver:
+            windows.append((str(data.get("delegate")), str(data.get("from")), str(data.get("until"))))
+    return windows
+
+
+def active_delegates(conn: sqlite3.Connection, approver: str, day: str | None = None) -> list[str]:
+    """Delegates whose window contains the day (default today; inclusive). Not transitive."""
+    day = day or today().isoformat()
+    return sorted({d for d, starts, ends in delegation_windows(conn, approver) if starts <= day <= ends})
 
 
 # ------------------------------------------------------------------------------------ submit
@@ -79,7 +94,9 @@ def submit(conn: sqlite3.Connection, policy: Policy, compiled: CompiledPolicy, q
     quote_hash = quote.content_hash
     last = latest_submission(conn, quote.id)
     if last is not None:
-        if last["status"] in ("PENDING", "APPROVED") and last["quote_hash"] == quote_hash:
+        check_against_events(conn, last)
+        same_content = content_hash_like(quote.data, last["quote_hash"]) == last["quote_hash"]
+        if last["status"] in ("PENDING", "APPROVED") and same_content:
             what = "pending approval" if last["status"] == "PENDING" else "approved"
             return Outcome(last["id"], last["status"], False, f"{quote.id} is already {what} with this content "
                            f"({last['id']}); nothing to do")
@@ -91,13 +108,15 @@ def submit(conn: sqlite3.Connection, policy: Policy, compiled: CompiledPolicy, q
                       hint="add the user to the policy or fix the quote's owner")
     values = quote_env_values(compiled, quote)
     path = route(compiled, quote, values=values)
-    _refuse_self_approval(path, quote.owner)
+    _refuse_self_approval(path, quote.owner, actor, policy)
     previous = last["id"] if last is not None and last["status"] in ("REJECTED", "RECALLED") else None
     number = (last["number"] + 1) if last is not None else 1
     submission_id = f"{quote.id}#{number}"
     stamp = now()
     tested = {cr.rule.id: {str(n): encode(v) for n, v in tested_values(cr.fn, values).items()}
               for cr in compiled.rules if cr.rule.id in path.fired}
+    reuse = _reusable(conn, compiled, values, path, previous) if previous else {}
+    plan = _plan(path, submission_id, {quote.owner, actor}, reuse)
     conn.execute(
         "INSERT INTO submissions (id, quote_id, number, status, reason, quote_hash, policy_hash, policy_commit, "
         "quote_file, owner, submitted_by, submitted_at, closed_at, previous_id, quote, path) "
@@ -106,20 +125,47 @@ def submit(conn: sqlite3.Connection, policy: Policy, compiled: CompiledPolicy, q
          actor, stamp, previous, _json(quote.data), _json({"fired": list(path.fired), "tested": tested})))
     events.append(conn, "submission.created", quote_id=quote.id, submission_id=submission_id, actor=actor,
                   data={"quote_hash": quote_hash, "policy_hash": policy.content_hash, "policy_commit": policy_commit,
-                        "fired": list(path.fired), "previous": previous}, at=stamp)
+                        "fired": list(path.fired), "previous": previous, "owner": quote.owner, "requests": plan},
+                  at=stamp)
     fault("submit.after-submission")
-    reuse = _reusable(conn, compiled, values, path, previous) if previous else {}
-    k = 0
+    for request in plan:
+        conn.execute(
+            "INSERT INTO requests (id, submission_id, chain, chain_order, step, approver, kind, rules, "
+            "members, needed, status, reason, reused_from, snapshot, requested_at, closed_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL, ?)",
+            (request["id"], submission_id, request["chain"], request["chain_order"], request["step"],
+             request["approver"], request["kind"], _json(request["rules"]), _json(request["members"]),
+             request["needed"], request["status"], request["reason"], request["reused_from"],
+             stamp if request["status"] == "AUTO_APPROVED" else None))
+        if request["status"] == "AUTO_APPROVED":
+            events.append(conn, "request.auto_approved", quote_id=quote.id, submission_id=submission_id,
+                          request_id=request["id"], actor="cpq",
+                          data={"approver": request["approver"], "rules": request["rules"],
+                                "reason": request["reason"], "reused_from": request["reused_from"]}, at=stamp)
+    fault("submit.after-requests")
+    if not plan:
+        _close_submission(conn, submission_id, quote.id, "APPROVED", "no_rules", "cpq", stamp)
+        return Outcome(submission_id, "APPROVED", True, f"{quote.id}: no approval required ({submission_id})")
+    status = advance(conn, submission_id, quote.id, stamp)
+    return Outcome(submission_id, status, True, f"{quote.id} submitted ({submission_id}): {status.lower()}")
+
+
+def _plan(path: ApprovalPath, submission_id: str, excluded: set[str],
+          reuse: dict[tuple[str, tuple[str, ...]], str]) -> list[dict[str, Any]]:
+    """Every request of a new submission, as recorded in its `submission.created` event.
+
+    A person is asked once per request: members are de-duplicated, and neither the quote's owner
+    nor its submitter is among them.
+    """
+    plan: list[dict[str, Any]] = []
     for chain in path.chains:
         for step in chain.steps:
             for approver in step.approvers:
-                k += 1
-                request_id = f"{submission_id}.{k}"
-                members = list(approver.members) if approver.kind is ApproverKind.GROUP else (
+                members = list(dict.fromkeys(approver.members)) if approver.kind is ApproverKind.GROUP else (
                     [approver.id] if approver.kind is ApproverKind.USER else [])
-                eligible = [m for m in members if m != quote.owner]
+                eligible = [m for m in members if m not in excluded]
                 needed = 0 if approver.kind is ApproverKind.AUTO else min(
-                    approver.require.needed(len(set(members))) if approver.require else 1, len(eligible))
+                    approver.require.needed(len(members)) if approver.require else 1, len(eligible))
                 status, reason, reused = "WAITING", None, None
                 if approver.kind is ApproverKind.AUTO:
                     status, reason = "AUTO_APPROVED", "auto"
@@ -127,33 +173,33 @@ def submit(conn: sqlite3.Connection, policy: Policy, compiled: CompiledPolicy, q
                     found = reuse.get((approver.id, tuple(approver.rules)))
                     if found is not None:
                         status, reason, reused = "AUTO_APPROVED", "smart_reuse", found
-                conn.execute(
-                    "INSERT INTO requests (id, submission_id, chain, chain_order, step, approver, kind, rules, "
-                    "members, needed, status, reason, reused_from, snapshot, requested_at, closed_at) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL, ?)",
-                    (request_id, submission_id, chain.id, chain.order, step.number, approver.id, approver.kind.value,
-                     _json(list(approver.rules)), _json(eligible), needed, status, reason, reused,
-                     stamp if status == "AUTO_APPROVED" else None))
-                if status == "AUTO_APPROVED":
-                    events.append(conn, "request.auto_approved", quote_id=quote.id, submission_id=submission_id,
-                                  request_id=request_id, actor="cpq",
-                                  data={"approver": approver.id, "rules": list(approver.rules), "reason": reason,
-                                        "reused_from": reused}, at=stamp)
-    fault("submit.after-requests")
-    if k == 0:
-        _close_submission(conn, submission_id, quote.id, "APPROVED", "no_rules", "cpq", stamp)
-        return Outcome(submission_id, "APPROVED", True, f"{quote.id}: no approval required ({submission_id})")
-    status = advance(conn, submission_id, quote.id, stamp)
-    return Outcome(submission_id, status, True, f"{quote.id} submitted ({submission_id}): {status.lower()}")
+                plan.append({"id": f"{submission_id}.{len(plan) + 1}", "chain": chain.id, "chain_order": chain.order,
+                             "step": step.number, "approver": approver.id, "kind": approver.kind.value,
+                             "rules": list(approver.rules), "members": eligible, "needed": needed, "status": status,
+                             "reason": reason, "reused_from": reused})
+    return plan
 
 
-def _refuse_self_approval(path: ApprovalPath, owner: str) -> None:
+def _refuse_self_approval(path: ApprovalPath, owner: str, submitter: str, policy: Policy) -> None:
+    """No one approves their own quote or their own submission; no request may wait for nobody."""
     for chain in path.chains:
         for step in chain.steps:
             for approver in step.approvers:
+                rule = approver.rules[0]
                 if approver.kind is ApproverKind.USER and approver.id == owner:
-                    raise Refused(f"rule {approver.rules[0]} would ask {owner} to approve their own quote",
+                    raise Refused(f"rule {rule} would ask {owner} to approve their own quote",
                                   hint="no one approves their own quote; change the rule's approvers")
+                if approver.kind is ApproverKind.USER and approver.id == submitter:
+                    raise Refused(f"{submitter} submitted this quote and rule {rule} would ask {submitter} to "
+                                  "approve it; whoever submits a quote may not approve that submission",
+                                  hint=f"let the owner ({owner}) or someone not asked to approve it submit it")
+                if approver.kind is ApproverKind.GROUP:
+                    members = set(approver.members)
+                    if not members - {owner, submitter}:
+                        who = ", ".join(sorted(members)) or "no members"
+                        raise Refused(f"rule {rule} asks group {approver.id}, but nobody in it may decide this quote "
+                                      f"({who}: the quote's owner or its submitter)",
+                                      hint=f"add approvers to group {approver.id} or change rule {rule}")
 
 
 def _reusable(conn: sqlite3.Connection, compiled: CompiledPolicy, values: dict[str, Any], path: ApprovalPath,
@@ -297,20 +343,46 @@ class Decision(NamedTuple):
 
 
 def open_items_for(conn: sqlite3.Connection, user: str, quote_id: str | None = None) -> list[sqlite3.Row]:
-    """REQUESTED items the user may act on: their own, or as an active delegate recorded on the item."""
-    rows = conn.execute("SELECT items.*, submissions.owner AS owner FROM items JOIN submissions "
-                        "ON submissions.id = items.submission_id WHERE items.status = 'REQUESTED' "
-                        "ORDER BY items.quote_id, items.id").fetchall()
-    mine = [r for r in rows if (r["approver"] == user or user in json.loads(r["delegates"]))
-            and (quote_id is None or r["quote_id"] == quote_id)]
-    return mine
+    """REQUESTED items the user may act on today: their own, or those of an approver whose
+    delegation to the user (as recorded in the events) covers today."""
+    rows = conn.execute("SELECT items.*, submissions.owner AS owner, submissions.submitted_by AS submitted_by "
+                        "FROM items JOIN submissions ON submissions.id = items.submission_id "
+                        "WHERE items.status = 'REQUESTED' ORDER BY items.quote_id, items.id").fetchall()
+    day = today().isoformat()
+    delegated: dict[str, bool] = {}
+
+    def covers(approver: str) -> bool:
+        if approver not in delegated:
+            delegated[approver] = user in active_delegates(conn, approver, day)
+        return delegated[approver]
+
+    return [r for r in rows if (quote_id is None or r["quote_id"] == quote_id)
+            and (r["approver"] == user or covers(r["approver"]))]
+
+
+def _once_per_request(conn: sqlite3.Connection, actor: str, items: list[sqlite3.Row]) -> list[sqlite3.Row]:
+    """At most one item per request for the actor, and none where they have already decided:
+    a person counts once per request, whether for themself or for those who delegated to them."""
+    chosen: dict[str, sqlite3.Row] = {}
+    for item in sorted(items, key=lambda i: (i["approver"] != actor, i["id"])):  # their own item first
+        if item["request_id"] in chosen:
+            continue
+        done = conn.execute("SELECT 1 FROM items WHERE request_id = ? AND decided_by = ?",
+                            (item["request_id"], actor)).fetchone()
+        if done is None:
+            chosen[item["request_id"]] = item
+    return sorted(chosen.values(), key=lambda i: i["id"])
 
 
 def decide(conn: sqlite3.Connection, actor: str, quote_id: str | None, approve: bool, comment: str | None,
            *, current_hash: Any = None, only_items: set[str] | None = None) -> tuple[Outcome, list[Decision]]:
     """Approve or reject every open item the actor holds on one quote (or just `only_items`)."""
-    items = [i for i in open_items_for(conn, actor, quote_id) if only_items is None or i["id"] in only_items]
+    held = [i for i in open_items_for(conn, actor, quote_id) if only_items is None or i["id"] in only_items]
+    items = _once_per_request(conn, actor, held)
     verb = "approve" if approve else "reject"
+    if held and not items:
+        raise Refused(f"{actor} has already decided {held[0]['request_id']} on {held[0]['quote_id']}; a person counts "
+                      "once per request, whoever they act for", hint="the others asked decide the remaining items")
     if not items:
         if quote_id is not None:
             last = latest_submission(conn, quote_id)
@@ -332,10 +404,14 @@ def decide(conn: sqlite3.Connection, actor: str, quote_id: str | None, approve: 
     quote_id = quotes[0]
     submission = latest_submission(conn, quote_id)
     assert submission is not None
+    check_against_events(conn, submission)
     if submission["owner"] == actor:
         raise Refused(f"{actor} owns {quote_id} and cannot {verb} it", hint="no one approves their own quote")
+    if submission["submitted_by"] == actor:
+        raise Refused(f"{actor} submitted {quote_id} ({submission['id']}) and cannot {verb} that submission",
+                      hint="whoever submits a quote may not approve it; another approver or delegate must")
     if current_hash is not None:
-        file_hash = current_hash(submission["quote_file"])
+        file_hash = current_hash(submission["quote_file"], submission["quote_hash"])
         if file_hash is not None and file_hash != submission["quote_hash"]:
             raise Refused(f"{quote_id} has changed since it was submitted ({submission['quote_file']}); "
                           "a pending quote is frozen", hint=f"recall and resubmit: cpq recall {quote_id}")
@@ -370,9 +446,10 @@ def settle(conn: sqlite3.Connection, submission: sqlite3.Row, request_ids: Itera
         rejections = [i for i in items if i["status"] == "REJECTED"]
         still_open = [i for i in items if i["status"] == "REQUESTED"]
         needed = row["needed"]
-        if len(approvals) >= needed:
+        approvers = {i["decided_by"] for i in approvals}
+        if len(approvers) >= needed:  # a person counts once, whoever they act for
             outcome = "APPROVED"
-        elif rejections and (row["kind"] == "user" or len(approvals) + len(still_open) < needed
+        elif rejections and (row["kind"] == "user" or len(approvers) + len(still_open) < needed
                              or _first_decision_settles(row)):
             outcome = "REJECTED"
         else:
@@ -383,7 +460,7 @@ def settle(conn: sqlite3.Connection, submission: sqlite3.Row, request_ids: Itera
         events.append(conn, f"request.{outcome.lower()}", quote_id=submission["quote_id"],
                       submission_id=submission["id"], request_id=request_id, actor=actor,
                       data={"approvals": [i["decided_by"] for i in approvals],
-                            "rejections": [i["decided_by"] for i in rejections]}, at=stamp)
+                            "rejections": [i["decided_by"] for i in rejections], "snapshot": snapshot}, at=stamp)
         for item in still_open:  # peers of a settled group: no longer needed
             conn.execute("UPDATE items SET status = 'CANCELLED', decided_at = ? WHERE id = ?", (stamp, item["id"]))
             events.append(conn, "item.cancelled", quote_id=submission["quote_id"], submission_id=submission["id"],
@@ -414,6 +491,7 @@ def recall(conn: sqlite3.Connection, policy: Policy, actor: str, quote_id: str) 
     last = latest_submission(conn, quote_id)
     if last is None:
         raise Refused(f"{quote_id} has never been submitted")
+    check_against_events(conn, last)
     if last["status"] != "PENDING":
         extra = " (an approved quote cannot be recalled)" if last["status"] == "APPROVED" else ""
         raise Refused(f"{quote_id} is {last['status'].lower()}, not pending{extra}")
@@ -433,6 +511,8 @@ def _require_admin(policy: Policy, actor: str) -> None:
 def revoke(conn: sqlite3.Connection, policy: Policy, actor: str, quote_id: str, reason: str) -> Outcome:
     _require_admin(policy, actor)
     last = latest_submission(conn, quote_id)
+    if last is not None:
+        check_against_events(conn, last)
     if last is None or last["status"] != "APPROVED":
         state = "never submitted" if last is None else last["status"].lower()
         raise Refused(f"{quote_id} is {state}; only an approved quote can be revoked")
@@ -454,8 +534,12 @@ def override(conn: sqlite3.Connection, policy: Policy, actor: str, target: str, 
     if request["status"] != "REQUESTED":
         raise Refused(f"{request['id']} is {request['status'].lower()}; only a requested item can be overridden")
     submission = conn.execute("SELECT * FROM submissions WHERE id = ?", (request["submission_id"],)).fetchone()
+    check_against_events(conn, submission)
     if submission["owner"] == actor:
         raise Refused(f"{actor} owns {submission['quote_id']} and cannot override its approvals")
+    if submission["submitted_by"] == actor:
+        raise Refused(f"{actor} submitted {submission['quote_id']} ({submission['id']}) and cannot override its "
+                      "approvals", hint="another admin must")
     stamp = now()
     outcome = "APPROVED" if approve else "REJECTED"
     for item in items_of(conn, request["id"]):
@@ -465,7 +549,8 @@ def override(conn: sqlite3.Connection, policy: Policy, actor: str, target: str, 
     conn.execute("UPDATE requests SET status = ?, reason = ?, snapshot = ?, closed_at = ? WHERE id = ?",
                  (outcome, f"override: {reason}", _json(snapshot) if snapshot else None, stamp, request["id"]))
     events.append(conn, f"request.{outcome.lower()}", quote_id=submission["quote_id"], submission_id=submission["id"],
-                  request_id=request["id"], actor=actor, data={"override": True, "reason": reason}, at=stamp)
+                  request_id=request["id"], actor=actor,
+                  data={"override": True, "reason": reason, "snapshot": snapshot}, at=stamp)
     if approve:
         final = advance(conn, submission["id"], submission["quote_id"], stamp)
     else:
@@ -488,6 +573,9 @@ def delegate(conn: sqlite3.Connection, policy: Policy, actor: str, to: str, star
         raise Refused("a user cannot delegate to themselves")
     if starts > ends:
         raise Refused(f"the window {starts} .. {ends} is empty", hint="--from must not be after --until")
+    if ends < today().isoformat():
+        raise Refused(f"the window {starts} .. {ends} ended before today ({today().isoformat()})",
+                      hint="a delegation acts only inside its window; give one that includes today or later")
     stamp = now()
     cursor = conn.execute("INSERT INTO delegations (approver, delegate, starts, ends, created_by, created_at) "
                           "VALUES (?, ?, ?, ?, ?, ?)", (actor, to, starts, ends, actor, stamp))

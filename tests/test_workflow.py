@@ -231,7 +231,9 @@ def test_recall_then_resubmit(run, workdir: Path, quote_file: Path) -> None:
 def test_delegation_window_and_not_transitive(run, workdir: Path, quote_file: Path) -> None:
     _ok(run("delegate", "--as", "alice", "--to", "sam", "--from", "2026-01-01", "--until", "2030-12-31"))
     _ok(run("delegate", "--as", "sam", "--to", "tomas", "--from", "2026-01-01", "--until", "2030-12-31"))
-    _ok(run("delegate", "--as", "mira", "--to", "tomas", "--from", "2020-01-01", "--until", "2020-12-31"))
+    # a window that is already over is refused: it could never be acted on
+    assert run("delegate", "--as", "mira", "--to", "tomas", "--from", "2020-01-01", "--until", "2020-12-31"
+               ).exit_code == 1
     _ok(run("submit", str(quote_file), "--as", "rita"))
     inbox = json.loads(_ok(run("inbox", "--as", "sam", "--format", "json")).stdout)["requests"]
     assert [(e["quote_id"], e["on_behalf_of"]) for e in inbox] == [(Q, "alice")]

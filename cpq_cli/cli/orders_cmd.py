@@ -98,10 +98,14 @@ def _approved(conn: sqlite3.Connection, quote_arg: str | None) -> tuple[Quote, s
         quote = load_quote(Path(submission["quote_file"]))
     if submission is None:
         raise Refused(f"{quote.id} has never been submitted", hint=f"cpq submit {quote_arg}")
+    from cpq_cli.journal.replay import check
+    from cpq_cli.quote import content_hash_like
+
+    check(conn, submission)  # a status row set to APPROVED by hand is refused here
     if submission["status"] != "APPROVED":
         raise Refused(f"{quote.id} is {submission['status'].lower()} ({submission['id']}); orders are made from "
                       "approved quotes only")
-    if quote.content_hash != submission["quote_hash"]:
+    if content_hash_like(quote.data, submission["quote_hash"]) != submission["quote_hash"]:
         raise Refused(f"{quote.id} has changed since it was approved ({submission['id']})",
                       hint="resubmit it for approval; orders are made from the approved content only")
     return quote, submission
@@ -316,8 +320,12 @@ def contract(
     conn = open_journal(resolve_journal_path(journal))
     try:
         def quote_term(quote_id: str) -> int:
-            row = conn.execute("SELECT quote FROM submissions WHERE quote_id = ? AND status = 'APPROVED' "
+            from cpq_cli.journal.replay import check
+
+            row = conn.execute("SELECT * FROM submissions WHERE quote_id = ? AND status = 'APPROVED' "
                                "ORDER BY number DESC LIMIT 1", (quote_id,)).fetchone()
+            if row is not None:
+                check(conn, row)
             return int(json.loads(row["quote"]).get("term_months", 12)) if row else 12
 
         directory = _orders_dir(out_dir)

@@ -43,6 +43,8 @@ def register(app: typer.Typer) -> None:
         app.command(name, help=fn.__doc__)(fn)
     approvers_app.command("replace", help=replace.__doc__)(replace)
     journal_app.command("verify", help=verify.__doc__)(verify)
+    journal_app.command("head", help=head.__doc__)(head)
+    journal_app.command("key", help=key.__doc__)(key)
     app.add_typer(approvers_app, name="approvers")
     app.add_typer(journal_app, name="journal")
 
@@ -120,18 +122,19 @@ def _policy_commit(root: Path) -> str | None:
     return (commit + ("+dirty" if dirty else "")) if done.returncode == 0 and commit else None
 
 
-def _file_hash(recorded: str | None) -> str | None:
-    """The content hash of the quote file as it is now (None if it is gone)."""
+def _file_hash(recorded: str | None, recorded_hash: str) -> str | None:
+    """The content hash of the quote file as it is now, in the version of `recorded_hash`
+    (None if the file is gone)."""
     if not recorded:
         return None
     path = Path(recorded)
     if not path.exists():
         return None
-    from cpq_cli.quote import content_hash
+    from cpq_cli.quote import content_hash_like
     from cpq_cli.sources import ParseFailure, load_document
 
     try:
-        return content_hash(load_document(path, "json").data)
+        return content_hash_like(load_document(path, "json").data, recorded_hash)
     except ParseFailure:
         return "unreadable"
 
@@ -442,19 +445,94 @@ def _open_items_of(journal: Path | None, user: str) -> list[str]:
         return []  # no journal yet: nothing to move
 
 
-def verify(fmt: Format = FORMAT, journal: Path = JOURNAL) -> None:
-    """Check the journal's hash chain: exit 1 naming the first event that was changed or removed."""
+def verify(
+    against: str = typer.Option(None, "--against", metavar="COUNT:HASH",
+                                help="A head recorded earlier with `cpq journal head`: prove that the journal still "
+                                     "holds that event unchanged, so nothing up to it was rewritten or cut since."),
+    fmt: Format = FORMAT, journal: Path = JOURNAL,
+) -> None:
+    """Check the journal: the hash chain, and every submission's tables against its events.
+
+    Exit 1 naming the first event that was changed, removed or reordered, or the first state row
+    (a status, an approver, a snapshot) that its events do not bear out. With a secret key
+    configured, a chain recomputed without the key shows too; with `--against`, a cut tail does.
+    """
+    from cpq_cli.journal.events import Head
     from cpq_cli.journal.events import verify as do_verify
+    from cpq_cli.journal.replay import differences
+
+    try:
+        recorded = Head.parse(against) if against else None
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--against") from None
+    with _journal(journal, write=False) as conn:
+        result = do_verify(conn, recorded)
+        problems: list[str] = []
+        if result.broken is None:
+            for sub in conn.execute("SELECT * FROM submissions ORDER BY quote_id, number").fetchall():
+                problems += [f"{sub['id']}: {d}" for d in differences(conn, sub)]
+            known = {r[0] for r in conn.execute("SELECT DISTINCT submission_id FROM events WHERE kind = "
+                                                "'submission.created'")}
+            rows = {r[0] for r in conn.execute("SELECT id FROM submissions")}
+            problems += [f"{sid}: its row was deleted" for sid in sorted(known - rows)]
+        keyed = getattr(conn, "keyed_since", None)
+    ok = result.broken is None and not problems
+    if fmt is Format.json:
+        _emit(fmt, {"events": result.checked, "ok": ok, "keyed_since": keyed, "unchecked": result.unchecked,
+                    "first_broken": None if result.broken is None else {"seq": result.broken.seq,
+                                                                        "problem": result.broken.problem},
+                    "state_problems": problems}, "")
+    elif result.broken is not None:
+        print(f"journal broken: {result.broken.problem}")
+    elif problems:
+        print(f"journal broken: {len(problems)} state row(s) do not match their events")
+        for problem in problems[:20]:
+            print(f"  {problem}")
+    else:
+        extra = f", keyed from event {keyed}" if keyed else ""
+        if result.unchecked:
+            extra += f"; {result.unchecked} keyed event(s) not checked (no secret key configured)"
+        print(f"journal ok: {result.checked} events, hash chain intact{extra}, tables match the events"
+              + (f", head {recorded.seq} still there" if recorded else ""))
+    if not ok:
+        raise typer.Exit(1)
+
+
+def head(journal: Path = JOURNAL) -> None:
+    """Print the journal's head (event count and hash), to keep outside the journal.
+
+    Record it where whoever can write the journal cannot (a git note, a CI artifact, a ticket);
+    `cpq journal verify --against COUNT:HASH` later proves nothing up to it was changed or cut.
+    """
+    from cpq_cli.journal.events import head as current
 
     with _journal(journal, write=False) as conn:
-        count, broken = do_verify(conn)
-    if fmt is Format.json:
-        _emit(fmt, {"events": count, "ok": broken is None,
-                    "first_broken": None if broken is None else {"seq": broken.seq, "problem": broken.problem}}, "")
-    elif broken is None:
-        print(f"journal ok: {count} events, hash chain intact")
-    else:
-        print(f"journal broken: {broken.problem}")
-    if broken is not None:
-        raise typer.Exit(1)
+        print(current(conn))
+
+
+def key(journal: Path = JOURNAL) -> None:
+    """Key the journal's hash chain with the team's secret key from the next event on.
+
+    After this, recomputing the chain after an edit needs the key (CPQ_SECRET_FILE or
+    secret_file in cpq.toml). A new journal is keyed from its first event automatically.
+    """
+    from cpq_cli.journal import events
+    from cpq_cli.journal.db import JournalConnection, open_journal, resolve_journal_path, start_keying, transaction
+    from cpq_cli.secret import load_secret
+
+    secret = load_secret("keying the journal")
+    conn = open_journal(resolve_journal_path(journal), keying=True)
+    try:
+        assert isinstance(conn, JournalConnection)
+        if conn.keyed_since is not None:
+            print(f"journal already keyed from event {conn.keyed_since}")
+            return
+        conn.chain_key = secret
+        with transaction(conn):
+            first = events.head(conn).seq + 1
+            start_keying(conn, first)
+            events.append(conn, "journal.keyed", data={"from": first})
+        print(f"journal keyed from event {first}; record the head now: cpq journal head")
+    finally:
+        conn.close()
 

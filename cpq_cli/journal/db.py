@@ -24,6 +24,22 @@ class JournalError(CpqError):
     """The journal cannot be opened or written (exit 2: configuration or environment)."""
 
 
+KEY_MARK = "cpq-journal-keyed-since"
+
+
+class JournalConnection(sqlite3.Connection):
+    """A connection that knows how the journal's hash chain is keyed (see `events`).
+
+    chain_key: the team's secret key when one is configured; keyed_since: the first event whose
+    hash is an HMAC under it (None: the chain is plain SHA-256); key_missing: a keyed journal
+    opened read-only without the key, so keyed hashes cannot be checked.
+    """
+
+    chain_key: bytes | None = None
+    keyed_since: int | None = None
+    key_missing: bool = False
+
+
 def now() -> str:
     """UTC, ISO 8601, to the microsecond. `CPQ_NOW` pins it (tests, replays, `cpq tick --now`)."""
     pinned = os.environ.get("CPQ_NOW")
@@ -58,22 +74,27 @@ def _connect(path: Path, *, readonly: bool) -> sqlite3.Connection:
         if not path.exists():
             raise JournalError(f"no journal at {path}", hint="nothing has been submitted yet; `cpq submit` creates it")
         uri = f"file:{path.resolve().as_posix()}?mode=ro"
-        conn = sqlite3.connect(uri, uri=True, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
+        conn = sqlite3.connect(uri, uri=True, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None,
+                               factory=JournalConnection)
     else:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise JournalError(f"cannot create the journal directory {path.parent}: {exc.strerror}",
                                hint="set --journal or CPQ_JOURNAL to a writable location") from None
-        conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
+        conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None,
+                               factory=JournalConnection)
     conn.row_factory = sqlite3.Row
     conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
     conn.execute("PRAGMA foreign_keys = ON")
     return conn
 
 
-def open_journal(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
-    """Open (and, for writing, create and migrate) the journal at `path`."""
+def open_journal(path: Path, *, readonly: bool = False, keying: bool = False) -> sqlite3.Connection:
+    """Open (and, for writing, create and migrate) the journal at `path`.
+
+    `keying`: opened by `cpq journal key`, which may write to a plain journal while a key is set.
+    """
     try:
         conn = _connect(path, readonly=readonly)
         if not readonly:
@@ -82,6 +103,7 @@ def open_journal(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
             migrate(conn)
         else:
             _check_schema(conn)
+        _setup_chain_key(conn, readonly=readonly or keying)
         return conn
     except sqlite3.OperationalError as exc:
         message = str(exc)
@@ -91,6 +113,55 @@ def open_journal(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
         raise JournalError(f"journal {path}: {message}") from None
     except sqlite3.DatabaseError as exc:
         raise JournalError(f"{path} is not a cpq journal: {exc}") from None
+
+
+def _setup_chain_key(conn: sqlite3.Connection, *, readonly: bool) -> None:
+    """Bind the team's key to the connection, and check it is the key the chain was keyed with.
+
+    A keyed journal is never written without its key (no silent plain-hash fallback). A new
+    journal is keyed from its first event when a key is configured; an existing plain one only
+    by the explicit `cpq journal key`, so that a deleted marker cannot be laundered by the next
+    ordinary write.
+    """
+    from cpq_cli.secret import mac, optional_secret, same
+
+    if not isinstance(conn, JournalConnection):
+        return
+    key = optional_secret()
+    row = conn.execute("SELECT value FROM journal_meta WHERE name = 'keyed_since'").fetchone()
+    if row is not None:
+        seq_text, _, tag = str(row[0]).partition(":")
+        if not seq_text.isdigit():
+            raise JournalError("the journal's key marker is damaged", hint="run `cpq journal verify`")
+        if key is None:
+            if not readonly:
+                raise ConfigError(f"the journal's hash chain is keyed (from event {seq_text}); writing to it needs the "
+                                  "team's secret key", hint="set CPQ_SECRET_FILE or secret_file in cpq.toml")
+            conn.key_missing = True
+        elif not same(tag, mac(key, KEY_MARK, seq_text)):
+            raise JournalError("the configured secret key is not the key this journal's chain was made with "
+                               "(or its key marker was edited)", hint="check CPQ_SECRET_FILE; `cpq journal verify`")
+        conn.chain_key, conn.keyed_since = key, int(seq_text)
+        return
+    if key is None:
+        return
+    conn.chain_key = key
+    head = conn.execute("SELECT seq FROM journal_head WHERE id = 1").fetchone()
+    if head is None and not readonly:
+        start_keying(conn, 1)
+    elif head is not None and not readonly:
+        raise JournalError("a secret key is configured but this journal's hash chain is not keyed",
+                           hint="key it from now on with `cpq journal key`, then record `cpq journal head`")
+
+
+def start_keying(conn: JournalConnection, first: int) -> None:
+    """Key the chain from event `first` on (inside or outside a transaction)."""
+    from cpq_cli.secret import mac
+
+    assert conn.chain_key is not None
+    conn.execute("INSERT INTO journal_meta (name, value) VALUES ('keyed_since', ?) ON CONFLICT (name) DO NOTHING",
+                 (f"{first}:{mac(conn.chain_key, KEY_MARK, str(first))}",))
+    conn.keyed_since = first
 
 
 def migrate(conn: sqlite3.Connection) -> list[int]:

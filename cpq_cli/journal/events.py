@@ -1,12 +1,17 @@
 """The event log: every row carries the hash of the previous one, so edits and deletions show.
 
-hash = sha256(prev_hash + "\\n" + canonical JSON of the row's content). The head (last seq and
-hash) is kept in `journal_head` in the same transaction, so deleting the newest events shows too.
+hash = sha256(prev_hash + "\\n" + canonical JSON of the row's content); from the event named in
+`journal_meta.keyed_since` on, an HMAC-SHA256 of the same under the team's secret key, so that
+whoever can write the journal but lacks the key cannot recompute the chain after an edit. The
+head (last seq and hash) is kept in `journal_head` in the same transaction; `cpq journal head`
+prints it for safekeeping elsewhere, and `verify(against=...)` proves the journal still holds
+that event unchanged, so a cut tail shows even when the head row was rewritten too.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import sqlite3
 from typing import Any, NamedTuple
@@ -16,11 +21,39 @@ from cpq_cli.journal.db import now
 GENESIS = "0" * 64
 
 
+def _body(seq: int, at: str, kind: str, quote_id: str | None, submission_id: str | None, request_id: str | None,
+          actor: str | None, data: str) -> bytes:
+    return json.dumps([seq, at, kind, quote_id, submission_id, request_id, actor, data], separators=(",", ":"),
+                      ensure_ascii=False).encode("utf-8", "surrogatepass")
+
+
 def _digest(prev_hash: str, seq: int, at: str, kind: str, quote_id: str | None, submission_id: str | None,
-            request_id: str | None, actor: str | None, data: str) -> str:
-    body = json.dumps([seq, at, kind, quote_id, submission_id, request_id, actor, data], separators=(",", ":"),
-                      ensure_ascii=False)
-    return hashlib.sha256(f"{prev_hash}\n{body}".encode()).hexdigest()
+            request_id: str | None, actor: str | None, data: str, key: bytes | None = None) -> str:
+    message = prev_hash.encode() + b"\n" + _body(seq, at, kind, quote_id, submission_id, request_id, actor, data)
+    if key is not None:
+        return hmac.new(key, message, hashlib.sha256).hexdigest()
+    return hashlib.sha256(message).hexdigest()
+
+
+def _key_for(conn: sqlite3.Connection, seq: int) -> tuple[bool, bytes | None]:
+    """(is this event keyed, the key if we have it)."""
+    since: int | None = getattr(conn, "keyed_since", None)
+    if since is None or seq < since:
+        return False, None
+    return True, getattr(conn, "chain_key", None)
+
+
+def row_intact(conn: sqlite3.Connection, row: sqlite3.Row) -> bool | None:
+    """Does the row's stored hash match its content and its stored predecessor's hash?
+
+    None when it cannot be told (a keyed event, read without the key).
+    """
+    keyed, key = _key_for(conn, row["seq"])
+    if keyed and key is None:
+        return None
+    digest = _digest(row["prev_hash"], row["seq"], row["at"], row["kind"], row["quote_id"], row["submission_id"],
+                     row["request_id"], row["actor"], row["data"], key)
+    return hmac.compare_digest(digest, row["hash"])
 
 
 def append(conn: sqlite3.Connection, kind: str, *, quote_id: str | None = None, submission_id: str | None = None,
@@ -31,7 +64,13 @@ def append(conn: sqlite3.Connection, kind: str, *, quote_id: str | None = None, 
     seq, prev = (head["seq"] + 1, head["hash"]) if head else (1, GENESIS)
     at = at or now()
     payload = json.dumps(data or {}, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
-    digest = _digest(prev, seq, at, kind, quote_id, submission_id, request_id, actor, payload)
+    keyed, key = _key_for(conn, seq)
+    if keyed and key is None:
+        from cpq_cli.errors import ConfigError
+
+        raise ConfigError("the journal's hash chain is keyed; writing needs the team's secret key",
+                          hint="set CPQ_SECRET_FILE or secret_file in cpq.toml")
+    digest = _digest(prev, seq, at, kind, quote_id, submission_id, request_id, actor, payload, key)
     conn.execute("INSERT INTO events (seq, at, kind, quote_id, submission_id, request_id, actor, data, prev_hash, "
                  "hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                  (seq, at, kind, quote_id, submission_id, request_id, actor, payload, prev, digest))
@@ -45,23 +84,68 @@ class Break(NamedTuple):
     problem: str
 
 
-def verify(conn: sqlite3.Connection) -> tuple[int, Break | None]:
-    """(events checked, the first broken link or None)."""
-    prev, expected_seq, count = GENESIS, 1, 0
+class Head(NamedTuple):
+    seq: int
+    digest: str
+
+    def __str__(self) -> str:
+        return f"{self.seq}:{self.digest}"
+
+    @classmethod
+    def parse(cls, text: str) -> Head:
+        seq, sep, digest = text.strip().partition(":")
+        if not sep or not seq.isdigit() or len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
+            raise ValueError(f"{text!r} is not a journal head (COUNT:SHA256 as printed by `cpq journal head`)")
+        return cls(int(seq), digest)
+
+
+def head(conn: sqlite3.Connection) -> Head:
+    row = conn.execute("SELECT seq, hash FROM journal_head WHERE id = 1").fetchone()
+    return Head(0, GENESIS) if row is None else Head(row["seq"], row["hash"])
+
+
+class Verified(NamedTuple):
+    checked: int
+    broken: Break | None
+    unchecked: int  # keyed events whose hash could not be checked (no key)
+
+
+def verify(conn: sqlite3.Connection, against: Head | None = None) -> Verified:
+    """Walk the chain: (events checked, the first broken link or None, keyed events not checkable)."""
+    prev, expected_seq, count, unchecked = GENESIS, 1, 0, 0
+    found_against = against is None or against.seq == 0
     for row in conn.execute("SELECT * FROM events ORDER BY seq"):
         count += 1
         if row["seq"] != expected_seq:
-            return count, Break(expected_seq, f"event {expected_seq} is missing (next is {row['seq']})")
+            return Verified(count, Break(expected_seq, f"event {expected_seq} is missing (next is {row['seq']})"),
+                            unchecked)
         if row["prev_hash"] != prev:
-            return count, Break(row["seq"], f"event {row['seq']} does not link to event {row['seq'] - 1}")
-        digest = _digest(prev, row["seq"], row["at"], row["kind"], row["quote_id"], row["submission_id"],
-                         row["request_id"], row["actor"], row["data"])
-        if digest != row["hash"]:
-            return count, Break(row["seq"], f"event {row['seq']} ({row['kind']}) was changed after it was written")
+            return Verified(count, Break(row["seq"], f"event {row['seq']} does not link to event {row['seq'] - 1}"),
+                            unchecked)
+        intact = row_intact(conn, row)
+        if intact is None:
+            unchecked += 1
+        elif not intact:
+            return Verified(count, Break(row["seq"], f"event {row['seq']} ({row['kind']}) was changed after it was "
+                                                     "written, or its hash was recomputed without the key"), unchecked)
+        if against is not None and row["seq"] == against.seq:
+            if not hmac.compare_digest(row["hash"], against.digest):
+                return Verified(count, Break(row["seq"], f"event {row['seq']} is not the one recorded in the head "
+                                                         "given: the journal was rewritten since"), unchecked)
+            found_against = True
         prev, expected_seq = row["hash"], expected_seq + 1
-    head = conn.execute("SELECT seq, hash FROM journal_head WHERE id = 1").fetchone()
-    if head is None and count:
-        return count, Break(count, "the journal head is missing")
-    if head is not None and (head["seq"] != expected_seq - 1 or head["hash"] != prev):
-        return count, Break(head["seq"], f"events after {expected_seq - 1} were deleted (the head is at {head['seq']})")
-    return count, None
+    if not found_against:
+        assert against is not None
+        return Verified(count, Break(against.seq, f"the journal was cut: it ends at event {expected_seq - 1}, before "
+                                                  f"the recorded head {against.seq}"), unchecked)
+    stored = conn.execute("SELECT seq, hash FROM journal_head WHERE id = 1").fetchone()
+    if stored is None and count:
+        return Verified(count, Break(count, "the journal head is missing"), unchecked)
+    if stored is not None and (stored["seq"] != expected_seq - 1 or stored["hash"] != prev):
+        return Verified(count, Break(stored["seq"], f"events after {expected_seq - 1} were deleted (the head is at "
+                                                    f"{stored['seq']})"), unchecked)
+    since: int | None = getattr(conn, "keyed_since", None)
+    if getattr(conn, "chain_key", None) is not None and since is None and count:
+        return Verified(count, Break(1, "a secret key is configured but the chain is not keyed: it was never keyed "
+                                        "(`cpq journal key`), or its key marker was deleted"), unchecked)
+    return Verified(count, None, unchecked)

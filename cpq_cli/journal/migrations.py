@@ -187,4 +187,12 @@ CREATE TABLE mail_processed (
 ALTER TABLE items ADD COLUMN reminded_at TEXT;
 ALTER TABLE items ADD COLUMN escalated_from TEXT
 """),
+    (4, "trust", """
+CREATE TABLE journal_meta (
+    name TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+CREATE INDEX events_kind_actor ON events (kind, actor, seq);
+CREATE INDEX events_submission ON events (submission_id, seq)
+"""),
 )

@@ -1,0 +1,183 @@
+"""The workflow state a submission's events imply, and whether the state tables agree.
+
+The tables (`submissions`, `requests`, `items`) are what commands query; the hash-chained events
+are what cannot be edited unnoticed. Every command that acts on a submission first replays its
+events and compares: a row edited by hand (a status set to APPROVED, an item given to someone
+else, a snapshot widened) is refused at use, not only found later by `cpq journal verify`.
+
+`submission.created` carries the plan (every request with its approver, members, needed count
+and first status); each later change is an event. Submissions recorded before the plan was in
+the event (journal migration 3 and older) are checked at the submission level only.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import dataclass, field
+from typing import Any
+
+from cpq_cli.errors import InputError
+from cpq_cli.journal.events import row_intact
+
+REQUEST_FIELDS = ("chain", "chain_order", "step", "approver", "kind", "rules", "members", "needed")
+CLOSING = {"request.approved": "APPROVED", "request.rejected": "REJECTED", "request.cancelled": "CANCELLED",
+           "request.recalled": "RECALLED"}
+SUBMISSION_CLOSING = {"submission.approved": "APPROVED", "submission.rejected": "REJECTED",
+                      "submission.recalled": "RECALLED", "submission.revoked": "REVOKED"}
+
+
+class Tampered(InputError):
+    """The state tables disagree with the event chain: refused (exit 1), nothing written."""
+
+
+@dataclass
+class ItemState:
+    request_id: str
+    approver: str
+    status: str = "REQUESTED"
+    decided_by: str | None = None
+
+
+@dataclass
+class RequestState:
+    plan: dict[str, Any]
+    status: str
+    snapshot: Any = None
+
+
+@dataclass
+class SubmissionState:
+    id: str
+    quote_id: str
+    status: str
+    quote_hash: str
+    submitted_by: str
+    owner: str | None
+    requests: dict[str, RequestState] | None  # None: recorded before plans were in the event
+    items: dict[str, ItemState] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
+
+
+def _data(row: sqlite3.Row) -> dict[str, Any]:
+    value = json.loads(row["data"])
+    return value if isinstance(value, dict) else {}
+
+
+def project(submission_id: str, rows: list[sqlite3.Row]) -> SubmissionState | None:
+    """Fold a submission's events (in sequence order) into the state they imply."""
+    state: SubmissionState | None = None
+    for row in rows:
+        kind, data = row["kind"], _data(row)
+        if kind == "submission.created":
+            plan = data.get("requests")
+            state = SubmissionState(submission_id, row["quote_id"], "PENDING", str(data.get("quote_hash")),
+                                    str(row["actor"]), data.get("owner"),
+                                    None if plan is None else {
+                                        str(r["id"]): RequestState(r, str(r["status"])) for r in plan})
+            continue
+        if state is None:
+            return None
+        requests = state.requests
+        if kind in SUBMISSION_CLOSING:
+            state.status = SUBMISSION_CLOSING[kind]
+        elif kind.startswith("request.") and requests is not None:
+            request = requests.get(str(row["request_id"]))
+            if request is None:
+                state.problems.append(f"event {row['seq']} names an unknown request {row['request_id']}")
+                continue
+            if kind == "request.requested":
+                request.status = "REQUESTED"
+            elif kind == "request.auto_approved":
+                request.status = "AUTO_APPROVED"
+            elif kind in CLOSING:
+                request.status = CLOSING[kind]
+                request.snapshot = data.get("snapshot")
+                left = "RECALLED" if kind == "request.recalled" else "CANCELLED"
+                for other in state.items.values():
+                    if other.request_id == row["request_id"] and other.status == "REQUESTED":
+                        other.status = left
+        elif kind.startswith("item."):
+            item_id = str(data.get("item"))
+            if kind == "item.requested":
+                state.items[item_id] = ItemState(str(row["request_id"]), str(data.get("approver")))
+                continue
+            found = state.items.get(item_id)
+            if found is None:
+                state.problems.append(f"event {row['seq']} names an unknown item {item_id}")
+                continue
+            if kind in ("item.approved", "item.rejected"):
+                found.status, found.decided_by = kind.split(".")[1].upper(), row["actor"]
+            elif kind == "item.cancelled":
+                found.status = "CANCELLED"
+            elif kind == "item.escalated":
+                found.status = "ESCALATED"
+            elif kind == "item.reassigned":
+                found.approver = str(data.get("to"))
+    return state
+
+
+def submission_events(conn: sqlite3.Connection, submission_id: str) -> list[sqlite3.Row]:
+    rows: list[sqlite3.Row] = conn.execute("SELECT * FROM events WHERE submission_id = ? ORDER BY seq",
+                                           (submission_id,)).fetchall()
+    return rows
+
+
+def differences(conn: sqlite3.Connection, submission: sqlite3.Row) -> list[str]:
+    """Where the rows of one submission disagree with its events (empty: they agree)."""
+    sid = submission["id"]
+    rows = submission_events(conn, sid)
+    broken = [r["seq"] for r in rows if row_intact(conn, r) is False]
+    if broken:
+        return [f"event {broken[0]} was changed after it was written"]
+    state = project(sid, rows)
+    if state is None:
+        return ["it has no submission.created event"]
+    found = list(state.problems)
+    for name, expected in (("status", state.status), ("quote_hash", state.quote_hash),
+                           ("submitted_by", state.submitted_by)):
+        if submission[name] != expected:
+            found.append(f"{name} is {submission[name]!r} but its events say {expected!r}")
+    if state.owner is not None and submission["owner"] != state.owner:
+        found.append(f"owner is {submission['owner']!r} but its events say {state.owner!r}")
+    if state.requests is None:
+        return found
+    request_rows = {r["id"]: r for r in conn.execute("SELECT * FROM requests WHERE submission_id = ?", (sid,))}
+    if set(request_rows) != set(state.requests):
+        found.append("its requests are not the ones its events created")
+        return found
+    for request_id, request in state.requests.items():
+        row = request_rows[request_id]
+        for name in REQUEST_FIELDS:
+            have = json.loads(row[name]) if name in ("rules", "members") else row[name]
+            if have != request.plan.get(name):
+                found.append(f"request {request_id}: {name} is {have!r} but its events say {request.plan.get(name)!r}")
+        if row["status"] != request.status:
+            found.append(f"request {request_id}: status is {row['status']!r} but its events say {request.status!r}")
+        if row["status"] == "APPROVED" and (json.loads(row["snapshot"]) if row["snapshot"] else None) != (
+                request.snapshot):
+            found.append(f"request {request_id}: its approval snapshot differs from its events")
+        if row["status"] == "AUTO_APPROVED" and (row["reason"], row["reused_from"]) != (
+                request.plan.get("reason"), request.plan.get("reused_from")):
+            found.append(f"request {request_id}: its auto-approval differs from its events")
+    item_rows = {r["id"]: r for r in conn.execute("SELECT * FROM items WHERE submission_id = ?", (sid,))}
+    if set(item_rows) != set(state.items):
+        found.append("its items are not the ones its events requested")
+        return found
+    for item_id, item in state.items.items():
+        row = item_rows[item_id]
+        expectations: tuple[tuple[str, str | None], ...] = (
+            ("request_id", item.request_id), ("approver", item.approver), ("status", item.status),
+            ("decided_by", item.decided_by))
+        for name, wanted in expectations:
+            if row[name] != wanted:
+                found.append(f"item {item_id}: {name} is {row[name]!r} but its events say {wanted!r}")
+    return found
+
+
+def check(conn: sqlite3.Connection, submission: sqlite3.Row) -> None:
+    """Refuse to act on a submission whose rows disagree with its events."""
+    found = differences(conn, submission)
+    if found:
+        raise Tampered(f"the journal's state of {submission['id']} does not match its events: {found[0]}",
+                       hint="someone edited the journal's tables; run `cpq journal verify` and restore it")

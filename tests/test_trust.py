@@ -1,0 +1,357 @@
+"""Attacks on approvals (issue 10), each run through the installed `cpq` executable.
+
+Every test first sets up a legitimate state with the CLI, then tries to get around an
+approval the way a user with a shell (and, for the journal tests, write access to the
+journal file) could, and checks that the attempt is refused — exit 1, one line naming what
+and why — and that nothing was written.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import POLICIES, ROOT
+
+TODAY_WINDOW = ("--from", "2026-01-01", "--until", "2099-12-31")
+
+
+def _cpq() -> str:
+    candidate = Path(sys.executable).parent / "cpq"
+    found = str(candidate) if candidate.exists() else shutil.which("cpq")
+    if not found:
+        pytest.fail("the cpq executable is not installed in this environment")
+    return found
+
+
+class Cli:
+    def __init__(self, cwd: Path, env: dict[str, str]) -> None:
+        self.cwd, self.env = cwd, env
+
+    def __call__(self, *args: str, **extra: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([_cpq(), *args], cwd=self.cwd, capture_output=True, text=True,
+                              env={**self.env, **extra}, timeout=60)
+
+    def ok(self, *args: str) -> subprocess.CompletedProcess[str]:
+        done = self(*args)
+        assert done.returncode == 0, f"cpq {' '.join(args)}: {done.stdout}{done.stderr}"
+        return done
+
+    def refused(self, *args: str, needle: str, code: int = 1) -> str:
+        """The command fails with one error line that contains `needle`; returns that line."""
+        done = self(*args)
+        assert done.returncode == code, f"cpq {' '.join(args)} exited {done.returncode}: {done.stdout}{done.stderr}"
+        lines = [ln for ln in done.stderr.splitlines() if ln.strip()]
+        assert len(lines) == 1 and lines[0].startswith("cpq: error:"), done.stderr
+        assert "Traceback" not in done.stderr
+        assert needle in lines[0], lines[0]
+        return lines[0]
+
+    def json(self, *args: str) -> Any:
+        return json.loads(self.ok(*args, "--format", "json").stdout)
+
+
+@pytest.fixture
+def cli(tmp_path: Path) -> Cli:
+    work = tmp_path / "w"
+    shutil.copytree(POLICIES, work / "policies")
+    shutil.copytree(ROOT / "examples", work / "examples")
+    shutil.copy(ROOT / "cpq.toml", work / "cpq.toml")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CPQ_", "GITHUB_"))}
+    env["CPQ_CACHE_DIR"] = str(tmp_path / "cache")
+    return Cli(work, env)
+
+
+@contextmanager
+def _db(cli: Cli) -> Iterator[sqlite3.Connection]:
+    """The journal opened as an attacker with write access to the file would: plain SQLite."""
+    conn = sqlite3.connect(cli.cwd / ".cpq" / "journal.sqlite3", isolation_level=None)
+    conn.row_factory = sqlite3.Row
+    try:
+        yield conn
+    finally:
+        conn.close()
+
+
+def _snapshot(cli: Cli) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of every journal table, to show that a refusal wrote nothing."""
+    path = cli.cwd / ".cpq" / "journal.sqlite3"
+    if not path.exists():
+        return {}
+    with _db(cli) as conn:
+        tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+        rows = {t: [tuple(r) for r in conn.execute(f"SELECT * FROM {t}")] for t in sorted(tables) if t != "_migrations"}
+    return {t: r for t, r in rows.items() if r}  # a journal created (empty) by the refused command holds nothing
+
+
+def _status(cli: Cli, quote_id: str) -> dict[str, Any]:
+    data: dict[str, Any] = cli.json("status", quote_id)
+    return data
+
+
+def _request(cli: Cli, quote_id: str, approver: str) -> dict[str, Any]:
+    found = [r for r in _status(cli, quote_id)["requests"] if r["approver"] == approver]
+    assert len(found) == 1
+    return found[0]
+
+
+def _reach_executive(cli: Cli) -> None:
+    """Q-1003 with every request before the executive committee (2 of carmen, frank, victor) overridden."""
+    cli.ok("submit", "examples/quotes/Q-1003-every-tier.json", "--as", "rita")
+    for _ in range(10):
+        open_ = [r for r in _status(cli, "Q-1003")["requests"]
+                 if r["status"] == "REQUESTED" and r["approver"] != "exec-committee"]
+        if not open_:
+            break
+        for r in open_:
+            cli.ok("override", r["id"], "--approve", "--as", "dan", "--reason", "setup")
+    assert _request(cli, "Q-1003", "exec-committee")["status"] == "REQUESTED"
+
+
+def _add_policy(cli: Cli, name: str, data: dict[str, Any]) -> None:
+    import yaml
+
+    (cli.cwd / "policies" / name).write_text(yaml.safe_dump(data, sort_keys=False))
+
+
+def _write_quote(cli: Cli, name: str, data: dict[str, Any]) -> Path:
+    path = cli.cwd / name
+    path.write_text(json.dumps(data, indent=2))
+    return path
+
+
+def _base_quote(**changes: Any) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads((ROOT / "examples" / "quotes" / "Q-1001-standard.json").read_text())
+    data = copy.deepcopy(data)
+    data.update(changes)
+    return data
+
+
+# ----------------------------------------------------------------- 2. one person counted twice
+
+
+def test_a_delegate_counts_once_per_request_whoever_they_act_for(cli: Cli) -> None:
+    _reach_executive(cli)
+    cli.ok("delegate", "--as", "victor", "--to", "frank", *TODAY_WINDOW, "--reassign-pending")
+    cli.ok("approve", "Q-1003", "--as", "frank")  # as himself (one item), not also as victor
+    assert _request(cli, "Q-1003", "exec-committee")["status"] == "REQUESTED"
+    before = _snapshot(cli)
+    cli.refused("approve", "Q-1003", "--as", "frank", needle="counts once")
+    assert _snapshot(cli) == before
+    cli.ok("approve", "Q-1003", "--as", "victor")  # victor himself still may
+    assert _status(cli, "Q-1003")["submission"]["status"] == "APPROVED"
+
+
+def test_a_member_listed_twice_counts_once(cli: Cli) -> None:
+    _add_policy(cli, "dup.yaml", {
+        "groups": {"twice": {"members": ["lee", "lee", "lena"], "require": {"min": 2}}},
+        "rules": [{"id": "dup-rule", "when": "net_total > 0", "approvers": ["twice"], "chain": "finance",
+                   "step": 3}]})
+    done = cli("submit", "examples/quotes/Q-1001-standard.json", "--as", "rita")
+    if done.returncode != 0:  # the policy set is refused: duplicate members are an error
+        assert done.returncode in (1, 2) and "twice" in done.stderr and "Traceback" not in done.stderr
+        return
+    with _db(cli) as conn:
+        conn.execute("UPDATE requests SET status = status")  # the journal exists
+    cli.ok("approve", "Q-1001", "--as", "lee")
+    assert _request(cli, "Q-1001", "twice")["status"] == "REQUESTED"
+
+
+# ------------------------------------------------------------ 3. the submitter approves their own
+
+
+def test_the_submitter_is_not_asked_to_approve_what_they_submitted(cli: Cli) -> None:
+    quote = _write_quote(cli, "sam.json", _base_quote(id="Q-SAM", owner="sam", payment_terms="Net 30",
+                                                       lines=[{**_base_quote()["lines"][0], "discount_pct": 15}]))
+    before = _snapshot(cli)
+    line = cli.refused("submit", str(quote), "--as", "alice", needle="alice submitted")
+    assert "discount-manager" in line
+    assert _snapshot(cli) == before
+
+
+def test_the_submitter_cannot_approve_that_submission_as_a_delegate(cli: Cli) -> None:
+    quote = _write_quote(cli, "sam.json", _base_quote(id="Q-SAM", owner="sam", payment_terms="Net 45"))
+    cli.ok("delegate", "--as", "lee", "--to", "alice", *TODAY_WINDOW)
+    cli.ok("submit", str(quote), "--as", "alice")
+    before = _snapshot(cli)
+    cli.refused("approve", "Q-SAM", "--as", "alice", needle="alice submitted Q-SAM")
+    assert _snapshot(cli) == before
+
+
+# ----------------------------------------------------------------- 4. the content hash and types
+
+
+def test_a_number_does_not_reuse_the_approval_of_the_same_digits_as_a_string(cli: Cli) -> None:
+    _add_policy(cli, "credit.yaml", {"rules": [
+        {"id": "credit-risk", "when": "fields.credit_pct > 10", "approvers": ["frank"], "chain": "finance",
+         "step": 3}]})
+    as_text = _base_quote(id="Q-CR", fields={"deal_type": "new", "credit_pct": "12.5"})
+    quote = _write_quote(cli, "cr.json", as_text)
+    cli.ok("submit", str(quote), "--as", "rita")
+    assert _status(cli, "Q-CR")["submission"]["status"] == "APPROVED"  # a string fires nothing
+    quote.write_text(json.dumps({**as_text, "fields": {"deal_type": "new", "credit_pct": 12.5}}, indent=2))
+    before = _snapshot(cli)
+    cli.refused("order", str(quote), needle="changed since it was approved")
+    assert _snapshot(cli) == before
+    assert not (cli.cwd / "orders").exists() or not any((cli.cwd / "orders").iterdir())
+    cli.ok("submit", str(quote), "--as", "rita")  # a new submission, and now frank is asked
+    assert _request(cli, "Q-CR", "frank")["status"] == "REQUESTED"
+
+
+# ------------------------------------------------------------- 5. state rows against the chain
+
+
+def _submit_q1004(cli: Cli) -> None:
+    cli.ok("submit", "examples/quotes/Q-1004-multi-site.json", "--as", "rita")
+
+
+@pytest.mark.parametrize("forgery", [
+    "UPDATE submissions SET status = 'APPROVED' WHERE quote_id = 'Q-1004'",
+    "UPDATE requests SET status = 'APPROVED'; UPDATE submissions SET status = 'APPROVED'",
+    "UPDATE items SET status = 'APPROVED', decided_by = 'alice' WHERE approver = 'alice';"
+    " UPDATE requests SET status = 'APPROVED'; UPDATE submissions SET status = 'APPROVED'",
+])
+def test_a_forged_state_row_is_refused_at_use_and_found_by_verify(cli: Cli, forgery: str) -> None:
+    _submit_q1004(cli)
+    with _db(cli) as conn:
+        for statement in forgery.split(";"):
+            conn.execute(statement)
+    before = _snapshot(cli)
+    cli.refused("order", "examples/quotes/Q-1004-multi-site.json", needle="does not match its events")
+    assert _snapshot(cli) == before
+    assert not (cli.cwd / "orders").exists() or not any((cli.cwd / "orders").iterdir())
+    done = cli("journal", "verify")
+    assert done.returncode == 1 and "Q-1004#1" in done.stdout + done.stderr
+
+
+def test_a_forged_item_cannot_be_decided(cli: Cli) -> None:
+    _submit_q1004(cli)
+    with _db(cli) as conn:  # give mallory-ish sam alice's open item
+        conn.execute("UPDATE items SET approver = 'sam' WHERE approver = 'alice'")
+    cli.refused("approve", "Q-1004", "--as", "sam", needle="does not match its events")
+
+
+def test_a_forged_delegation_row_gives_no_power(cli: Cli) -> None:
+    _submit_q1004(cli)
+    with _db(cli) as conn:
+        conn.execute("INSERT INTO delegations (approver, delegate, starts, ends, created_by, created_at) "
+                     "VALUES ('alice', 'sam', '2020-01-01', '2099-12-31', 'alice', '2026-01-01')")
+        conn.execute("UPDATE items SET delegates = '[\"sam\"]' WHERE approver = 'alice'")
+    done = cli("approve", "Q-1004", "--as", "sam")
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert _request(cli, "Q-1004", "alice")["status"] == "REQUESTED"
+
+
+def test_verify_finds_edited_deleted_and_reordered_events(cli: Cli) -> None:
+    _submit_q1004(cli)
+    cli.ok("approve", "Q-1004", "--as", "alice")
+    cases = {
+        "edited": "UPDATE events SET actor = 'victor' WHERE kind = 'item.approved'",
+        "deleted": "DELETE FROM events WHERE seq = 3",
+        "reordered": "UPDATE events SET seq = 999999 WHERE seq = 3; UPDATE events SET seq = 3 WHERE seq = 4;"
+                     " UPDATE events SET seq = 4 WHERE seq = 999999",
+    }
+    with _db(cli) as conn:
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    pristine = (cli.cwd / ".cpq" / "journal.sqlite3").read_bytes()
+    for name, sql in cases.items():
+        (cli.cwd / ".cpq" / "journal.sqlite3").write_bytes(pristine)
+        for extra in (".cpq/journal.sqlite3-wal", ".cpq/journal.sqlite3-shm"):
+            (cli.cwd / extra).unlink(missing_ok=True)
+        with _db(cli) as conn:
+            for statement in sql.split(";"):
+                conn.execute(statement)
+        done = cli("journal", "verify")
+        assert done.returncode == 1, (name, done.stdout, done.stderr)
+
+
+def test_a_cut_tail_is_found_against_the_recorded_head(cli: Cli) -> None:
+    _submit_q1004(cli)
+    head = cli.ok("journal", "head").stdout.strip()
+    assert head.count(":") == 1 and head.split(":")[0].isdigit()
+    cli.ok("journal", "verify", "--against", head)
+    cli.ok("approve", "Q-1004", "--as", "alice")
+    cli.ok("journal", "verify", "--against", head)  # growth is fine
+    with _db(cli) as conn:  # cut the newest events and fix the head so the chain alone looks whole
+        seq = int(head.split(":")[0])
+        conn.execute("DELETE FROM events WHERE seq >= ?", (seq,))
+        last = conn.execute("SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1").fetchone()
+        conn.execute("UPDATE journal_head SET seq = ?, hash = ?", (last["seq"], last["hash"]))
+    done = cli("journal", "verify", "--against", head)
+    assert done.returncode == 1 and "cut" in (done.stdout + done.stderr)
+
+
+def _recompute_chain(conn: sqlite3.Connection) -> None:
+    """What an attacker who can write the journal does after an edit: rebuild every hash."""
+    from cpq_cli.journal.events import GENESIS, _digest
+
+    prev = GENESIS
+    for row in conn.execute("SELECT * FROM events ORDER BY seq").fetchall():
+        digest = _digest(prev, row["seq"], row["at"], row["kind"], row["quote_id"], row["submission_id"],
+                         row["request_id"], row["actor"], row["data"])
+        conn.execute("UPDATE events SET prev_hash = ?, hash = ? WHERE seq = ?", (prev, digest, row["seq"]))
+        prev = digest
+    conn.execute("UPDATE journal_head SET hash = ?", (prev,))
+
+
+def test_a_recomputed_chain_is_found_when_the_chain_is_keyed(cli: Cli, tmp_path: Path) -> None:
+    key = tmp_path / "team.key"
+    key.write_bytes(os.urandom(32))
+    cli.env["CPQ_SECRET_FILE"] = str(key)
+    _submit_q1004(cli)
+    cli.ok("approve", "Q-1004", "--as", "alice")
+    cli.ok("journal", "verify")
+    with _db(cli) as conn:
+        conn.execute("UPDATE events SET actor = 'victor' WHERE kind = 'item.approved'")
+        _recompute_chain(conn)
+    done = cli("journal", "verify")
+    assert done.returncode == 1, done.stdout + done.stderr
+    # without the key, a keyed journal cannot be written to (no silent unkeyed fallback)
+    del cli.env["CPQ_SECRET_FILE"]
+    cli.refused("approve", "Q-1004", "--as", "lena", needle="secret key", code=2)
+
+
+# ----------------------------------------------------------------------- 9. delegation windows
+
+
+def test_a_future_delegation_gives_no_power_today(cli: Cli) -> None:
+    _submit_q1004(cli)
+    cli.ok("delegate", "--as", "alice", "--to", "carol", "--from", "2099-01-01", "--until", "2099-12-31",
+           "--reassign-pending")
+    before = _snapshot(cli)
+    cli.refused("approve", "Q-1004", "--as", "carol", needle="no open request")
+    assert _snapshot(cli) == before
+
+
+def test_an_ended_delegation_is_refused_and_hands_over_nothing(cli: Cli) -> None:
+    _submit_q1004(cli)
+    before = _snapshot(cli)
+    cli.refused("delegate", "--as", "alice", "--to", "carol", "--from", "2020-01-01", "--until", "2020-12-31",
+                "--reassign-pending", needle="ended")
+    assert _snapshot(cli) == before
+    cli.refused("approve", "Q-1004", "--as", "carol", needle="no open request")
+
+
+# ------------------------------------------------------------------- 10. a request nobody can decide
+
+
+def test_a_group_of_only_the_owner_is_refused_at_submit(cli: Cli) -> None:
+    _add_policy(cli, "solo.yaml", {
+        "groups": {"solo": {"members": ["rita"]}},
+        "rules": [{"id": "solo-rule", "when": "net_total > 0", "approvers": ["solo"], "chain": "finance",
+                   "step": 3}]})
+    before = _snapshot(cli)
+    line = cli.refused("submit", "examples/quotes/Q-1001-standard.json", "--as", "rita", needle="solo-rule")
+    assert "solo" in line and "nobody" in line
+    assert _snapshot(cli) == before
