@@ -173,7 +173,7 @@ class _Builder:
             return
         self.users[ident] = User(ident, _str(body.get("name")) or ident, _str(body.get("email")) or "",
                                  _str(body.get("manager")), _str(body.get("title")),
-                                 body.get("active") is not False, origin)
+                                 body.get("active") is not False, origin, _str(body.get("signing_key")))
 
     def _group(self, ident: str, body: dict[str, Any], origin: Origin) -> None:
         if ident in self.groups:
@@ -240,6 +240,7 @@ class _Builder:
             proration=s.get("proration", "day"),
             contracting=s.get("contracting", "by_end_date"),
             assets=s.get("assets", "one_per_line"),
+            require_signed_decisions=s.get("require_signed_decisions") is True,
         )
         return Policy(root, files, content_hash, self.users, self.groups, self.variables, self.chains,
                       tuple(self.rules), tuple(self.admins), settings, self.products)

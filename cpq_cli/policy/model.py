@@ -31,6 +31,7 @@ class User(NamedTuple):
     title: str | None = None
     active: bool = True
     origin: Origin = Origin("", ())
+    signing_key: str | None = None  # "ssh-ed25519 AAAA…", for settings.require_signed_decisions
 
 
 class RequireKind(StrEnum):
@@ -152,6 +153,7 @@ class Settings(NamedTuple):
     proration: str = "day"
     contracting: str = "by_end_date"
     assets: str = "one_per_line"
+    require_signed_decisions: bool = False
 
     def digits(self, currency: str) -> int:
         return int(dict(self.currency_digits).get(currency, 2))
