@@ -33,10 +33,16 @@ def escalate(conn: sqlite3.Connection, policy: Policy) -> list[str]:
                         "JOIN requests ON requests.id = items.request_id JOIN submissions ON "
                         "submissions.id = items.submission_id WHERE items.status = 'REQUESTED' ORDER BY items.id"
                         ).fetchall()
+    checked: set[str] = set()
     for item in rows:
         plans = [rules[r].escalate for r in json.loads(item["rules"]) if r in rules and rules[r].escalate]
         if not plans:
             continue
+        if item["submission_id"] not in checked:  # never escalate from rows the events do not bear out
+            from cpq_cli.journal.replay import check
+
+            check(conn, conn.execute("SELECT * FROM submissions WHERE id = ?", (item["submission_id"],)).fetchone())
+            checked.add(item["submission_id"])
         plan = min(plans, key=lambda e: e.after)  # type: ignore[union-attr]
         assert plan is not None
         if current < _at(item["requested_at"]) + plan.after or plan.to in (item["approver"], item["owner"]):

@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Iterable
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from cpq_cli.errors import InputError
 from cpq_cli.journal import events
@@ -25,6 +25,9 @@ from cpq_cli.policy.model import Policy
 from cpq_cli.quote import Quote, content_hash_like
 from cpq_cli.routing import ApprovalPath, ApproverKind, CompiledPolicy, quote_env_values, route
 from cpq_cli.smart import SmartOutcome, decode, encode, reevaluate, tested_values
+
+if TYPE_CHECKING:
+    from cpq_cli.signing import Signer
 
 OPEN_REQUEST = ("WAITING", "REQUESTED")
 SETTLED_OK = ("APPROVED", "AUTO_APPROVED")
@@ -125,7 +128,8 @@ def submit(conn: sqlite3.Connection, policy: Policy, compiled: CompiledPolicy, q
          actor, stamp, previous, _json(quote.data), _json({"fired": list(path.fired), "tested": tested})))
     events.append(conn, "submission.created", quote_id=quote.id, submission_id=submission_id, actor=actor,
                   data={"quote_hash": quote_hash, "policy_hash": policy.content_hash, "policy_commit": policy_commit,
-                        "fired": list(path.fired), "previous": previous, "owner": quote.owner, "requests": plan},
+                        "fired": list(path.fired), "previous": previous, "owner": quote.owner, "requests": plan,
+                        "signed_decisions": policy.settings.require_signed_decisions},
                   at=stamp)
     fault("submit.after-submission")
     for request in plan:
@@ -375,8 +379,13 @@ def _once_per_request(conn: sqlite3.Connection, actor: str, items: list[sqlite3.
 
 
 def decide(conn: sqlite3.Connection, actor: str, quote_id: str | None, approve: bool, comment: str | None,
-           *, current_hash: Any = None, only_items: set[str] | None = None) -> tuple[Outcome, list[Decision]]:
-    """Approve or reject every open item the actor holds on one quote (or just `only_items`)."""
+           *, current_hash: Any = None, only_items: set[str] | None = None, policy: Policy | None = None,
+           signer: Signer | None = None) -> tuple[Outcome, list[Decision]]:
+    """Approve or reject every open item the actor holds on one quote (or just `only_items`).
+
+    Where the policy set (now, or when the quote was submitted) requires signed decisions, each
+    item's decision is signed by `signer` and checked against the actor's key in `policy`.
+    """
     held = [i for i in open_items_for(conn, actor, quote_id) if only_items is None or i["id"] in only_items]
     items = _once_per_request(conn, actor, held)
     verb = "approve" if approve else "reject"
@@ -404,7 +413,7 @@ def decide(conn: sqlite3.Connection, actor: str, quote_id: str | None, approve: 
     quote_id = quotes[0]
     submission = latest_submission(conn, quote_id)
     assert submission is not None
-    check_against_events(conn, submission)
+    state = check_against_events(conn, submission)
     if submission["owner"] == actor:
         raise Refused(f"{actor} owns {quote_id} and cannot {verb} it", hint="no one approves their own quote")
     if submission["submitted_by"] == actor:
@@ -418,19 +427,45 @@ def decide(conn: sqlite3.Connection, actor: str, quote_id: str | None, approve: 
     stamp = now()
     decided: list[Decision] = []
     status = "APPROVED" if approve else "REJECTED"
+    required = state.signed or (policy is not None and policy.settings.require_signed_decisions)
+    signatures = {item["id"]: _signature(policy, signer, actor, item["id"], submission["quote_hash"], status)
+                  for item in items} if required else {}
     for item in items:
         on_behalf = item["approver"] if item["approver"] != actor else None
         conn.execute("UPDATE items SET status = ?, decided_at = ?, decided_by = ?, on_behalf_of = ?, comment = ? "
                      "WHERE id = ? AND status = 'REQUESTED'",
                      (status, stamp, actor, on_behalf, comment, item["id"]))
+        data: dict[str, Any] = {"item": item["id"], "on_behalf_of": on_behalf, "comment": comment}
+        if required:
+            data["signature"] = signatures[item["id"]]
         events.append(conn, f"item.{status.lower()}", quote_id=quote_id, submission_id=item["submission_id"],
-                      request_id=item["request_id"], actor=actor,
-                      data={"item": item["id"], "on_behalf_of": on_behalf, "comment": comment}, at=stamp)
+                      request_id=item["request_id"], actor=actor, data=data, at=stamp)
         decided.append(Decision(item["id"], item["request_id"], quote_id, item["approver"]))
         fault("decide.after-item")
     final = settle(conn, submission, {d.request_id for d in decided}, actor, stamp)
     return Outcome(submission["id"], final, True, f"{quote_id}: {verb}d by {actor} ({len(decided)} request"
                    f"{'s' if len(decided) != 1 else ''}); submission {final.lower()}"), decided
+
+
+def _signature(policy: Policy | None, signer: Signer | None, actor: str, item_id: str, quote_hash: str,
+               verdict: str) -> str:
+    """The actor's signature of one decision, checked against their key in the policy set."""
+    from cpq_cli import signing
+
+    if signer is None:
+        raise Refused(f"this policy set requires signed decisions, and {actor}'s decision on {item_id} is not signed",
+                      hint="pass --sign-key FILE (or set CPQ_SIGNING_KEY) with your SSH ed25519 key; "
+                           "e-mail replies cannot be signed")
+    user = policy.users.get(actor) if policy is not None else None
+    if user is None or not user.signing_key:
+        raise Refused(f"{actor} has no signing_key in the policy set, so their decision cannot be checked",
+                      hint=f"add users.{actor}.signing_key (their SSH ed25519 public key)")
+    message = signing.message(item_id, quote_hash, verdict, actor)
+    signature = signer(message)
+    if not signing.verify(user.signing_key, message, signature):
+        raise Refused(f"the signing key given is not {actor}'s: its signature does not match users.{actor}.signing_key",
+                      hint="sign with your own key; --as names who you are, the key proves it")
+    return signature
 
 
 def settle(conn: sqlite3.Connection, submission: sqlite3.Row, request_ids: Iterable[str], actor: str,
@@ -522,7 +557,7 @@ def revoke(conn: sqlite3.Connection, policy: Policy, actor: str, quote_id: str, 
 
 
 def override(conn: sqlite3.Connection, policy: Policy, actor: str, target: str, approve: bool,
-             reason: str) -> Outcome:
+             reason: str, *, signer: Signer | None = None) -> Outcome:
     """An admin decides a REQUESTED request (by request or item id) in place of its approvers."""
     _require_admin(policy, actor)
     request = conn.execute("SELECT * FROM requests WHERE id = ?", (target,)).fetchone()
@@ -534,14 +569,16 @@ def override(conn: sqlite3.Connection, policy: Policy, actor: str, target: str, 
     if request["status"] != "REQUESTED":
         raise Refused(f"{request['id']} is {request['status'].lower()}; only a requested item can be overridden")
     submission = conn.execute("SELECT * FROM submissions WHERE id = ?", (request["submission_id"],)).fetchone()
-    check_against_events(conn, submission)
+    state = check_against_events(conn, submission)
     if submission["owner"] == actor:
         raise Refused(f"{actor} owns {submission['quote_id']} and cannot override its approvals")
     if submission["submitted_by"] == actor:
         raise Refused(f"{actor} submitted {submission['quote_id']} ({submission['id']}) and cannot override its "
                       "approvals", hint="another admin must")
-    stamp = now()
     outcome = "APPROVED" if approve else "REJECTED"
+    signature = _signature(policy, signer, actor, request["id"], submission["quote_hash"], outcome) if (
+        state.signed or policy.settings.require_signed_decisions) else None
+    stamp = now()
     for item in items_of(conn, request["id"]):
         if item["status"] == "REQUESTED":
             conn.execute("UPDATE items SET status = 'CANCELLED', decided_at = ? WHERE id = ?", (stamp, item["id"]))
@@ -550,7 +587,8 @@ def override(conn: sqlite3.Connection, policy: Policy, actor: str, target: str, 
                  (outcome, f"override: {reason}", _json(snapshot) if snapshot else None, stamp, request["id"]))
     events.append(conn, f"request.{outcome.lower()}", quote_id=submission["quote_id"], submission_id=submission["id"],
                   request_id=request["id"], actor=actor,
-                  data={"override": True, "reason": reason, "snapshot": snapshot}, at=stamp)
+                  data={"override": True, "reason": reason, "snapshot": snapshot,
+                        **({"signature": signature} if signature else {})}, at=stamp)
     if approve:
         final = advance(conn, submission["id"], submission["quote_id"], stamp)
     else:

@@ -355,3 +355,109 @@ def test_a_group_of_only_the_owner_is_refused_at_submit(cli: Cli) -> None:
     line = cli.refused("submit", "examples/quotes/Q-1001-standard.json", "--as", "rita", needle="solo-rule")
     assert "solo" in line and "nobody" in line
     assert _snapshot(cli) == before
+
+
+# ------------------------------------------------------------- 4. the hash is injective over JSON
+
+
+def _json_values() -> Any:
+    from hypothesis import strategies as st
+
+    scalars = st.one_of(
+        st.none(), st.booleans(), st.integers(min_value=-10**6, max_value=10**6),
+        st.decimals(allow_nan=False, allow_infinity=False, places=3, min_value=-10**6, max_value=10**6),
+        st.text(max_size=6), st.sampled_from(["12.5", "1", "true", "null", "", "0", "1E+1"]))
+    return st.recursive(scalars, lambda inner: st.one_of(
+        st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=4), inner, max_size=4)), max_leaves=12)
+
+
+def _same_json(a: Any, b: Any) -> bool:
+    """JSON equality: numbers by value (1 == 1.0), but never a number equal to a string or a boolean."""
+    from decimal import Decimal
+
+    if isinstance(a, bool) or isinstance(b, bool):
+        return type(a) is type(b) and a == b
+    if isinstance(a, (int, Decimal)) and isinstance(b, (int, Decimal)):
+        return Decimal(a) == Decimal(b)
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(_same_json(x, y) for x, y in zip(a, b, strict=True))
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_same_json(a[k], b[k]) for k in a)
+    return type(a) is type(b) and a == b
+
+
+def test_equal_content_hashes_imply_equal_json_values() -> None:
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from cpq_cli.quote import content_hash
+
+    @settings(max_examples=400, deadline=None)
+    @given(_json_values(), _json_values(), st.booleans())
+    def check(a: Any, b: Any, mirror: bool) -> None:
+        if mirror:  # make near-collisions likely: the same shape with one value's type changed
+            b = json.loads(json.dumps(a, default=str))
+        if content_hash(a) == content_hash(b):
+            assert _same_json(a, b), (a, b)
+        else:
+            assert not _same_json(a, b), (a, b)
+
+    check()
+
+
+@pytest.mark.parametrize(("a", "b"), [
+    ({"credit_pct": "12.5"}, {"credit_pct": __import__("decimal").Decimal("12.5")}),
+    ({"x": True}, {"x": "True"}), ({"x": None}, {"x": "None"}), ({"x": 1}, {"x": True}),
+    ({"x": [1, 2]}, {"x": "[1, 2]"}), ({"a": {"b": 1}}, {"a": '{"b": 1}'}),
+])
+def test_values_that_version_one_confused_hash_apart(a: Any, b: Any) -> None:
+    from cpq_cli.quote import content_hash, content_hash_like
+
+    assert content_hash(a) != content_hash(b)
+    legacy = content_hash_like(a, "sha256:")  # version 1 is still computed to check old submissions
+    assert legacy.startswith("sha256:") and content_hash_like(a, legacy) == legacy
+
+
+# ------------------------------------------------------------------------------ signed decisions
+
+
+def _ssh_key(directory: Path, name: str) -> tuple[Path, str]:
+    """A throwaway OpenSSH ed25519 key pair: (private key file, public key line)."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    key = Ed25519PrivateKey.generate()
+    path = directory / f"{name}_ed25519"
+    path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.OpenSSH,
+                                       serialization.NoEncryption()))
+    public = key.public_key().public_bytes(serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH)
+    return path, f"{public.decode()} {name}@laptop"
+
+
+def test_signed_decisions_refuse_as_without_the_key(cli: Cli, tmp_path: Path) -> None:
+    import yaml
+
+    alice_key, alice_public = _ssh_key(tmp_path, "alice")
+    mallory_key, _ = _ssh_key(tmp_path, "mallory")
+    org = cli.cwd / "policies" / "org.yaml"
+    data = yaml.safe_load(org.read_text())
+    data["users"]["alice"]["signing_key"] = alice_public
+    org.write_text(yaml.safe_dump(data, sort_keys=False))
+    _add_policy(cli, "signed.yaml", {"settings": {"require_signed_decisions": True}})
+    cli.ok("lint", "policies")
+    _submit_q1004(cli)
+    before = _snapshot(cli)
+    cli.refused("approve", "Q-1004", "--as", "alice", needle="requires signed decisions")
+    cli.refused("approve", "Q-1004", "--as", "alice", "--sign-key", str(mallory_key), needle="not alice's")
+    cli.refused("approve", "Q-1004", "--as", "lena", "--sign-key", str(alice_key), needle="lena has no signing_key")
+    assert _snapshot(cli) == before
+    cli.ok("approve", "Q-1004", "--as", "alice", "--sign-key", str(alice_key))
+    with _db(cli) as conn:
+        row = conn.execute("SELECT data FROM events WHERE kind = 'item.approved'").fetchone()
+    signature = json.loads(row["data"])["signature"]
+    from cpq_cli import signing
+
+    quote_hash = _status(cli, "Q-1004")["submission"]["quote_hash"]
+    item = _request(cli, "Q-1004", "alice")["items"][0]["id"]
+    assert signing.verify(alice_public, signing.message(item, quote_hash, "APPROVED", "alice"), signature)
+    assert not signing.verify(alice_public, signing.message(item, quote_hash, "REJECTED", "alice"), signature)

@@ -233,15 +233,30 @@ def inbox(as_user: str = AS, fmt: Format = FORMAT, journal: Path = JOURNAL, poli
               f"  (owner {e['owner']}, requested {e['requested_at']})")
 
 
+SIGN_KEY = typer.Option(None, "--sign-key", envvar="CPQ_SIGNING_KEY", metavar="FILE",
+                        help="Your OpenSSH ed25519 private key: signs the decision where the policy set requires "
+                             "signed decisions (settings.require_signed_decisions).", show_default=False)
+
+
+def _signer(path: Path | None) -> Any:
+    if path is None:
+        return None
+    from cpq_cli.signing import load_signer
+
+    return load_signer(path)
+
+
 def _decide(quote_id: str | None, as_user: str | None, approve: bool, comment: str | None, fmt: Format,
-            journal: Path | None, policies: Path | None) -> None:
+            journal: Path | None, policies: Path | None, sign_key: Path | None = None) -> None:
     from cpq_cli.identity import resolve_actor
     from cpq_cli.workflow import decide
 
     policy = _policy(policies)
     actor = resolve_actor(policy, as_user)
+    signer = _signer(sign_key)
     outcome, decided = run_write(journal, policy, lambda conn: decide(conn, actor, quote_id, approve, comment,
-                                                                      current_hash=_file_hash))
+                                                                      current_hash=_file_hash, policy=policy,
+                                                                      signer=signer))
     _outcome(fmt, outcome, items=[d.item_id for d in decided])
 
 
@@ -249,22 +264,22 @@ def approve(
     quote_id: str = typer.Argument(None, help="The quote id (default: your single open request).",
                                    show_default=False),
     as_user: str = AS, comment: str = typer.Option(None, "--comment", "-m", help="A comment for the record."),
-    fmt: Format = FORMAT, journal: Path = JOURNAL, policies: Path = POLICIES,
+    fmt: Format = FORMAT, journal: Path = JOURNAL, policies: Path = POLICIES, sign_key: Path = SIGN_KEY,
 ) -> None:
     """Approve your open request(s) on a quote. Without a quote id, acts on your only open one."""
-    _decide(quote_id, as_user, True, comment, fmt, journal, policies)
+    _decide(quote_id, as_user, True, comment, fmt, journal, policies, sign_key)
 
 
 def reject(
     quote_id: str = typer.Argument(None, help="The quote id (default: your single open request).",
                                    show_default=False),
     as_user: str = AS, reason: str = typer.Option(..., "--reason", "-m", help="Why (required)."),
-    fmt: Format = FORMAT, journal: Path = JOURNAL, policies: Path = POLICIES,
+    fmt: Format = FORMAT, journal: Path = JOURNAL, policies: Path = POLICIES, sign_key: Path = SIGN_KEY,
 ) -> None:
     """Reject your open request(s) on a quote; the whole submission is rejected. A reason is required."""
     if not reason.strip():
         raise InputError("a rejection needs a reason", hint='--reason "..."')
-    _decide(quote_id, as_user, False, reason, fmt, journal, policies)
+    _decide(quote_id, as_user, False, reason, fmt, journal, policies, sign_key)
 
 
 def recall(
@@ -301,7 +316,7 @@ def override(
     as_user: str = AS,
     approve: bool = typer.Option(None, "--approve/--reject", help="The decision.", show_default=False),
     reason: str = typer.Option(..., "--reason", help="Why (required)."),
-    fmt: Format = FORMAT, journal: Path = JOURNAL, policies: Path = POLICIES,
+    fmt: Format = FORMAT, journal: Path = JOURNAL, policies: Path = POLICIES, sign_key: Path = SIGN_KEY,
 ) -> None:
     """Decide a requested item in place of its approvers (admins only), with a recorded reason."""
     from cpq_cli.identity import resolve_actor
@@ -311,7 +326,9 @@ def override(
         raise InputError("say --approve or --reject")
     policy = _policy(policies)
     actor = resolve_actor(policy, as_user)
-    outcome = run_write(journal, policy, lambda conn: do_override(conn, policy, actor, item, approve, reason))
+    signer = _signer(sign_key)
+    outcome = run_write(journal, policy, lambda conn: do_override(conn, policy, actor, item, approve, reason,
+                                                                  signer=signer))
     _outcome(fmt, outcome)
 
 

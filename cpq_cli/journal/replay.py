@@ -57,6 +57,7 @@ class SubmissionState:
     requests: dict[str, RequestState] | None  # None: recorded before plans were in the event
     items: dict[str, ItemState] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
+    signed: bool = False  # the policy set required signed decisions when it was submitted
 
 
 def _data(row: sqlite3.Row) -> dict[str, Any]:
@@ -74,7 +75,8 @@ def project(submission_id: str, rows: list[sqlite3.Row]) -> SubmissionState | No
             state = SubmissionState(submission_id, row["quote_id"], "PENDING", str(data.get("quote_hash")),
                                     str(row["actor"]), data.get("owner"),
                                     None if plan is None else {
-                                        str(r["id"]): RequestState(r, str(r["status"])) for r in plan})
+                                        str(r["id"]): RequestState(r, str(r["status"])) for r in plan},
+                                    signed=data.get("signed_decisions") is True)
             continue
         if state is None:
             return None
@@ -175,9 +177,12 @@ def differences(conn: sqlite3.Connection, submission: sqlite3.Row) -> list[str]:
     return found
 
 
-def check(conn: sqlite3.Connection, submission: sqlite3.Row) -> None:
-    """Refuse to act on a submission whose rows disagree with its events."""
+def check(conn: sqlite3.Connection, submission: sqlite3.Row) -> SubmissionState:
+    """Refuse to act on a submission whose rows disagree with its events; else its state."""
     found = differences(conn, submission)
     if found:
         raise Tampered(f"the journal's state of {submission['id']} does not match its events: {found[0]}",
                        hint="someone edited the journal's tables; run `cpq journal verify` and restore it")
+    state = project(submission["id"], submission_events(conn, submission["id"]))
+    assert state is not None
+    return state
