@@ -349,19 +349,23 @@ class Decision(NamedTuple):
 def open_items_for(conn: sqlite3.Connection, user: str, quote_id: str | None = None) -> list[sqlite3.Row]:
     """REQUESTED items the user may act on today: their own, or those of an approver whose
     delegation to the user (as recorded in the events) covers today."""
-    rows = conn.execute("SELECT items.*, submissions.owner AS owner, submissions.submitted_by AS submitted_by "
-                        "FROM items JOIN submissions ON submissions.id = items.submission_id "
-                        "WHERE items.status = 'REQUESTED' ORDER BY items.quote_id, items.id").fetchall()
     day = today().isoformat()
-    delegated: dict[str, bool] = {}
+    approvers = [user, *sorted(a for a in _delegators(conn, user)
+                               if user in active_delegates(conn, a, day))]
+    marks = ", ".join("?" * len(approvers))
+    on_quote = "" if quote_id is None else " AND items.quote_id = ?"
+    rows: list[sqlite3.Row] = conn.execute(
+        "SELECT items.*, submissions.owner AS owner, submissions.submitted_by AS submitted_by FROM items "
+        "JOIN submissions ON submissions.id = items.submission_id "
+        f"WHERE items.status = 'REQUESTED' AND items.approver IN ({marks}){on_quote} ORDER BY items.quote_id, items.id",
+        [*approvers, *([] if quote_id is None else [quote_id])]).fetchall()
+    return rows
 
-    def covers(approver: str) -> bool:
-        if approver not in delegated:
-            delegated[approver] = user in active_delegates(conn, approver, day)
-        return delegated[approver]
 
-    return [r for r in rows if (quote_id is None or r["quote_id"] == quote_id)
-            and (r["approver"] == user or covers(r["approver"]))]
+def _delegators(conn: sqlite3.Connection, user: str) -> set[str]:
+    """Who ever delegated to the user (candidates only: windows and hashes are checked after)."""
+    return {r["actor"] for r in conn.execute("SELECT actor, data FROM events WHERE kind = 'delegation.created'")
+            if json.loads(r["data"]).get("delegate") == user}
 
 
 def _once_per_request(conn: sqlite3.Connection, actor: str, items: list[sqlite3.Row]) -> list[sqlite3.Row]:

@@ -193,6 +193,7 @@ CREATE TABLE journal_meta (
     value TEXT NOT NULL
 );
 CREATE INDEX events_kind_actor ON events (kind, actor, seq);
-CREATE INDEX events_submission ON events (submission_id, seq)
+CREATE INDEX events_submission ON events (submission_id, seq);
+CREATE INDEX items_quote ON items (quote_id, status)
 """),
 )
