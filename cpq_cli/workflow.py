@@ -52,8 +52,18 @@ def _json(value: Any) -> str:
 
 
 def latest_submission(conn: sqlite3.Connection, quote_id: str) -> sqlite3.Row | None:
+    """The quote's newest submission — the one its events name last, so that a deleted (or an
+    added) row cannot bring back an older decision."""
+    from cpq_cli.journal.replay import Tampered
+
     row: sqlite3.Row | None = conn.execute(
         "SELECT * FROM submissions WHERE quote_id = ? ORDER BY number DESC LIMIT 1", (quote_id,)).fetchone()
+    created = conn.execute("SELECT submission_id FROM events WHERE quote_id = ? AND kind = 'submission.created' "
+                           "ORDER BY seq DESC LIMIT 1", (quote_id,)).fetchone()
+    if (row["id"] if row else None) != (created["submission_id"] if created else None):
+        raise Tampered(f"the journal's submissions of {quote_id} do not match its events (the newest row is "
+                       f"{row['id'] if row else 'missing'}, the events' is {created[0] if created else 'none'})",
+                       hint="someone edited the journal's tables; run `cpq journal verify` and restore it")
     return row
 
 
@@ -266,6 +276,9 @@ def _human_origin(conn: sqlite3.Connection, row: sqlite3.Row) -> tuple[str, dict
             return row["id"], json.loads(row["snapshot"])
         if row["status"] == "AUTO_APPROVED" and row["reason"] == "smart_reuse" and row["reused_from"]:
             row = conn.execute("SELECT * FROM requests WHERE id = ?", (row["reused_from"],)).fetchone()
+            if row is not None:  # an older submission's snapshot decides too: its rows must match its events
+                check_against_events(conn, conn.execute("SELECT * FROM submissions WHERE id = ?",
+                                                        (row["submission_id"],)).fetchone())
             continue
         return None
     return None

@@ -461,3 +461,35 @@ def test_signed_decisions_refuse_as_without_the_key(cli: Cli, tmp_path: Path) ->
     item = _request(cli, "Q-1004", "alice")["items"][0]["id"]
     assert signing.verify(alice_public, signing.message(item, quote_hash, "APPROVED", "alice"), signature)
     assert not signing.verify(alice_public, signing.message(item, quote_hash, "REJECTED", "alice"), signature)
+
+
+def test_a_deleted_newest_submission_does_not_bring_back_the_older_one(cli: Cli) -> None:
+    quote = _write_quote(cli, "q.json", _base_quote(id="Q-DEL"))
+    cli.ok("submit", str(quote), "--as", "rita")  # nothing fires: approved
+    cli.ok("revoke", "Q-DEL", "--as", "dan", "--reason", "audit")
+    data = json.loads(quote.read_text())
+    data["name"] = "second try"
+    quote.write_text(json.dumps({**data, "payment_terms": "Net 45"}))
+    cli.ok("submit", str(quote), "--as", "rita")  # pending: legal and deal desk
+    with _db(cli) as conn:  # drop the pending one; pretend the first was never revoked
+        conn.execute("DELETE FROM submissions WHERE id = 'Q-DEL#2'")
+        conn.execute("DELETE FROM requests WHERE submission_id = 'Q-DEL#2'")
+        conn.execute("DELETE FROM items WHERE submission_id = 'Q-DEL#2'")
+        conn.execute("UPDATE submissions SET status = 'APPROVED' WHERE id = 'Q-DEL#1'")
+    quote.write_text(json.dumps(_base_quote(id="Q-DEL")))
+    cli.refused("order", str(quote), needle="do not match its events")
+
+
+def test_a_widened_approval_snapshot_is_not_reused(cli: Cli) -> None:
+    quote = _write_quote(cli, "q.json", _base_quote(id="Q-SNAP", lines=[
+        {**_base_quote()["lines"][0], "discount_pct": 15}]))
+    cli.ok("submit", str(quote), "--as", "rita")
+    cli.ok("approve", "Q-SNAP", "--as", "alice")
+    cli.ok("recall", "Q-SNAP", "--as", "rita")
+    with _db(cli) as conn:  # alice "approved" 50 %, so 19 % would look like less and be reused
+        row = conn.execute("SELECT id, snapshot FROM requests WHERE approver = 'alice'").fetchone()
+        conn.execute("UPDATE requests SET snapshot = ? WHERE id = ?",
+                     (row["snapshot"].replace('"15.00"', '"50.00"'), row["id"]))
+        assert "50.00" in conn.execute("SELECT snapshot FROM requests WHERE id = ?", (row["id"],)).fetchone()[0]
+    quote.write_text(json.dumps(_base_quote(id="Q-SNAP", lines=[{**_base_quote()["lines"][0], "discount_pct": 19}])))
+    cli.refused("submit", str(quote), "--as", "rita", needle="does not match its events")
