@@ -22,7 +22,10 @@ if TYPE_CHECKING:
 
 HUNDRED = Decimal(100)
 LINE_KINDS = ("asset", "subscription", "one_time")
-_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+# Quote ids: letters, digits, . _ - (they name submissions and order files); account and line ids
+# also : @ # +. Never a separator, a control character or a leading dot (ids become file names).
+_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+_REF_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:@#+-]{0,127}")
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _MONEY = re.compile(r"^-?\d+(\.\d+)?$")
 
@@ -227,11 +230,15 @@ def parse_quote(data: Any, source: str = "<quote>", doc: SourceDoc | None = None
         raise p.fail((unknown[0],), f"unknown field {unknown[0]!r}",
                      "custom header fields go under `fields`, e.g. fields.deal_type")
     quote_id = _string(data["id"], ("id",), p)
-    if not _ID.match(quote_id):
-        raise p.fail(("id",), f"quote id {quote_id!r} may use letters, digits, '.', '_' and '-' only")
+    if not _ID.fullmatch(quote_id):
+        raise p.fail(("id",), f"quote id {quote_id[:80]!r} may use letters, digits, '.', '_' and '-' only "
+                     "(at most 64, starting with a letter or digit)")
     account = data["account"]
     if not isinstance(account, dict) or not isinstance(account.get("id"), str) or not account.get("id"):
         raise p.fail(("account",), "account must be an object with an id and a name")
+    if not _REF_ID.fullmatch(account["id"]):
+        raise p.fail(("account", "id"), f"account id {account['id'][:80]!r} may use letters, digits and . _ : @ # + - "
+                     "only (at most 128, starting with a letter or digit)", "ids become file names: no / or \\")
     _string(account.get("name"), ("account", "name"), p)
     for key in ("region", "country", "segment", "industry"):
         if key in account and not isinstance(account[key], str):
@@ -286,6 +293,9 @@ def _line(raw: Any, index: int, p: _Problems) -> Line:
         if key not in raw:
             raise p.fail(at, f"line is missing required field {key!r}")
     line_id = _string(raw["id"], (*at, "id"), p)
+    if not _REF_ID.fullmatch(line_id):
+        raise p.fail((*at, "id"), f"line id {line_id[:80]!r} may use letters, digits and . _ : @ # + - only "
+                     "(at most 128, starting with a letter or digit)", "ids become file names: no / or \\")
     product = _string(raw["product"], (*at, "product"), p)
     kind = raw["kind"]
     if kind not in LINE_KINDS:

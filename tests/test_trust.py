@@ -493,3 +493,44 @@ def test_a_widened_approval_snapshot_is_not_reused(cli: Cli) -> None:
         assert "50.00" in conn.execute("SELECT snapshot FROM requests WHERE id = ?", (row["id"],)).fetchone()[0]
     quote.write_text(json.dumps(_base_quote(id="Q-SNAP", lines=[{**_base_quote()["lines"][0], "discount_pct": 19}])))
     cli.refused("submit", str(quote), "--as", "rita", needle="does not match its events")
+
+
+# ------------------------------------------------------------------- 7. files outside the folder
+
+
+@pytest.mark.parametrize(("where", "value"), [
+    ("account", "x/../../../ESCAPED"), ("line", "../../../../LINE-ESC"), ("line", "L1\\..\\..\\X"),
+    ("account", ".hidden"), ("line", "L\n1"), ("quote", "Q-1\n"), ("quote", "Q" * 300), ("account", "A\x00B"),
+])
+def test_an_id_that_is_a_path_is_refused_by_every_reader(cli: Cli, where: str, value: str) -> None:
+    data = _base_quote(id="Q-PATH")
+    if where == "account":
+        data["account"] = {**data["account"], "id": value}
+    elif where == "line":
+        data["lines"] = [{**data["lines"][0], "id": value}]
+    else:
+        data["id"] = value
+    quote = _write_quote(cli, "path.json", data)
+    for command in (["check-quote", str(quote)], ["preview", str(quote)], ["submit", str(quote), "--as", "rita"]):
+        done = cli(*command)
+        assert done.returncode == 1, (command, done.stdout, done.stderr)
+        assert "Traceback" not in done.stderr and "internal error" not in done.stderr
+    assert _snapshot(cli) == {}
+    escaped = [p for p in cli.cwd.parent.rglob("*") if "ESC" in p.name]
+    assert escaped == []
+
+
+def test_no_order_file_lands_outside_its_folder(tmp_path: Path) -> None:
+    """Defense in depth: ids that reached the journal some other way still cannot name a path."""
+    from cpq_cli.errors import InputError
+    from cpq_cli.filenames import place
+
+    folder = tmp_path / "orders"
+    folder.mkdir()
+    assert place(folder, "C-ACME-1", "json") == folder / "C-ACME-1.json"
+    for bad in ("C-x/../../../ESCAPED-1", "../x", ".q", "a\\b", "a\nb", "", "x" * 201):
+        with pytest.raises(InputError):
+            place(folder, bad, "json")
+    (folder / "Q-1-O1.json").symlink_to(tmp_path / "elsewhere.json")
+    with pytest.raises(InputError, match="outside"):
+        place(folder, "Q-1-O1", "json")

@@ -108,7 +108,9 @@ def stage_orders(conn: sqlite3.Connection, orders: list[Order], directory: Path,
     docs = [order_document(o, digits) for o in orders]
     for doc in docs:
         validate(doc, "order")
-    files = [(directory / f"{o.id}.{fmt}", render(doc, fmt)) for o, doc in zip(orders, docs, strict=True)]
+    from cpq_cli.filenames import place
+
+    files = [(place(directory, o.id, fmt, "order id"), render(doc, fmt)) for o, doc in zip(orders, docs, strict=True)]
     for order, doc, (path, _) in zip(orders, docs, files, strict=True):
         conn.execute(
             "INSERT INTO orders (id, quote_id, submission_id, number, account_id, currency, status, start_date, "
@@ -228,7 +230,9 @@ def stage_amendment(conn: sqlite3.Connection, amendment: Amendment, original: sq
     events.append(conn, "order.amended", quote_id=order["quote_id"], submission_id=order["submission_id"],
                   actor=actor, data=doc, at=stamp)
     _outbox(conn, "order.amended", f"amendment:{amendment.id}", doc, stamp)
-    return [(directory / f"{amendment.id}.json", json.dumps(doc, indent=2) + "\n")]
+    from cpq_cli.filenames import place
+
+    return [(place(directory, amendment.id, "json", "amendment id"), json.dumps(doc, indent=2) + "\n")]
 
 
 # ----------------------------------------------------------------------------------- contracts
@@ -303,7 +307,9 @@ def stage_contracts(conn: sqlite3.Connection, contracts: list[dict[str, Any]], d
     files = []
     for doc in contracts:
         validate(doc, "contract")
-        path = directory / f"{doc['id']}.{fmt}"
+        from cpq_cli.filenames import place
+
+        path = place(directory, doc["id"], fmt, "contract id")
         files.append((path, render(doc, fmt)))
         conn.execute("INSERT INTO contracts (id, account_id, currency, start_date, end_date, term_months, file, "
                      "data, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
