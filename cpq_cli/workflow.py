@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Iterable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from cpq_cli.errors import InputError
@@ -42,6 +43,7 @@ class Outcome(NamedTuple):
     status: str
     changed: bool
     message: str
+    rewrites: tuple[tuple[Path, dict[str, Any]], ...] = ()  # files to rewrite once the change is committed
 
 
 def _json(value: Any) -> str:
@@ -568,9 +570,14 @@ def revoke(conn: sqlite3.Connection, policy: Policy, actor: str, quote_id: str, 
     if last is None or last["status"] != "APPROVED":
         state = "never submitted" if last is None else last["status"].lower()
         raise Refused(f"{quote_id} is {state}; only an approved quote can be revoked")
+    from cpq_cli.orders.store import cancel_for_revoke
+
     stamp = now()
     _close_submission(conn, last["id"], quote_id, "REVOKED", reason, actor, stamp)
-    return Outcome(last["id"], "REVOKED", True, f"{quote_id} approval revoked ({last['id']}); it must be resubmitted")
+    cancelled = cancel_for_revoke(conn, last["id"], actor, reason, stamp)
+    note = f"; {len(cancelled)} order(s) cancelled" if cancelled else ""
+    return Outcome(last["id"], "REVOKED", True, f"{quote_id} approval revoked ({last['id']}){note}; it must be "
+                   "resubmitted", tuple(cancelled))
 
 
 def override(conn: sqlite3.Connection, policy: Policy, actor: str, target: str, approve: bool,

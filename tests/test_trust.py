@@ -534,3 +534,27 @@ def test_no_order_file_lands_outside_its_folder(tmp_path: Path) -> None:
     (folder / "Q-1-O1.json").symlink_to(tmp_path / "elsewhere.json")
     with pytest.raises(InputError, match="outside"):
         place(folder, "Q-1-O1", "json")
+
+
+# ---------------------------------------------------------------------- 6. revoke stops orders
+
+
+def test_a_revoked_approval_cancels_its_orders_and_every_order_command_refuses_them(cli: Cli) -> None:
+    cli.ok("submit", "examples/quotes/Q-1001-standard.json", "--as", "rita")  # nothing fires: approved
+    made = json.loads(cli.ok("order", "examples/quotes/Q-1001-standard.json", "--json").stdout)
+    order_id = made["orders"][0]
+    cli.ok("revoke", "Q-1001", "--as", "dan", "--reason", "signed by mistake")
+    order_file = next((cli.cwd / "orders").glob(f"{order_id}.*"))
+    assert "CANCELLED" in order_file.read_text()
+    before = _snapshot(cli)
+    cli.ok("orders", "activate", "--as-of", "2099-01-01")  # finds nothing to activate
+    assert _snapshot(cli) == before
+    cli.refused("orders", "amend", order_id, "--line", "L1", "--quantity", "25", "--from", "2027-02-01",
+                needle="cancelled")
+    cli.refused("contract", order_id, needle="cancelled")
+    cli.refused("order", "examples/quotes/Q-1001-standard.json", needle="revoked")
+    assert _snapshot(cli) == before
+    out = cli.cwd / "erp"
+    cli.ok("sync", "--to", str(out))
+    delivered = " ".join(p.read_text() for p in out.rglob("*") if p.is_file()) if out.exists() else ""
+    assert order_id not in delivered

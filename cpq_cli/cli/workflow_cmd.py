@@ -308,7 +308,29 @@ def revoke(
     policy = _policy(policies)
     actor = resolve_actor(policy, as_user)
     outcome = run_write(journal, policy, lambda conn: do_revoke(conn, policy, actor, quote_id, reason))
+    _rewrite_cancelled(outcome.rewrites)
     _outcome(fmt, outcome)
+
+
+def _rewrite_cancelled(rewrites: Any) -> None:
+    """Show the cancellation in the order files too (the journal, already committed, is the record)."""
+    import os
+    import tempfile
+
+    from cpq_cli.orders.store import render
+
+    for path, doc in rewrites:
+        if not path.is_file():
+            continue
+        fmt = path.suffix.lstrip(".")
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                fh.write(render(doc, fmt if fmt in ("json", "yaml", "toml") else "json"))
+            os.replace(tmp, path)
+        except OSError as exc:
+            Path(tmp).unlink(missing_ok=True)
+            print(f"cpq: warning: could not mark {path} cancelled: {exc.strerror}", file=sys.stderr)
 
 
 def override(

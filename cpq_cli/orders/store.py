@@ -149,6 +149,40 @@ def activate(conn: sqlite3.Connection, as_of: dt.date, actor: str) -> list[str]:
     return [r["id"] for r in due]
 
 
+def cancel_for_revoke(conn: sqlite3.Connection, submission_id: str, actor: str, reason: str,
+                      stamp: str) -> list[tuple[Path, dict[str, Any]]]:
+    """Cancel every order made from a revoked approval, inside the revoke's transaction.
+
+    Undelivered outbox entries of those orders are dropped (the ERP never hears of them); where
+    something was already delivered, an `order.cancelled` entry follows it. Returns the order files
+    to rewrite with their new status (after the commit: the journal is the record).
+    """
+    rewrites = []
+    for row in conn.execute("SELECT * FROM orders WHERE submission_id = ? AND status != 'CANCELLED' ORDER BY id",
+                            (submission_id,)).fetchall():
+        conn.execute("UPDATE orders SET status = 'CANCELLED' WHERE id = ?", (row["id"],))
+        events.append(conn, "order.cancelled", quote_id=row["quote_id"], submission_id=submission_id, actor=actor,
+                      data={"order": row["id"], "was": row["status"], "reason": f"approval revoked: {reason}"},
+                      at=stamp)
+        pattern = f"%:{row['id']}%"
+        delivered = conn.execute("SELECT 1 FROM outbox WHERE key LIKE ? AND delivered_at IS NOT NULL",
+                                 (pattern,)).fetchone()
+        conn.execute("DELETE FROM outbox WHERE key LIKE ? AND delivered_at IS NULL", (pattern,))
+        if delivered:
+            _outbox(conn, "order.cancelled", f"order:{row['id']}:cancelled",
+                    {"order": row["id"], "reason": "approval revoked"}, stamp)
+        doc = json.loads(row["data"])
+        rewrites.append((Path(row["file"]), {**doc, "status": "CANCELLED"}))
+    return rewrites
+
+
+def refuse_cancelled(row: sqlite3.Row) -> None:
+    if row["status"] == "CANCELLED":
+        raise Refused(f"order {row['id']} was cancelled (its approval was revoked)",
+                      hint="resubmit the quote for approval; a cancelled order is never activated, amended or "
+                           "contracted")
+
+
 # ---------------------------------------------------------------------------------- amendments
 
 
@@ -169,6 +203,7 @@ def plan_amendment(conn: sqlite3.Connection, order_id: str, quote_line: str, qua
     order = conn.execute("SELECT * FROM orders WHERE id = ?", (order_id,)).fetchone()
     if order is None:
         raise Refused(f"no order {order_id!r}", hint="`cpq orders list` shows them")
+    refuse_cancelled(order)
     lines = conn.execute("SELECT * FROM order_lines WHERE order_id = ? AND quote_line = ? ORDER BY created_at, id",
                          (order_id, quote_line)).fetchall()
     original = next((ln for ln in lines if ln["amends"] is None), None)
@@ -246,6 +281,7 @@ def plan_contracts(conn: sqlite3.Connection, order_ids: Iterable[str], method: s
         row = conn.execute("SELECT * FROM orders WHERE id = ?", (order_id,)).fetchone()
         if row is None:
             raise Refused(f"no order {order_id!r}", hint="`cpq orders list` shows them")
+        refuse_cancelled(row)
         if row["status"] != "ACTIVATED":
             raise Refused(f"order {order_id} is not activated yet (starts {row['start_date']})",
                           hint=f"cpq orders activate --as-of {row['start_date']}")
