@@ -32,12 +32,13 @@ class Edit(NamedTuple):
                                             fromfile=f"a/{shown}", tofile=f"b/{shown}"))
 
 
-def references(data: Any, old: str) -> Iterator[JsonPath]:
-    """JSON paths of every value that names `old` as a user."""
+def references(data: Any, old: str, new: str | None = None) -> Iterator[JsonPath]:
+    """JSON paths of every value that names `old` as a user (but not `new`'s own manager: the
+    successor cannot become their own manager)."""
     if not isinstance(data, dict):
         return
     for uid, user in (data.get("users") or {}).items():
-        if isinstance(user, dict) and user.get("manager") == old:
+        if isinstance(user, dict) and user.get("manager") == old and uid != new:
             yield ("users", uid, "manager")
     for gid, group in (data.get("groups") or {}).items():
         if isinstance(group, dict):
@@ -77,7 +78,7 @@ def _replace_at(lines: list[str], line: int, column: int, old: str, new: str, fi
 
 
 def plan_file(path: Path, doc: SourceDoc, old: str, new: str) -> Edit | None:
-    refs = list(references(doc.data, old))
+    refs = list(references(doc.data, old, new))
     if not refs:
         return None
     lines = doc.text.splitlines(keepends=True)
@@ -118,13 +119,51 @@ def plan(root: Path, old: str, new: str) -> list[Edit]:
     return edits
 
 
+def check_result(root: Path, edits: list[Edit], old: str, new: str) -> None:
+    """Lint the policy set as it would be after the edits (in a scratch copy); refuse on any error.
+
+    So a replacement never leaves a set that every command then refuses (a manager cycle, a group
+    that lists the successor twice).
+    """
+    import shutil
+    import tempfile
+
+    from cpq_cli.diagnostics import Severity
+    from cpq_cli.lint.runner import lint_paths
+
+    with tempfile.TemporaryDirectory(prefix="cpq-replace-") as scratch:
+        copy = Path(scratch) / root.name
+        shutil.copytree(root, copy, symlinks=False)
+        for edit in edits:
+            (copy / edit.path.relative_to(root)).write_text(edit.after, encoding="utf-8", newline="")
+        report = lint_paths([copy])
+    errors = [d for d in report.diagnostics if d.severity is Severity.ERROR]
+    if errors:
+        first = errors[0]
+        where = Path(first.file).name + (f":{first.line}" if first.line else "")
+        raise InputError(f"replacing {old} with {new} would break the policy set ({where}: {first.message}; "
+                         f"{len(errors)} error(s) in all); nothing was written",
+                         hint="fix that reference by hand (e.g. drop the duplicate member), then replace again")
+
+
 def apply(edits: list[Edit]) -> None:
-    """Write every file, each atomically (temp file + rename)."""
+    """Write every file atomically: all temp files first, then the renames, so a failure while
+    writing leaves every file as it was (and the temp files are removed)."""
     import os
     import tempfile
 
-    for edit in edits:
-        fd, tmp = tempfile.mkstemp(dir=edit.path.parent, prefix=f".{edit.path.name}.")
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-            fh.write(edit.after)
-        os.replace(tmp, edit.path)
+    temps: list[tuple[str, Path]] = []
+    try:
+        for edit in edits:
+            fd, tmp = tempfile.mkstemp(dir=edit.path.parent, prefix=f".{edit.path.name}.")
+            temps.append((tmp, edit.path))
+            with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
+                fh.write(edit.after)
+                fh.flush()
+                os.fsync(fh.fileno())
+    except BaseException:
+        for tmp, _ in temps:
+            Path(tmp).unlink(missing_ok=True)
+        raise
+    for tmp, target in temps:
+        os.replace(tmp, target)

@@ -558,3 +558,43 @@ def test_a_revoked_approval_cancels_its_orders_and_every_order_command_refuses_t
     cli.ok("sync", "--to", str(out))
     delivered = " ".join(p.read_text() for p in out.rglob("*") if p.is_file()) if out.exists() else ""
     assert order_id not in delivered
+
+
+# ------------------------------------------------------------- 8. replace never breaks the set
+
+
+def _policy_bytes(cli: Cli) -> dict[str, bytes]:
+    return {str(p.relative_to(cli.cwd)): p.read_bytes() for p in sorted((cli.cwd / "policies").rglob("*"))
+            if p.is_file()}
+
+
+def test_replacing_a_manager_by_their_report_leaves_a_set_that_passes_lint(cli: Cli) -> None:
+    cli.ok("approvers", "replace", "victor", "mira", "--apply", "--as", "dan")
+    cli.ok("lint", "policies")
+    import yaml
+
+    users = yaml.safe_load((cli.cwd / "policies" / "org.yaml").read_text())["users"]
+    assert users["mira"]["manager"] == "victor"  # not mira: no one manages themself
+    assert users["tomas"]["manager"] == "mira"
+    cli.ok("preview", "examples/quotes/Q-1003-every-tier.json")
+
+
+def test_the_issue_s_replacement_is_refused_and_writes_nothing(cli: Cli) -> None:
+    """carmen -> frank made frank his own manager (a cycle) and listed frank twice in exec-committee."""
+    before = _policy_bytes(cli)
+    cli.refused("approvers", "replace", "carmen", "frank", "--apply", "--as", "dan", needle="listed twice")
+    assert _policy_bytes(cli) == before
+    cli.ok("lint", "policies")
+
+
+def test_a_replacement_that_would_list_a_member_twice_is_refused_and_writes_nothing(cli: Cli) -> None:
+    before = _policy_bytes(cli)
+    cli.refused("approvers", "replace", "lee", "lena", "--apply", "--as", "dan", needle="duplicate")
+    assert _policy_bytes(cli) == before
+    assert not [p for p in (cli.cwd / "policies").rglob(".*") if p.is_file()]  # no temp files left
+
+
+def test_a_duplicate_group_member_is_a_lint_error(cli: Cli) -> None:
+    _add_policy(cli, "dup.yaml", {"groups": {"twice": {"members": ["lee", "lee"]}}})
+    done = cli("lint", "policies")
+    assert done.returncode == 1 and "duplicate-member" in done.stdout

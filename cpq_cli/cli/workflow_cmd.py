@@ -442,7 +442,9 @@ def replace(
         raise InputError(f"{new!r} is not a user of the policy set", hint="add the new user first")
     if old == new:
         raise InputError("old and new are the same user")
-    edits = rep.plan(resolve_policy_dir(policies), old, new)
+    root = resolve_policy_dir(policies)
+    edits = rep.plan(root, old, new)
+    rep.check_result(root, edits, old, new)
     open_items = _open_items_of(journal, old)
     if fmt is Format.json:
         _emit(fmt, {"old": old, "new": new, "applied": do_apply,

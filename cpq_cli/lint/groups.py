@@ -44,9 +44,11 @@ def group_min_too_large(ctx: LintContext) -> Iterator[Diagnostic]:
                               "lower `min` or add members")
 
 
-@check("duplicate-member", Severity.WARNING, "A user is listed twice in one group.", cross_file=False)
+@check("duplicate-member", Severity.ERROR, "A user is listed twice in one group.", cross_file=False)
 def duplicate_member(ctx: LintContext) -> Iterator[Diagnostic]:
-    """
+    """A person counts once per request, so a second listing only misstates the group's size
+    (and with it what `all`, `{min: N}` and `{percent: P}` ask for).
+
     ```yaml
     groups:
       legal: {members: [lee, lee]}   # duplicate-member
