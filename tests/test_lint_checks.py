@@ -69,6 +69,7 @@ CASES = [
      "  hw: {function"),
     ("empty-group", "a.yaml", "members: [ann, bob]", "members: []  #«»"),
     ("group-min-too-large", "a.yaml", "    require: any", "    require: {min: 3}  #«»"),
+    ("group-of-one", "a.yaml", "members: [ann, bob]", "members: [ann]  #«»"),
     ("duplicate-member", "a.yaml", "members: [ann, bob]", "members: [ann, bob, ann]  #«»"),
     ("no-approvers", "b.toml", 'approvers = ["bob"]', "approvers = []  #«»"),
     ("step-below-one", "b.toml", "step = 2", "step = 0  #«»"),

@@ -61,3 +61,22 @@ def duplicate_member(ctx: LintContext) -> Iterator[Diagnostic]:
                 yield ctx.finding("duplicate-member", group.origin, ("members", i),
                                   f"{member!r} is listed twice in group {group.id!r}")
             seen.add(member)
+
+
+@check("group-of-one", Severity.WARNING,
+       "A group has a single member, so on that member's own quotes nobody may decide it.", cross_file=False)
+def group_of_one(ctx: LintContext) -> Iterator[Diagnostic]:
+    """No one approves their own quote or their own submission: when the only member owns or
+    submits a quote that fires the rule, `cpq submit` refuses it, naming rule and group.
+
+    ```yaml
+    groups:
+      solo: {members: [ann]}   # group-of-one: ann's own quotes could not be decided
+    ```
+    """
+    for group in ctx.policy.groups.values():
+        if len(set(group.members)) == 1:
+            only = group.members[0]
+            yield ctx.finding("group-of-one", group.origin, ("members",),
+                              f"group {group.id!r} has one member ({only}); a quote {only} owns or submits "
+                              "could not be decided by it", "add a second member, or name the user directly")
