@@ -15,7 +15,7 @@ KNOWN_KEYS = {
     "orders": "directory for order and contract files",
     "secret_file": "the team's secret key file (keep it outside the repository)",
 }
-SECTIONS = ("smtp", "webhook", "sync", "notify", "impact")
+SECTIONS = ("smtp", "webhook", "sync", "notify", "impact", "mail")
 
 
 class Config(NamedTuple):

@@ -83,8 +83,11 @@ def remind(conn: sqlite3.Connection, policy: Policy, settings: NotifySettings, e
         from cpq_cli.notify import token_for
 
         token = token_for(conn, item["id"])
+        from cpq_cli.notify import reply_footer
+
         queue(conn, settings, f"remind:{item['id']}:{stamp}", "reminder", user.email if user else None,
-              f"[cpq {token}] {subject}", body, {"quote_id": item["quote_id"], "item": item["id"]})
+              f"[cpq {token}] {subject}", body + reply_footer(settings, item["id"], item["approver"]),
+              {"quote_id": item["quote_id"], "item": item["id"]})
         conn.execute("UPDATE items SET reminded_at = ? WHERE id = ?", (stamp, item["id"]))
         done.append(item["id"])
     return done

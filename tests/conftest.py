@@ -11,6 +11,8 @@ from typer.testing import CliRunner
 ROOT = Path(__file__).resolve().parent.parent
 POLICIES = ROOT / "policies"
 QUOTES = ROOT / "examples" / "quotes"
+pytest_plugins = ("tests.mailserver",)  # the SMTP server and team-key fixtures
+
 SHARED_SARIF_SCHEMA = ROOT.parent / "shared" / "data" / "sarif-schema-2.1.0.json"
 
 

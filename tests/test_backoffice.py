@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import socket
 import sqlite3
 import threading
 import xml.etree.ElementTree as ET
@@ -15,42 +14,10 @@ from typing import Any, ClassVar
 
 import pytest
 
+from tests.mailserver import Inbox, _free_port
 from tests.test_workflow import Q, _quote
 
 PASSWORD = "S3cret-Pa55-do-not-leak"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class Inbox:
-    def __init__(self) -> None:
-        self.messages: list[EmailMessage] = []
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        import email
-        import email.policy
-
-        self.messages.append(email.message_from_bytes(envelope.content, policy=email.policy.default))
-        return "250 OK"
-
-
-@pytest.fixture
-def smtp(workdir: Path) -> Iterator[Inbox]:
-    from aiosmtpd.controller import Controller
-
-    inbox = Inbox()
-    port = _free_port()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    (workdir / "cpq.toml").write_text(
-        (workdir / "cpq.toml").read_text()
-        + f'\n[smtp]\nhost = "127.0.0.1"\nport = {port}\nfrom = "cpq@northwind.example"\n')
-    yield inbox
-    controller.stop()
 
 
 def _ok(result: Any) -> Any:
@@ -64,12 +31,14 @@ def _items(workdir: Path) -> dict[str, str]:
 
 
 def _reply(to: EmailMessage, sender: str, body: str, message_id: str) -> EmailMessage:
+    """A reply as mail clients write it: the answer, then the request quoted below."""
     reply = EmailMessage()
     reply["From"] = sender
     reply["To"] = "cpq@northwind.example"
     reply["Subject"] = "Re: " + str(to["Subject"])
     reply["Message-ID"] = message_id
-    reply.set_content(body)
+    quoted = "".join(f"> {line}\n" for line in str(to.get_content()).splitlines())
+    reply.set_content(body + "\n" + quoted)
     return reply
 
 
@@ -259,7 +228,7 @@ def test_ubl_output_carries_the_required_order_elements(run, workdir: Path, monk
     assert lines[0].find("cac:Item/cac:SellersItemIdentification/cbc:ID", ns).text == "EDGE-10"
 
 
-def test_secrets_never_leave_the_environment(run, workdir: Path, monkeypatch) -> None:
+def test_secrets_never_leave_the_environment(run, workdir: Path, monkeypatch, team_key: Path) -> None:
     from aiosmtpd.controller import Controller
 
     port = _free_port()

@@ -78,26 +78,33 @@ def ingest(
 ) -> None:
     """Turn e-mail replies into decisions. The first non-empty line is APPROVE or REJECT (also
     approved/yes, rejected/no, any case); the comment runs to the first blank line; the subject's
-    token names the request; the sender must be the approver or an active delegate. Anything else
-    is refused with a reason (and a bounce is queued); a message is processed once.
+    token names the request; the one From address must be the approver's or an active
+    delegate's, and the reply must quote that person's reply code (needs the team's secret key,
+    CPQ_SECRET_FILE). Anything else is refused with a reason (and a bounce is queued); automatic
+    replies are recorded and not answered; unreadable messages are quarantined; a message is
+    processed once.
 
-    Exit 1 when any message was refused."""
+    Exit 1 when any message was refused or quarantined."""
     from cpq_cli import mail, notify
     from cpq_cli.cli.workflow_cmd import _file_hash
+    from cpq_cli.config import load_config
     from cpq_cli.journal.db import open_journal, resolve_journal_path
+    from cpq_cli.secret import load_secret
 
     policy = _policy(policies)
     settings = _settings(policy)
+    checks = mail.mail_settings(load_config().sections)
+    key = load_secret("e-mail decisions (checking each reply's code)")
     results = []
     conn = open_journal(resolve_journal_path(journal))
     try:
         for path in paths:
             if not path.exists():
                 raise InputError(f"{path} does not exist")
-            for message in mail.read_messages(path):
+            for raw in mail.read_messages(path):
                 with notify.notifying(conn, policy, settings):
-                    result = mail.ingest(conn, policy, message, _file_hash)
-                    if result.outcome == "refused":
+                    result, message = mail.ingest_raw(conn, policy, raw, _file_hash, key, checks)
+                    if result.outcome == "refused" and message is not None:
                         _bounce(conn, settings, message, result.detail, notify)
                 results.append(result)
         if settings.smtp or settings.webhook:
@@ -106,14 +113,18 @@ def ingest(
         conn.close()
     _emit(fmt, {"messages": [r._asdict() for r in results]},
           "\n".join(f"{r.message_id}: {r.outcome}: {r.detail}" for r in results) or "no messages")
-    if any(r.outcome == "refused" for r in results):
+    if any(r.outcome in ("refused", "quarantined") for r in results):
         raise typer.Exit(1)
 
 
 def _bounce(conn: Any, settings: Any, message: Any, reason: str, notify: Any) -> None:
-    from email.utils import parseaddr
+    from cpq_cli.mail import sender_address
+    from cpq_cli.workflow import Refused
 
-    sender = parseaddr(str(message.get("From", "")))[1]
+    try:
+        sender = sender_address(message)
+    except Refused:
+        return  # no single sender to answer
     subject, body = notify.render("bounce", settings, {"original_subject": str(message.get("Subject", "")),
                                                        "reason": reason})
     notify.queue(conn, settings, f"bounce:{message.get('Message-ID', sender)}", "bounce", sender or None, subject,

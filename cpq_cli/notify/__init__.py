@@ -90,6 +90,18 @@ def token_for(conn: sqlite3.Connection, item_id: str) -> str:
     return token
 
 
+def reply_footer(settings: NotifySettings, item_id: str, user: str) -> str:
+    """The recipient's own reply code, appended to their e-mail only (never to webhooks)."""
+    if settings.smtp is None:
+        return ""
+    from cpq_cli.mail import reply_code
+    from cpq_cli.secret import load_secret
+
+    key = load_secret("e-mail decisions (the reply code in each request e-mail)")  # read when needed, never cached
+    return (f"\n-- \nKeep this line in your reply; it is yours alone, do not forward it:\n"
+            f"cpq-reply-code: {reply_code(key, item_id, user)}\n")
+
+
 def _queue(conn: sqlite3.Connection, key: str, kind: str, channel: str, recipient: str, subject: str,
            body: str) -> None:
     conn.execute("INSERT INTO notifications (key, kind, channel, recipient, subject, body, created_at) "
@@ -171,7 +183,8 @@ def _for_event(conn: sqlite3.Connection, policy: Policy, settings: NotifySetting
                 "reasons": "; ".join(described.get(r, r) for r in rules),
                 "on_behalf": f" (as delegate of {item['approver']})" if user != item["approver"] else "",
                 "from_user": item["escalated_from"] or ""})
-            queue(conn, settings, f"{event['seq']}:{user}", template, email, f"[cpq {token}] {subject}", body,
+            queue(conn, settings, f"{event['seq']}:{user}", template, email, f"[cpq {token}] {subject}",
+                  body + reply_footer(settings, item["id"], user),
                   {"quote_id": context["quote_id"], "item": item["id"], "to": user})
     elif kind in ("submission.approved", "submission.rejected"):
         context = context_of(event["submission_id"])
@@ -271,13 +284,17 @@ def _connect(smtp: SmtpSettings) -> Any:
 
 def _send_mail(client: Any, smtp: SmtpSettings, row: sqlite3.Row) -> None:
     from email.message import EmailMessage
-    from email.utils import make_msgid
+    from email.utils import formatdate, make_msgid, parseaddr
 
+    domain = parseaddr(smtp.sender)[1].rpartition("@")[2] or "localhost"
     message = EmailMessage()
     message["From"] = smtp.sender
     message["To"] = row["recipient"]
     message["Subject"] = row["subject"]
-    message["Message-ID"] = make_msgid(idstring=f"cpq-{row['id']}")
+    message["Date"] = formatdate(usegmt=True)
+    message["Message-ID"] = make_msgid(idstring=f"cpq-{row['id']}", domain=domain)
+    # RFC 3834: our bounces answer a message automatically; everything else is generated.
+    message["Auto-Submitted"] = "auto-replied" if row["kind"] == "bounce" else "auto-generated"
     message["X-cpq-key"] = row["key"]
     message.set_content(row["body"])
     client.send_message(message)
