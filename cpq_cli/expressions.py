@@ -192,6 +192,17 @@ class _Checker:
                 raise self.fail(node, f"literal of type {type(node.value).__name__} is not allowed")
             if isinstance(node.value, complex):
                 raise self.fail(node, "complex numbers are not allowed")
+            if isinstance(node.value, str) and any("\ud800" <= ch <= "\udfff" or ch == "\x00" for ch in node.value):
+                raise self.fail(node, "a text literal may not hold a lone surrogate or a NUL character")
+            if isinstance(node.value, int | float) and not isinstance(node.value, bool):
+                text = ast.get_source_segment(self.source, node) or ""
+                try:
+                    number = literal_number(self.source, node) if len(text) <= 40 else None
+                except (ArithmeticError, ValueError):
+                    number = None
+                if number is None or not number.is_finite() or abs(number.adjusted()) > 30:
+                    raise self.fail(node, f"the number {text[:30]} is out of range (at most 30 digits, between "
+                                    "1e-30 and 1e30)", "use a realistic number")
         elif isinstance(node, ast.List | ast.Tuple):
             if len(node.elts) > 200:
                 raise self.fail(node, "list literal has more than 200 items")

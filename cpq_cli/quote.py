@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -27,7 +27,10 @@ LINE_KINDS = ("asset", "subscription", "one_time")
 _ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 _REF_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:@#+-]{0,127}")
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-_MONEY = re.compile(r"^-?\d+(\.\d+)?$")
+_MONEY = re.compile(r"-?\d{1,12}(\.\d{1,6})?")  # as the schema: below 10^12, at most 6 decimals
+MONEY_LIMIT = Decimal(10) ** 12
+QUANTITY_LIMIT = Decimal(10) ** 9
+SIX_PLACES = Decimal("0.000001")
 
 
 class Line(NamedTuple):
@@ -169,25 +172,24 @@ class _Problems:
 def _money(value: Any, path: JsonPath, p: _Problems) -> Decimal:
     if isinstance(value, bool):
         raise p.fail(path, "expected a decimal amount, got a boolean")
-    if isinstance(value, int | Decimal):
+    if isinstance(value, int | Decimal | float):
+        amount = _num(value)
+        if amount.is_finite() and -MONEY_LIMIT < amount < MONEY_LIMIT and amount % SIX_PLACES == 0:
+            return Decimal(amount)
+        raise p.fail(path, f"an amount must be below 10^12 with at most 6 decimals, got {str(value)[:40]}")
+    if isinstance(value, str) and _MONEY.fullmatch(value):
         return Decimal(value)
-    if isinstance(value, float):
-        return Decimal(repr(value))
-    if isinstance(value, str) and _MONEY.match(value):
-        try:
-            return Decimal(value)
-        except InvalidOperation:
-            pass
-    raise p.fail(path, f"expected a decimal amount like \"1200.00\", got {json.dumps(value, default=str)}")
+    raise p.fail(path, f"expected a decimal amount like \"1200.00\" (below 10^12, at most 6 decimals), got "
+                 f"{json.dumps(value, default=str)[:60]}")
 
 
 def _number(value: Any, path: JsonPath, p: _Problems, *, minimum: Decimal | None = None,
             maximum: Decimal | None = None, exclusive_min: bool = False, integer: bool = False) -> Decimal:
     if isinstance(value, bool) or not isinstance(value, int | Decimal | float):
         raise p.fail(path, f"expected a number, got {json.dumps(value, default=str)}")
+    if integer and not isinstance(value, int):  # as the schema's "integer": 12, not 12.0 or 1e2
+        raise p.fail(path, f"expected a whole number written without a decimal point or exponent, got {value}")
     number = _num(value)
-    if integer and number != number.to_integral_value():
-        raise p.fail(path, f"expected a whole number, got {value}")
     if minimum is not None and (number <= minimum if exclusive_min else number < minimum):
         raise p.fail(path, f"must be {'greater than' if exclusive_min else 'at least'} {minimum}, got {value}",
                      "quantities are positive; use a separate line or an amendment to reduce")
@@ -299,8 +301,12 @@ def _line(raw: Any, index: int, p: _Problems) -> Line:
     product = _string(raw["product"], (*at, "product"), p)
     kind = raw["kind"]
     if kind not in LINE_KINDS:
-        raise p.fail((*at, "kind"), f"kind must be one of {', '.join(LINE_KINDS)}, got {json.dumps(kind)}")
-    quantity = _number(raw["quantity"], (*at, "quantity"), p, minimum=Decimal(0), exclusive_min=True)
+        raise p.fail((*at, "kind"),
+                     f"kind must be one of {', '.join(LINE_KINDS)}, got {json.dumps(kind, default=str)[:40]}")
+    quantity = _number(raw["quantity"], (*at, "quantity"), p, minimum=Decimal(0), exclusive_min=True,
+                       maximum=QUANTITY_LIMIT)
+    if quantity % SIX_PLACES:
+        raise p.fail((*at, "quantity"), f"a quantity has at most 6 decimals, got {raw['quantity']}")
     list_price = _money(raw["list_price"], (*at, "list_price"), p)
     if list_price < 0:
         raise p.fail((*at, "list_price"), "list price cannot be negative")
@@ -338,11 +344,14 @@ def load_quote(path: Path) -> Quote:
     The happy path reads plain JSON; positions are worked out only when there is an error to place.
     """
     from cpq_cli.paths import display_path
+    from cpq_cli.sources import MAX_FILE_BYTES, limit_problem, strict_json
 
     shown = display_path(path)
     try:
-        raw = path.read_bytes()
-        data = json.loads(raw, parse_float=Decimal)
+        raw = path.read_bytes() if path.stat().st_size <= MAX_FILE_BYTES else b""
+        data = strict_json(raw.decode("utf-8"))  # the same rules as the located reader: one truth
+        if limit_problem(data) is not None:
+            data = None
     except (OSError, ValueError, RecursionError):
         data = None  # let the located reader below say exactly what is wrong
     if isinstance(data, dict):

@@ -17,13 +17,73 @@ from pathlib import Path
 from typing import Any
 
 from cpq_cli.diagnostics import Diagnostic, Severity
-from cpq_cli.jsonpath import JsonPath
+from cpq_cli.jsonpath import JsonPath, format_json_path
 from cpq_cli.paths import display_path
 
 Position = tuple[int, int]
 
 YAML_SUFFIXES = (".yaml", ".yml")
 TOML_SUFFIXES = (".toml",)
+
+# Limits on every file cpq reads (docs/formats.md, "Limits"). Far above any real policy or quote,
+# low enough that no input can make a command hang or eat memory.
+MAX_FILE_BYTES = 8 * 1024 * 1024
+MAX_NODES = 200_000  # values in one document, counted with aliases expanded
+MAX_STRING = 20_000  # characters in one string
+MAX_DIGITS = 30  # significant digits of a number
+MAX_EXPONENT = 30  # |exponent| of a number: 1e30 and 1e-30 are the extremes
+
+
+def limit_problem(data: Any) -> tuple[JsonPath, str, str] | None:
+    """The first value beyond the limits: (path, what, how to fix), or None.
+
+    One walk shared by every reader (policies, quotes, tests), so no command accepts a value
+    that another refuses, and nothing downstream sees a NaN, a 100,000-digit number or a lone
+    surrogate.
+    """
+    count = 0
+    stack: list[tuple[JsonPath, Any]] = [((), data)]
+    while stack:
+        path, value = stack.pop()
+        count += 1
+        if count > MAX_NODES:
+            return path, f"more than {MAX_NODES:,} values", "split the file"
+        if isinstance(value, dict):
+            for key, item in value.items():
+                if isinstance(key, str) and (len(key) > 200 or _bad_text(key)):
+                    return (*path, key[:40]), "a key that is too long or holds a control character or a lone " \
+                        "surrogate", "rename the key"
+                stack.append(((*path, key), item))
+        elif isinstance(value, list):
+            stack.extend(((*path, i), item) for i, item in enumerate(value))
+        elif isinstance(value, str):
+            if len(value) > MAX_STRING:
+                return path, f"a text of {len(value):,} characters (at most {MAX_STRING:,})", "shorten it"
+            if _bad_text(value):
+                return path, "a text with a lone surrogate or a NUL character", "save the file as proper UTF-8 text"
+        elif isinstance(value, bool) or value is None:
+            continue
+        elif isinstance(value, int):
+            if abs(value) >= 10**MAX_DIGITS:
+                return path, f"a number with more than {MAX_DIGITS} digits", "use a realistic number"
+        elif isinstance(value, (Decimal, float)):
+            number = value if isinstance(value, Decimal) else Decimal(repr(value))
+            if not number.is_finite():
+                return path, f"{value} is not a number cpq accepts (NaN or infinite)", "write a finite number"
+            digits = number.as_tuple()
+            magnitude = number.adjusted() if number else 0
+            if len(digits.digits) > MAX_DIGITS or abs(magnitude) > MAX_EXPONENT or (
+                    isinstance(digits.exponent, int) and digits.exponent < -MAX_EXPONENT):
+                return path, f"a number out of range ({str(value)[:30]}: at most {MAX_DIGITS} digits, between " \
+                    f"1e-{MAX_EXPONENT} and 1e{MAX_EXPONENT})", "use a realistic number"
+    return None
+
+
+_BAD_TEXT = re.compile("[\ud800-\udfff\x00]")
+
+
+def _bad_text(text: str) -> bool:
+    return _BAD_TEXT.search(text) is not None
 
 
 @dataclass
@@ -72,6 +132,9 @@ def _fail(path: str, message: str, line: int | None = None, column: int | None =
 def read_text(path: Path, shown: str, raw: bytes | None = None) -> str:
     try:
         if raw is None:
+            if path.stat().st_size > MAX_FILE_BYTES:
+                raise _fail(shown, f"the file is larger than {MAX_FILE_BYTES // (1024 * 1024)} MB",
+                            hint="cpq reads policies and quotes, not data dumps; split the file")
             raw = path.read_bytes()
     except FileNotFoundError:
         raise _fail(shown, "file not found", hint="check the path") from None
@@ -79,6 +142,11 @@ def read_text(path: Path, shown: str, raw: bytes | None = None) -> str:
         raise _fail(shown, "is a directory, not a file") from None
     except OSError as exc:
         raise _fail(shown, f"cannot read file: {exc.strerror}") from None
+    if len(raw) > MAX_FILE_BYTES:
+        raise _fail(shown, f"the file is larger than {MAX_FILE_BYTES // (1024 * 1024)} MB",
+                    hint="cpq reads policies and quotes, not data dumps; split the file")
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise _fail(shown, "the file is UTF-16; cpq reads UTF-8", 1, 1, "save the file as UTF-8")
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -107,6 +175,12 @@ def load_document(path: Path, kind: str | None = None, raw: bytes | None = None)
         what = "a list" if isinstance(doc.data, list) else f"a {type(doc.data).__name__}"
         raise _fail(shown, f"top level is {what}, expected a mapping", 1, 1,
                     "the file must be a mapping of keys such as `rules:` or `users:`")
+    problem = limit_problem(doc.data)
+    if problem is not None:
+        where, what, fix = problem
+        line, column = doc.locate(where) or (None, None)
+        shown_path = format_json_path(where)
+        raise _fail(shown, f"{shown_path}: {what}" if where else what, line, column, fix)
     return doc
 
 
@@ -139,7 +213,8 @@ def _load_yaml(text: str, shown: str) -> SourceDoc:
         raise _fail(shown, "file is empty", 1, 1, "add content or delete the file")
     values: dict[JsonPath, Position] = {}
     keys: dict[JsonPath, Position] = {}
-    data = _yaml_value(node, (), values, keys, shown, 0)
+    budget = [MAX_NODES]  # aliases re-use nodes: count them expanded, so a "billion laughs" stops at once
+    data = _yaml_value(node, (), values, keys, shown, 0, budget)
     return SourceDoc(shown, "yaml", data, text, values, keys)
 
 
@@ -150,11 +225,15 @@ _YAML_NULL = "tag:yaml.org,2002:null"
 
 
 def _yaml_value(node: Any, path: JsonPath, values: dict[JsonPath, Position],
-                keys: dict[JsonPath, Position], shown: str, depth: int) -> Any:
+                keys: dict[JsonPath, Position], shown: str, depth: int, budget: list[int]) -> Any:
     import yaml
 
     if depth > 64:
         raise _fail(shown, "nesting deeper than 64 levels", node.start_mark.line + 1)
+    budget[0] -= 1
+    if budget[0] < 0:
+        raise _fail(shown, f"more than {MAX_NODES:,} values once aliases are expanded (an alias bomb?)",
+                    node.start_mark.line + 1, node.start_mark.column + 1, "write the values out; avoid nested aliases")
     values[path] = (node.start_mark.line + 1, node.start_mark.column + 1)
     if isinstance(node, yaml.MappingNode):
         out: dict[str, Any] = {}
@@ -170,18 +249,25 @@ def _yaml_value(node: Any, path: JsonPath, values: dict[JsonPath, Position],
                 raise _fail(shown, f"duplicate key {key!r} in one mapping", line, col,
                             "YAML would silently keep only the last one; remove or rename it")
             keys[(*path, key)] = (line, col)
-            out[key] = _yaml_value(value_node, (*path, key), values, keys, shown, depth + 1)
+            out[key] = _yaml_value(value_node, (*path, key), values, keys, shown, depth + 1, budget)
         return out
     if isinstance(node, yaml.SequenceNode):
-        return [_yaml_value(item, (*path, i), values, keys, shown, depth + 1)
+        return [_yaml_value(item, (*path, i), values, keys, shown, depth + 1, budget)
                 for i, item in enumerate(node.value)]
     tag, raw = node.tag, node.value
     if tag == _YAML_INT:
-        try:
-            return int(raw.replace("_", ""), 0)
-        except ValueError:
-            return int(raw.replace("_", ""), 10)
+        digits = raw.replace("_", "")
+        if len(digits) > MAX_DIGITS + 3:
+            raise _fail(shown, f"a number with more than {MAX_DIGITS} digits", node.start_mark.line + 1,
+                        node.start_mark.column + 1, "use a realistic number")
+        for base in (0, 10):
+            with contextlib.suppress(ValueError):
+                return int(digits, base)
+        return raw  # YAML 1.1 oddities (1:30 sexagesimal, 0b_): kept as text, so the schema names them
     if tag == _YAML_FLOAT:
+        if len(raw) > 100:
+            raise _fail(shown, "a number out of range", node.start_mark.line + 1, node.start_mark.column + 1,
+                        "use a realistic number")
         try:
             return Decimal(raw.replace("_", ""))
         except ArithmeticError:
@@ -211,6 +297,8 @@ def _load_toml(text: str, shown: str) -> SourceDoc:
         m = _TOML_ERR_POS.search(msg)
         line, col = (int(m.group(1)), int(m.group(2))) if m else (None, None)
         raise _fail(shown, f"invalid TOML: {_TOML_ERR_POS.sub('', msg).strip()}", line, col) from None
+    except (ValueError, ArithmeticError) as exc:  # e.g. an integer of thousands of digits
+        raise _fail(shown, f"invalid TOML: {str(exc)[:120]}") from None
     data = _toml_plain(data)
     values, keys = _toml_positions(text)
     return SourceDoc(shown, "toml", data, text, values, keys)
@@ -284,11 +372,61 @@ def _toml_positions(text: str) -> tuple[dict[JsonPath, Position], dict[JsonPath,
 # ---------------------------------------------------------------------------------------- JSON
 
 
+class DuplicateKey(ValueError):
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
+def _json_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """JSON objects without silent last-wins: `{"discount_pct": 5, "discount_pct": 50}` is refused."""
+    out = dict(pairs)
+    if len(out) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise DuplicateKey(key)
+            seen.add(key)
+    return out
+
+
+def _json_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _json_int(text: str) -> int:
+    if len(text) > MAX_DIGITS + 1:
+        raise ValueError(f"a number with more than {MAX_DIGITS} digits")
+    return int(text)
+
+
+def _json_decimal(text: str) -> Decimal:
+    if len(text) > 100:
+        raise ValueError("a number out of range")
+    return Decimal(text)
+
+
+def strict_json(text: str | bytes) -> Any:
+    """json.loads as cpq reads JSON everywhere: decimals exact, no NaN/Infinity, no duplicate keys,
+    no numbers of thousands of digits."""
+    return json.loads(text, parse_float=_json_decimal, parse_int=_json_int, parse_constant=_json_constant,
+                      object_pairs_hook=_json_object)
+
+
 def _load_json(text: str, shown: str) -> SourceDoc:
     try:
-        data = json.loads(text, parse_float=Decimal)
+        data = strict_json(text)
     except json.JSONDecodeError as exc:
         raise _fail(shown, f"invalid JSON: {exc.msg}", exc.lineno, exc.colno) from None
+    except DuplicateKey as dup:
+        found = [m.start() for m in re.finditer(re.escape(json.dumps(dup.key)) + r"\s*:", text)]
+        offset = found[1] if len(found) > 1 else (found[0] if found else 0)
+        line = text.count("\n", 0, offset) + 1
+        column = offset - (text.rfind("\n", 0, offset) + 1) + 1
+        raise _fail(shown, f"duplicate key {dup.key!r} in one object", line, column,
+                    "JSON readers would silently keep only the last one; remove or rename it") from None
+    except ValueError as exc:
+        raise _fail(shown, f"invalid JSON: {exc}") from None
     except RecursionError:
         raise _fail(shown, "invalid JSON: nested too deeply") from None
     doc = SourceDoc(shown, "json", data, text, None)

@@ -100,8 +100,8 @@ def _date(value: Any) -> dt.date | None:
 
 
 def parse_duration(text: str) -> dt.timedelta | None:
-    """`30m`, `48h`, `3d` -> timedelta."""
-    if len(text) < 2 or not text[:-1].isdigit():
+    """`30m`, `48h`, `3d` -> timedelta; None for anything else (the schema bounds the digits)."""
+    if len(text) < 2 or len(text) > 7 or not text[:-1].isdigit():
         return None
     amount, unit = int(text[:-1]), text[-1]
     return {"m": dt.timedelta(minutes=amount), "h": dt.timedelta(hours=amount),
