@@ -598,3 +598,68 @@ def test_a_duplicate_group_member_is_a_lint_error(cli: Cli) -> None:
     _add_policy(cli, "dup.yaml", {"groups": {"twice": {"members": ["lee", "lee"]}}})
     done = cli("lint", "policies")
     assert done.returncode == 1 and "duplicate-member" in done.stdout
+
+
+# ------------------------------------------------------- kill -9 during split: all or nothing
+
+
+def _many_sites_quote(cli: Cli, lines: int) -> Path:
+    base = _base_quote(id="Q-KILL")
+    line = base["lines"][0]
+    base["lines"] = [{**line, "id": f"L{i}", "site": f"Site-{i:03d}", "quantity": 1, "discount_pct": 0}
+                     for i in range(lines)]
+    return _write_quote(cli, "kill.json", base)
+
+
+def _rows_and_files(cli: Cli) -> tuple[set[str], set[str], list[str]]:
+    with _db(cli) as conn:
+        rows = {r[0] for r in conn.execute("SELECT id FROM orders")}
+    folder = cli.cwd / "orders"
+    names = [p.name for p in folder.iterdir()] if folder.exists() else []
+    files = {n.rsplit(".", 1)[0] for n in names if not n.startswith(".")}
+    temps = [n for n in names if n.startswith(".")]
+    return rows, files, temps
+
+
+@pytest.mark.parametrize("point", ["orders.temp-written", "orders.committed", "orders.file-placed"])
+def test_a_split_killed_at_each_point_is_finished_or_undone_by_the_next_command(cli: Cli, point: str) -> None:
+    quote = _many_sites_quote(cli, 5)
+    cli.ok("submit", str(quote), "--as", "rita")
+    killed = cli("split", str(quote), "--by", "site", CPQ_TEST_FAULT=point)
+    assert killed.returncode == 137
+    cli.ok("split", str(quote), "--by", "site")
+    rows, files, temps = _rows_and_files(cli)
+    assert rows == files and len(rows) == 5 and temps == []
+
+
+def test_a_split_killed_at_random_moments_leaves_rows_and_files_in_step(cli: Cli) -> None:
+    import random
+    import signal
+    import time
+
+    quote = _many_sites_quote(cli, 120)
+    cli.ok("submit", str(quote), "--as", "rita")
+    journal = cli.cwd / ".cpq" / "journal.sqlite3"
+    with _db(cli) as conn:
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    pristine = journal.read_bytes()
+    started = time.perf_counter()
+    cli.ok("split", str(quote), "--by", "site")
+    full = time.perf_counter() - started
+    rng = random.Random(20261124)
+    outcomes = set()
+    for _ in range(10):
+        shutil.rmtree(cli.cwd / "orders")
+        for extra in ("-wal", "-shm"):
+            Path(f"{journal}{extra}").unlink(missing_ok=True)
+        journal.write_bytes(pristine)
+        process = subprocess.Popen([_cpq(), "split", str(quote), "--by", "site"], cwd=cli.cwd, env=cli.env,
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(rng.uniform(0.05, full))
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=30)
+        before = _rows_and_files(cli)
+        outcomes.add((bool(before[0]), before[0] == before[1]))
+        cli.ok("split", str(quote), "--by", "site")
+        rows, files, temps = _rows_and_files(cli)
+        assert rows == files and len(rows) == 120 and temps == [], (len(rows), len(files), temps[:3])

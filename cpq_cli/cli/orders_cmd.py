@@ -147,7 +147,7 @@ def _make_orders(quote_arg: str | None, split_by: tuple[str, ...], file_format: 
         return files, (quote, orders, [])
 
     try:
-        quote, orders, existing = commit_with_files(conn, plan)
+        quote, orders, existing = commit_with_files(conn, plan, directory)
     finally:
         conn.close()
     if existing:
@@ -292,7 +292,7 @@ def amend(
             return stage_amendment(conn, amendment, original, directory, digits, "cpq"), amendment
 
         directory = _orders_dir(out_dir)
-        plan = commit_with_files(conn, stage)
+        plan = commit_with_files(conn, stage, directory)
         path = directory / f"{plan.id}.json"
     finally:
         conn.close()
@@ -335,7 +335,7 @@ def contract(
             planned = plan_contracts(conn, orders, chosen, policy.settings.assets, quote_term)
             return stage_contracts(conn, planned, directory, file_format.value, "cpq"), planned
 
-        docs = commit_with_files(conn, stage)
+        docs = commit_with_files(conn, stage, directory)
         files = [directory / f"{d['id']}.{file_format.value}" for d in docs]
     finally:
         conn.close()

@@ -196,4 +196,12 @@ CREATE INDEX events_kind_actor ON events (kind, actor, seq);
 CREATE INDEX events_submission ON events (submission_id, seq);
 CREATE INDEX items_quote ON items (quote_id, status)
 """),
+    (5, "written files", """
+CREATE TABLE written_files (
+    path TEXT PRIMARY KEY,
+    content TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    placed_at TEXT
+)
+"""),
 )

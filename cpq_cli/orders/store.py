@@ -1,15 +1,17 @@
 """Orders, amendments and contracts in the journal, with their files, all or nothing.
 
-Files are written to temporary names first; inside the journal transaction the rows (and the
-outbox rows for the ERP) are inserted and the files renamed into place; any failure before the
-commit removes the files and rolls the rows back.
+The journal is the record: rows (with the outbox rows for the ERP and the files' contents) are
+committed first, files are renamed into place after; a crash in between is finished by the next
+order command (`reconcile`), and anything before the commit is rolled back and cleaned up.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import os
+import re
 import sqlite3
 import tempfile
 from collections.abc import Callable, Iterable
@@ -17,8 +19,9 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, NamedTuple, TypeVar
 
+from cpq_cli.errors import CpqError, InputError
 from cpq_cli.journal import events
-from cpq_cli.journal.db import now, transaction
+from cpq_cli.journal.db import fault, now, transaction
 from cpq_cli.orders.build import Order, money_text, order_document
 from cpq_cli.orders.dates import months_between, term_end
 from cpq_cli.orders.proration import Mode, amount, multiplier
@@ -56,37 +59,99 @@ def fault_raise(point: str) -> None:
         raise OSError(f"injected fault at {point}")
 
 
-def commit_with_files(conn: sqlite3.Connection, plan: Callable[[], tuple[list[tuple[Path, str]], T]]) -> T:
-    """Run `plan` and write the files it returns, in one transaction: all of it lands, or none.
+def commit_with_files(conn: sqlite3.Connection, plan: Callable[[], tuple[list[tuple[Path, str]], T]],
+                      folder: Path | None = None) -> T:
+    """Run `plan` and write the files it returns: all of it lands, or none — even through a kill -9.
 
     `plan` runs under the journal's write lock, so its checks and numbering (does the quote
     have orders yet? the line's current quantity? the next contract number?) cannot race
-    another cpq process; it writes its rows and returns (files, result).
+    another cpq process; it writes its rows and returns (files, result). The files' contents
+    are recorded in the same transaction (`written_files`) and written to temp files before the
+    commit; after it they are renamed into place and marked placed. A process killed at any
+    point leaves either nothing (before the commit: `reconcile` removes the temp files) or rows
+    whose files `reconcile` finishes — and every order command reconciles first.
     """
+    reconcile(conn, folder)
     temps: list[tuple[Path, Path]] = []
-    placed: list[Path] = []
     try:
         with transaction(conn):
             files, result = plan()
+            stamp = now()
             for final, text in files:
-                final.parent.mkdir(parents=True, exist_ok=True)
-                fd, tmp_name = tempfile.mkstemp(dir=final.parent, prefix=f".{final.name}.")
-                with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                    fh.write(text)
-                    fh.flush()
-                    os.fsync(fh.fileno())
-                temps.append((Path(tmp_name), final))
+                _mkdirs(final.parent)
+                conn.execute("INSERT INTO written_files (path, content, created_at, placed_at) VALUES (?, ?, ?, NULL) "
+                             "ON CONFLICT (path) DO UPDATE SET content = excluded.content, placed_at = NULL",
+                             (str(final), text, stamp))
+                temps.append((_write_temp(final, text), final))
+                fault("orders.temp-written")
             fault_raise("orders.before-commit")
-            for temp, target in temps:
-                os.replace(temp, target)
-                placed.append(target)
     except BaseException:
         for temp, _ in temps:
             temp.unlink(missing_ok=True)
-        for target in placed:
-            target.unlink(missing_ok=True)
         raise
+    fault("orders.committed")
+    for temp, target in temps:
+        with contextlib.suppress(FileNotFoundError):  # a concurrent reconcile placed it already
+            os.replace(temp, target)
+        fault("orders.file-placed")
+    if temps:
+        with transaction(conn):
+            conn.executemany("UPDATE written_files SET placed_at = ? WHERE path = ?",
+                             [(now(), str(target)) for _, target in temps])
     return result
+
+
+_TEMP = re.compile(r"^\..+\.(json|yaml|toml)\.[A-Za-z0-9_]{6,}$")
+
+
+def _mkdirs(directory: Path) -> None:
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise InputError(f"{directory} exists and is not a folder", hint="choose another folder with --dir") from None
+    except OSError as exc:
+        raise CpqError(f"cannot create the folder {directory}: {exc.strerror}",
+                       hint="check the path and its permissions, or choose another folder with --dir") from None
+
+
+def _write_temp(final: Path, text: str) -> Path:
+    if final.is_dir():
+        raise InputError(f"{final} is a folder, so the file cannot be written there",
+                         hint="remove or rename that folder")
+    try:
+        fd, tmp_name = tempfile.mkstemp(dir=final.parent, prefix=f".{final.name}.")
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+    except OSError as exc:
+        raise CpqError(f"cannot write in {final.parent}: {exc.strerror}",
+                       hint="check the folder's permissions and free space") from None
+    return Path(tmp_name)
+
+
+def reconcile(conn: sqlite3.Connection, folder: Path | None = None) -> int:
+    """Finish what a killed order command committed, and remove what it left uncommitted.
+
+    Under the journal's write lock: files of committed rows that were never placed are written
+    from their recorded content; temp files beside any recorded file are removed. Returns how
+    many files were (re)written.
+    """
+    with transaction(conn):
+        pending = conn.execute("SELECT path, content FROM written_files WHERE placed_at IS NULL").fetchall()
+        folders = {Path(r[0]).parent for r in conn.execute(
+            "SELECT path FROM written_files ORDER BY created_at DESC LIMIT 200")} | ({folder} if folder else set())
+        for row in pending:
+            final = Path(row["path"])
+            if final.parent.is_dir() and not final.is_dir():
+                os.replace(_write_temp(final, row["content"]), final)
+            conn.execute("UPDATE written_files SET placed_at = ? WHERE path = ?", (now(), row["path"]))
+        for folder in folders:
+            with contextlib.suppress(OSError):
+                for entry in folder.iterdir():
+                    if _TEMP.match(entry.name) and entry.is_file():
+                        entry.unlink(missing_ok=True)
+    return len(pending)
 
 
 def _outbox(conn: sqlite3.Connection, kind: str, key: str, payload: dict[str, Any], stamp: str) -> None:
