@@ -1,10 +1,17 @@
 """`cpq sync`: deliver outbox events (orders, activations, amendments, contracts) to the ERP.
 
 In order, one at a time, each with its deterministic idempotency key (the outbox key, e.g.
-`order:Q-1004-O1:created`, sent as the `Idempotency-Key` header). To a directory: one file per
-event, written atomically. To a URL: POST; 2xx acknowledges; 5xx and connection errors are
-retried with exponential backoff; a 4xx stops the sync with the server's answer. Delivery stops
-at the first event that cannot be delivered, so the ERP never sees events out of order.
+`order:Q-1004-O1:created`, sent as the `Idempotency-Key` header, a quoted structured-field
+string as the IETF draft says). To a directory: one file per event, written atomically. To a
+URL: POST; 2xx acknowledges; 5xx and connection errors are retried with exponential backoff; a
+4xx stops the sync with the server's answer. Delivery stops at the first event that cannot be
+delivered, so the ERP never sees events out of order.
+
+One sync at a time: a lease in the journal (`journal_meta`, renewed per event, expiring if the
+process dies) makes a second concurrent `cpq sync` report that another one is delivering, so no
+event goes out twice. Every body is a function of the queued event alone (a UBL `IssueDate` is
+the day the event was queued), so a retry — even one that crosses midnight — resends the same
+bytes under the same key.
 """
 
 from __future__ import annotations
@@ -36,14 +43,49 @@ class SyncStopped(Exception):
         self.failure = failure
 
 
-def render(kind: str, payload: str, fmt: str, seller: str) -> tuple[str, str]:
+LEASE_SECONDS = 300
+
+
+class SyncBusy(Exception):
+    """Another `cpq sync` holds the lease."""
+
+
+def render(kind: str, payload: str, fmt: str, seller: str, queued_at: str) -> tuple[str, str]:
     """(content type, body): UBL 2.1 Order XML for created orders with --format ubl, JSON otherwise."""
     if fmt == "ubl" and kind == "order.created":
         from cpq_cli.ubl import order_xml
 
         doc = json.loads(payload)
-        return "application/xml", order_xml(doc, now()[:10], seller)
+        return "application/xml", order_xml(doc, queued_at[:10], seller)
     return "application/json", payload
+
+
+def sf_string(value: str) -> str:
+    """An RFC 8941 sf-string: quoted, with backslash and quote escaped (printable ASCII only)."""
+    if any(not (0x20 <= ord(ch) < 0x7F) for ch in value):
+        raise ValueError(f"{value!r} cannot be a structured-field string")
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _lease(conn: sqlite3.Connection, owner: str, *, take: bool) -> None:
+    """Take (or renew) the sync lease, or raise SyncBusy; `take=False` releases it."""
+    import datetime as dt
+
+    from cpq_cli.journal.db import transaction
+
+    with transaction(conn):
+        row = conn.execute("SELECT value FROM journal_meta WHERE name = 'sync_lease'").fetchone()
+        holder, _, until = str(row[0]).partition("|") if row else ("", "", "")
+        current = dt.datetime.now(dt.UTC)
+        if not take:
+            if holder == owner:
+                conn.execute("DELETE FROM journal_meta WHERE name = 'sync_lease'")
+            return
+        if holder and holder != owner and until and dt.datetime.fromisoformat(until) > current:
+            raise SyncBusy(f"another cpq sync is delivering (lease until {until[:19]}Z)")
+        expires = (current + dt.timedelta(seconds=LEASE_SECONDS)).isoformat()
+        conn.execute("INSERT INTO journal_meta (name, value) VALUES ('sync_lease', ?) "
+                     "ON CONFLICT (name) DO UPDATE SET value = excluded.value", (f"{owner}|{expires}",))
 
 
 def pending(conn: sqlite3.Connection) -> list[sqlite3.Row]:
@@ -52,12 +94,30 @@ def pending(conn: sqlite3.Connection) -> list[sqlite3.Row]:
 
 def sync(conn: sqlite3.Connection, target: str, fmt: str, seller: str, *, dry_run: bool = False, retries: int = 5,
          backoff: float = 0.5, sleep: Callable[[float], None] = time.sleep) -> list[Delivery]:
+    if dry_run:
+        return [Delivery(row["key"], row["kind"], "would-deliver",
+                         f"{len(render(row['kind'], row['payload'], fmt, seller, row['created_at'])[1])} bytes")
+                for row in pending(conn)]
+    import secrets
+
+    owner = secrets.token_hex(8)
+    _lease(conn, owner, take=True)
+    try:
+        return _deliver(conn, target, fmt, seller, owner, retries, backoff, sleep)
+    finally:
+        _lease(conn, owner, take=False)
+
+
+def _deliver(conn: sqlite3.Connection, target: str, fmt: str, seller: str, owner: str, retries: int, backoff: float,
+             sleep: Callable[[float], None]) -> list[Delivery]:
     done: list[Delivery] = []
-    for row in pending(conn):
-        content_type, body = render(row["kind"], row["payload"], fmt, seller)
-        if dry_run:
-            done.append(Delivery(row["key"], row["kind"], "would-deliver", f"{len(body)} bytes"))
-            continue
+    while True:
+        _lease(conn, owner, take=True)  # renew; and re-read: only this process delivers now
+        rows = conn.execute("SELECT * FROM outbox WHERE delivered_at IS NULL ORDER BY id LIMIT 1").fetchall()
+        if not rows:
+            return done
+        row = rows[0]
+        content_type, body = render(row["kind"], row["payload"], fmt, seller, row["created_at"])
         try:
             detail = (_post(target, row["key"], content_type, body, retries, backoff, sleep)
                       if re.match(r"^https?://", target) else _write(Path(target), row["id"], row["key"], content_type,
@@ -69,7 +129,6 @@ def sync(conn: sqlite3.Connection, target: str, fmt: str, seller: str, *, dry_ru
         conn.execute("UPDATE outbox SET delivered_at = ?, attempts = attempts + 1, last_error = NULL WHERE id = ?",
                      (now(), row["id"]))
         done.append(Delivery(row["key"], row["kind"], "delivered", detail))
-    return done
 
 
 class _Failure(Exception):
@@ -79,8 +138,24 @@ class _Failure(Exception):
         self.attempts = attempts
 
 
+def check_target(target: str) -> str | None:
+    """What is wrong with a --to value, or None: an http(s) URL, or a folder (made if missing)."""
+    scheme = re.match(r"^([A-Za-z][A-Za-z0-9+.-]*)://", target)
+    if scheme:
+        if scheme.group(1).lower() not in ("http", "https"):
+            return f"--to {target!r}: only http:// and https:// URLs (or a folder) can be delivered to"
+        return None
+    path = Path(target)
+    if path.exists() and not path.is_dir():
+        return f"--to {target!r} is a file, not a folder"
+    return None
+
+
 def _write(directory: Path, seq: int, key: str, content_type: str, body: str) -> str:
-    directory.mkdir(parents=True, exist_ok=True)
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise _Failure(f"cannot create {directory}: {exc.strerror}", 1) from None
     suffix = "xml" if content_type == "application/xml" else "json"
     name = f"{seq:08d}-{re.sub(r'[^A-Za-z0-9_.-]', '_', key)}.{suffix}"
     fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{name}.")
@@ -99,7 +174,7 @@ def _post(url: str, key: str, content_type: str, body: str, retries: int, backof
     while True:
         attempt += 1
         request = urllib.request.Request(url, data=body.encode(), method="POST",
-                                         headers={"Content-Type": content_type, "Idempotency-Key": key})
+                                         headers={"Content-Type": content_type, "Idempotency-Key": sf_string(key)})
         try:
             with urllib.request.urlopen(request, timeout=30) as response:  # the URL is the operator's --to
                 return f"HTTP {response.status} after {attempt} attempt(s)"

@@ -135,6 +135,26 @@ def test_tick_escalates_each_overdue_request_once(run, workdir: Path, monkeypatc
     assert json.loads(run("status", Q, "--format", "json").stdout)["submission"]["status"] == "APPROVED"
 
 
+def parse_sf_string(header: str) -> str:
+    """RFC 8941 section 4.2.5: a structured-field string, strictly (raises ValueError otherwise)."""
+    if len(header) < 2 or header[0] != '"' or header[-1] != '"':
+        raise ValueError(f"not an sf-string: {header!r}")
+    out, i, inner = [], 0, header[1:-1]
+    while i < len(inner):
+        ch = inner[i]
+        if ch == "\\":
+            if i + 1 >= len(inner) or inner[i + 1] not in '"\\':
+                raise ValueError(f"bad escape in {header!r}")
+            out.append(inner[i + 1])
+            i += 2
+            continue
+        if ch == '"' or not (0x20 <= ord(ch) < 0x7F):
+            raise ValueError(f"bad character in {header!r}")
+        out.append(ch)
+        i += 1
+    return "".join(out)
+
+
 class ERP(BaseHTTPRequestHandler):
     fail_first = 2
     status_for_all = 0
@@ -143,7 +163,7 @@ class ERP(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers["Content-Length"])).decode()
-        key = self.headers["Idempotency-Key"]
+        key = parse_sf_string(self.headers["Idempotency-Key"])
         cls = type(self)
         if cls.status_for_all:
             code = cls.status_for_all

@@ -147,6 +147,9 @@ def sync(
     from cpq_cli.config import load_config
     from cpq_cli.journal.db import open_journal, resolve_journal_path
 
+    problem = syncing.check_target(to)
+    if problem:
+        raise typer.BadParameter(problem.removeprefix("--to "), param_hint="--to")
     seller = str((load_config().sections.get("sync") or {}).get("seller", "cpq"))
     conn = open_journal(resolve_journal_path(journal))
     try:
@@ -155,6 +158,9 @@ def sync(
             failure = None
         except syncing.SyncStopped as stopped:
             done, failure = stopped.delivered, stopped.failure
+        except syncing.SyncBusy as busy:
+            print(f"cpq: {busy}; nothing sent by this run", file=sys.stderr)
+            return
     finally:
         conn.close()
     report = {"target": to, "format": fmt.value, "dry_run": dry_run, "delivered": [d._asdict() for d in done],

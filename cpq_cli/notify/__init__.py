@@ -303,8 +303,10 @@ def _send_mail(client: Any, smtp: SmtpSettings, row: sqlite3.Row) -> None:
 def _post(url: str, body: str, key: str) -> None:
     import urllib.request
 
+    from cpq_cli.sync import sf_string
+
     request = urllib.request.Request(url, data=body.encode(), method="POST",
-                                     headers={"Content-Type": "application/json", "Idempotency-Key": key})
+                                     headers={"Content-Type": "application/json", "Idempotency-Key": sf_string(key)})
     with urllib.request.urlopen(request, timeout=10) as response:  # the URL comes from cpq.toml
         if response.status >= 300:
             raise RuntimeError(f"webhook answered {response.status}")
