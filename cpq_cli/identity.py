@@ -35,7 +35,13 @@ def resolve_actor(policy: Policy, option: str | None) -> str:
             raise InputError(f"git user.email {email} {problem}", hint="pass --as USER or set CPQ_USER")
         return matches[0]
     if chosen not in policy.users:
-        raise InputError(f"unknown user {chosen!r} (from {source})", hint="users are defined in the policy set")
+        import difflib
+
+        by_lower = {u.lower(): u for u in policy.users}
+        close = [by_lower[c] for c in difflib.get_close_matches(chosen.lower(), list(by_lower), n=1, cutoff=0.5)]
+        case = " (ids are case-sensitive)" if close and close[0].lower() == chosen.lower() else ""
+        hint = f"did you mean {close[0]!r}?{case}" if close else "users are defined in the policy set"
+        raise InputError(f"unknown user {chosen!r} (from {source})", hint=hint)
     if not policy.users[chosen].active:
         raise InputError(f"user {chosen!r} is inactive")
     return chosen

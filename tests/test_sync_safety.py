@@ -95,7 +95,8 @@ def test_a_retry_after_midnight_resends_the_same_bytes(run, workdir: Path, monke
     assert all(b"<cbc:IssueDate>2026-11-22</cbc:IssueDate>" in body for body in one.values())
 
 
-@pytest.mark.parametrize(("target", "needle"), [("ftp://erp.example/in", "only http"), ("file:///srv/erp/in", "only http"),
+@pytest.mark.parametrize(("target", "needle"), [("ftp://erp.example/in", "only http"),
+                                                ("file:///srv/erp/in", "only http"),
                                                 ("cpq.toml", "is a file")])
 def test_a_bad_sync_target_is_a_usage_error_and_creates_nothing(run, workdir: Path, target: str,
                                                                  needle: str) -> None:

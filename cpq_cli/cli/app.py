@@ -126,9 +126,76 @@ def root(
     output.set_debug(debug)
 
 
-def main() -> None:
+def _hoist_debug(argv: list[str]) -> list[str]:
+    """`--debug` works anywhere on the line (`cpq approve Q-1 --debug`), as users type it."""
+    if "--debug" not in argv:
+        return argv
+    rest = argv[: argv.index("--") if "--" in argv else len(argv)]
+    tail = argv[len(rest):]
+    return ["--debug", *[a for a in rest if a != "--debug"], *tail]
+
+
+def _did_you_mean(word: str, choices: list[str]) -> str:
+    import difflib
+
+    close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
+    return f"did you mean {close[0]!r}?" if close else ""
+
+
+def usage_line(exc: Any) -> str:
+    """A Click usage error as one `cpq: error:` line that says where help is."""
+    from typer._click.exceptions import NoSuchOption, UsageError
+
+    message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
+    ctx = getattr(exc, "ctx", None)
+    command = ctx.command_path if ctx is not None else "cpq"
+    hints = []
+    name = str(message).split("'")[1] if message.startswith("No such command '") else None
+    if name is not None:
+        group = app_command()
+        hints.append(_did_you_mean(name, group.list_commands(ctx)))
+    if isinstance(exc, NoSuchOption) and exc.possibilities:
+        hints.append(f"did you mean {sorted(exc.possibilities)[0]!r}?")
+    hints.append(f"see `{command} --help`")
+    assert isinstance(exc, UsageError)
+    return f"cpq: error: {message.rstrip('.')} ({'; '.join(h for h in hints if h)})"
+
+
+def app_command() -> Any:
+    return typer.main.get_command(app)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """The `cpq` executable: usage errors are one line and exit 2, like every other error."""
+    from typer._click.exceptions import ClickException, NoArgsIsHelpError, UsageError
+    from typer.exceptions import Abort, Exit
+
+    args = _hoist_debug(list(sys.argv[1:] if argv is None else argv))
     try:
-        app()
-    except KeyboardInterrupt:
+        code = app_command().main(args, prog_name="cpq", standalone_mode=False)
+    except NoArgsIsHelpError as exc:  # `cpq` or `cpq orders` alone: the help, as before
+        exc.show()
+        sys.exit(int(ExitCode.ERROR))
+    except UsageError as exc:
+        print(usage_line(exc), file=sys.stderr)
+        sys.exit(int(ExitCode.ERROR))
+    except ClickException as exc:
+        print(f"cpq: error: {exc.format_message()}", file=sys.stderr)
+        sys.exit(int(ExitCode.ERROR))
+    except Exit as exc:
+        code = exc.exit_code
+    except (KeyboardInterrupt, Abort):
         print("cpq: interrupted", file=sys.stderr)
         sys.exit(130)
+    except BrokenPipeError:  # the reader went away (`cpq rules | head -1`): stop quietly
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        code = 0
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    sys.exit(code if isinstance(code, int) else 0)

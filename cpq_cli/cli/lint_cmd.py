@@ -103,22 +103,38 @@ def check_quote(
     _emit(check_quotes(files), fmt, FailLevel.error)
 
 
-def rules(rule_id: str | None = typer.Argument(None, help="A check id, e.g. unknown-approver.")) -> None:
+def rules(
+    rule_id: str | None = typer.Argument(None, help="A check id, e.g. unknown-approver."),
+    fmt: str = typer.Option("text", "--format", "-f", metavar="text|json",
+                            help="text, or json: {version, checks: [{id, severity, summary, example}]}."),
+) -> None:
+    import json
+
     from cpq_cli.errors import ConfigError
     from cpq_cli.lint.registry import BUILTIN, CHECKS
 
+    if fmt not in ("text", "json"):
+        raise typer.BadParameter(f"{fmt!r} is not text or json", param_hint="--format")
+    entries = [{"id": key, "severity": severity.value, "summary": summary, "example": None}
+               for key, (severity, summary) in BUILTIN.items()]
+    entries += [{"id": c.id, "severity": c.severity.value, "summary": c.summary, "example": c.example}
+                for c in CHECKS.values()]
     if rule_id:
-        check = CHECKS.get(rule_id)
-        if check is None and rule_id in BUILTIN:
-            severity, summary = BUILTIN[rule_id]
-            print(f"{rule_id} ({severity.value})\n\n{summary}")
-            return
-        if check is None:
-            raise ConfigError(f"no check with id {rule_id!r}", hint="`cpq rules` lists them")
-        print(f"{check.id} ({check.severity.value})\n\n{check.summary}\n\n{check.example}")
+        entries = [e for e in entries if e["id"] == rule_id]
+        if not entries:
+            import difflib
+
+            close = difflib.get_close_matches(rule_id, [*BUILTIN, *CHECKS], n=1)
+            raise ConfigError(f"no check with id {rule_id!r}",
+                              hint=f"did you mean {close[0]!r}?" if close else "`cpq rules` lists them")
+    if fmt == "json":
+        print(json.dumps({"version": 1, "checks": entries}, indent=2, ensure_ascii=False))
         return
-    width = max(len(k) for k in [*CHECKS, *BUILTIN])
-    for key, (severity, summary) in BUILTIN.items():
-        print(f"{key:<{width}}  {severity.value:<7}  {summary}")
-    for check in CHECKS.values():
-        print(f"{check.id:<{width}}  {check.severity.value:<7}  {check.summary}")
+    if rule_id:
+        entry = entries[0]
+        print(f"{entry['id']} ({entry['severity']})\n\n{entry['summary']}"
+              + (f"\n\n{entry['example']}" if entry["example"] else ""))
+        return
+    width = max(len(str(e["id"])) for e in entries)
+    for entry in entries:
+        print(f"{entry['id']:<{width}}  {entry['severity']:<7}  {entry['summary']}")

@@ -59,7 +59,7 @@ def _date(value: str | None, label: str) -> dt.date:
     try:
         return dt.date.fromisoformat(value)
     except ValueError:
-        raise InputError(f"{label} {value!r} is not a date", hint="use YYYY-MM-DD") from None
+        raise typer.BadParameter(f"{value!r} is not a date (use YYYY-MM-DD)", param_hint=label) from None
 
 
 def _orders_dir(option: Path | None) -> Path:

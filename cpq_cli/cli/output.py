@@ -44,8 +44,19 @@ def console(stream: TextIO | None = None) -> Console:
     color = wants_color(stream)
     is_tty = bool(getattr(stream, "isatty", None) and stream.isatty())
     # Piped output is data for grep and diff: never crop it to an 80-column guess.
-    return Console(file=stream, force_terminal=color, no_color=not color, highlight=False,
+    made = Console(file=stream, force_terminal=color, no_color=not color, highlight=False,
                    emoji=False, width=None if is_tty else 4000)
+    made.on_broken_pipe = quiet_broken_pipe  # type: ignore[method-assign]
+    return made
+
+
+def quiet_broken_pipe() -> None:
+    """The reader went away (`cpq preview DIR | head -1`): stop quietly with 0, as Unix tools do
+    (Rich's own handler exits 1)."""
+    import os
+
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    raise SystemExit(0)
 
 
 def print_tree(root: Node, stream: TextIO | None = None) -> None:

@@ -14,8 +14,11 @@ def report_text(report: Report, out: Output, failed: bool, rules: Mapping[str, R
     from rich.console import Console
     from rich.text import Text
 
+    from cpq_cli.cli.output import quiet_broken_pipe
+
     console = Console(file=out.stdout, force_terminal=out.color, no_color=not out.color, highlight=False,
                       soft_wrap=True)
+    console.on_broken_pipe = quiet_broken_pipe  # type: ignore[method-assign]
     for d in report.diagnostics:
         where = d.file + (f":{d.line}" if d.line else "") + (f":{d.column}" if d.line and d.column else "")
         line = Text()

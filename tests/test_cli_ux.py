@@ -1,0 +1,66 @@
+"""What a newcomer meets first (issue 11): one-line usage errors with a way out, exit 2 for usage,
+`--debug` anywhere, quiet broken pipes. Run through the installed executable, as people do."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT
+
+
+def _cpq(*args: str, cwd: Path = ROOT, shell: str | None = None) -> subprocess.CompletedProcess[str]:
+    exe = Path(sys.executable).parent / "cpq"
+    found = str(exe) if exe.exists() else str(shutil.which("cpq"))
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CPQ_", "GITHUB_"))}
+    if shell is not None:
+        return subprocess.run(shell.replace("cpq", found, 1), shell=True, cwd=cwd, capture_output=True, text=True,
+                              env=env, timeout=60)
+    return subprocess.run([found, *args], cwd=cwd, capture_output=True, text=True, env=env, timeout=60)
+
+
+@pytest.mark.parametrize(("args", "needle"), [
+    (["aprove"], "did you mean 'approve'?"),
+    (["lint", "--formt", "json"], "did you mean '--format'?"),
+    (["approve", "--as", "Victor", "Q-1"], "did you mean 'victor'?"),
+    (["preview"], "Missing argument"),
+    (["entitlements", "ACME", "--at", "2026-13-45"], "is not a date"),
+    (["sync", "--to", "ftp://erp.example/in"], "only http:// and https://"),
+])
+def test_usage_errors_are_one_line_with_a_way_out(args: list[str], needle: str, tmp_path: Path) -> None:
+    done = _cpq(*args)
+    lines = [ln for ln in done.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith("cpq: error:"), done.stderr
+    assert needle in lines[0]
+    assert done.returncode == (1 if args[0] == "approve" else 2)  # an unknown user is a refused input, not usage
+    assert "Traceback" not in done.stderr
+
+
+def test_debug_works_after_the_command_too(tmp_path: Path) -> None:
+    bad = tmp_path / "q.json"
+    bad.write_text("{")
+    quiet = _cpq("check-quote", str(bad))
+    loud = _cpq("check-quote", str(bad), "--debug")
+    assert "Traceback" not in quiet.stderr
+    assert loud.returncode == quiet.returncode == 1
+    assert "No such option" not in loud.stderr
+
+
+def test_a_closed_pipe_ends_quietly() -> None:
+    """`cpq rules | head -1`: the reader is gone before cpq writes; cpq stops without a word."""
+    exe = Path(sys.executable).parent / "cpq"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CPQ_", "GITHUB_"))}
+    for args in (["rules"], ["rules", "--format", "json"], ["preview", "examples/quotes"]):
+        process = subprocess.Popen([str(exe if exe.exists() else shutil.which("cpq")), *args], cwd=ROOT, env=env,
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        assert process.stdout is not None and process.stderr is not None
+        process.stdout.close()  # as `head` does once it has its line
+        err = process.stderr.read().decode()
+        process.stderr.close()
+        assert process.wait(timeout=60) == 0, (args, err)
+        assert "Traceback" not in err and "Broken pipe" not in err and "Exception ignored" not in err, (args, err)
