@@ -50,15 +50,53 @@ def test_json_envelope(run, workdir: Path) -> None:
     assert all(isinstance(c["tested"], (str, type(None), bool, list)) for r in fired for c in r["conditions"])
 
 
+def _mermaid_graph(out: str) -> tuple[dict[tuple[str, int], str], set[tuple[str, str]], list[str]]:
+    """(chain, step) -> node id, the edges, and every declared node id, read from the flowchart."""
+    import re
+
+    steps: dict[tuple[str, int], str] = {}
+    declared: list[str] = []
+    edges = set()
+    chain = ""
+    for line in out.splitlines():
+        if m := re.match(r'\s*subgraph (\w+) \["(.+?) · order', line):
+            declared.append(m.group(1))
+            chain = m.group(2)
+        elif m := re.match(r'\s*(\w+)\["step (\d+)<br/>', line):
+            declared.append(m.group(1))
+            steps[(chain, int(m.group(2)))] = m.group(1)
+        elif m := re.match(r"\s*(\w+) --> (\w+)$", line):
+            edges.add((m.group(1), m.group(2)))
+    return steps, edges, declared
+
+
 def test_mermaid_is_a_flowchart_with_every_step(run, workdir: Path) -> None:
     result = run("preview", "--format", "mermaid", Q3)
     assert result.exit_code == 0
     out = result.stdout
     assert out.startswith("flowchart LR\n")
-    for node in ("n_discount_1", "n_discount_3", "n_legal_2", "n_finance_2", "n_executive_1"):
-        assert f"{node}[" in out
-    assert "n_discount_3 --> n_finance_1" in out and "n_legal_2 --> n_finance_1" in out
-    assert "n_executive_1 --> approved" in out
+    steps, edges, declared = _mermaid_graph(out)
+    for key in (("discount", 1), ("discount", 3), ("legal", 2), ("finance", 2), ("executive", 1)):
+        assert key in steps
+    assert (steps[("discount", 3)], steps[("finance", 1)]) in edges
+    assert (steps[("legal", 2)], steps[("finance", 1)]) in edges
+    assert (steps[("executive", 1)], "approved") in edges
+    assert len(declared) == len(set(declared))
+
+
+def test_mermaid_node_ids_never_collide(run, workdir: Path) -> None:
+    import yaml
+
+    extra = {"chains": {"legal_1": {"order": 1}, "fast-track": {"order": 2}, "fast_track": {"order": 2}},
+             "rules": [{"id": f"r-{name}", "when": "net_total > 0", "approvers": ["frank"], "chain": name, "step": 1}
+                       for name in ("legal_1", "fast-track", "fast_track")]
+             + [{"id": "r-legal", "when": "net_total > 0", "approvers": ["lee"], "chain": "legal", "step": 1}]}
+    (workdir / "policies" / "clash.yaml").write_text(yaml.safe_dump(extra))
+    out = run("preview", "--format", "mermaid", Q3).stdout
+    steps, _, declared = _mermaid_graph(out)
+    assert len(declared) == len(set(declared)), declared
+    assert {("legal", 1), ("legal_1", 1), ("fast-track", 1), ("fast_track", 1)} <= set(steps)
+    assert len({steps[k] for k in (("legal", 1), ("legal_1", 1), ("fast-track", 1), ("fast_track", 1))}) == 4
 
 
 def test_batch_prints_a_table_and_a_summary(run, workdir: Path) -> None:

@@ -5,7 +5,6 @@ The JSON envelope is documented in docs/formats.md; fields are only ever added.
 
 from __future__ import annotations
 
-import re
 from decimal import ROUND_HALF_UP, Decimal
 from itertools import pairwise
 from typing import Any
@@ -104,10 +103,6 @@ def error_json(file: str, message: str) -> dict[str, Any]:
 
 # ------------------------------------------------------------------------------------ mermaid
 
-def _node(*parts: object) -> str:
-    return "n_" + "_".join(re.sub(r"[^A-Za-z0-9_]", "_", str(p)) for p in parts)
-
-
 def _label(text: str) -> str:
     return '"' + text.replace('"', "#quot;") + '"'
 
@@ -132,13 +127,20 @@ def path_mermaid(path: ApprovalPath) -> str:
         return "\n".join(lines) + "\n"
     orders = sorted({c.order for c in path.chains})
     previous_ends = ["start"]
+    # Node ids are numbered, never derived from names: `legal` step 1 and a chain `legal_1`, or
+    # `fast-track` and `fast_track`, would otherwise be one node and a silently wrong picture.
+    counter = iter(range(1, 1_000_000))
+
+    def fresh(kind: str) -> str:
+        return f"{kind}{next(counter)}"
+
     for order in orders:
         ends = []
         for chain in (c for c in path.chains if c.order == order):
-            lines.append(f"  subgraph {_node(chain.id)} [{_label(f'{chain.id} · order {chain.order}')}]")
+            lines.append(f"  subgraph {fresh('chain')} [{_label(f'{chain.id} · order {chain.order}')}]")
             step_nodes = []
             for step in chain.steps:
-                node = _node(chain.id, step.number)
+                node = fresh("step")
                 names = "<br/>".join(_approver_label(a) for a in step.approvers)
                 lines.append(f"    {node}[{_label(f'step {step.number}<br/>{names}')}]")
                 step_nodes.append(node)
