@@ -13,7 +13,7 @@ POLICIES = ROOT / "policies"
 QUOTES = ROOT / "examples" / "quotes"
 pytest_plugins = ("tests.mailserver",)  # the SMTP server and team-key fixtures
 
-SHARED_SARIF_SCHEMA = ROOT.parent / "shared" / "data" / "sarif-schema-2.1.0.json"
+SARIF_SCHEMA = ROOT / "tests" / "data" / "sarif-schema-2.1.0.json"  # OASIS SARIF 2.1.0 (errata 01), vendored
 
 
 @dataclass

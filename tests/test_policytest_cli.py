@@ -46,6 +46,31 @@ def test_junit_output_is_valid_xml_with_the_failure(run, workdir: Path) -> None:
     assert "expected dan, got frank" in failures[0].attrib["message"]
 
 
+JUNIT_XSD = Path(__file__).parent / "data" / "junit.xsd"
+
+
+def _junit_schema() -> object:
+    from lxml import etree
+
+    return etree.XMLSchema(etree.parse(str(JUNIT_XSD)))
+
+
+def test_junit_passes_the_schema_even_with_control_characters_in_names(run, workdir: Path) -> None:
+    from lxml import etree
+
+    (workdir / "policies" / "tests" / "odd.test.yaml").write_text(
+        'tests:\n  - name: "bell \\a, escape \\e, form feed \\f"\n'
+        "    quote: ../../examples/quotes/Q-1001-standard.json\n"
+        "    expect: {status: approval_required}\n")
+    result = run("test", "--format", "junit")
+    assert result.exit_code == 1
+    document = etree.fromstring(result.stdout.encode())  # well-formed XML 1.0
+    schema = _junit_schema()
+    assert schema.validate(document), schema.error_log  # type: ignore[attr-defined]
+    names = [case.get("name") for case in document.iter("testcase")]
+    assert "bell \\x07, escape \\x1b, form feed \\x0c" in names
+
+
 def test_junit_can_be_written_to_a_file(run, workdir: Path) -> None:
     result = run("test", "--format", "junit", "--output", "reports/policy.xml")
     assert result.exit_code == 0

@@ -28,7 +28,7 @@ def report_sarif(report: Report, out: Output, failed: bool, rules: Mapping[str, 
         descriptors.append(descriptor)
     results = []
     for d in report.diagnostics:
-        location: dict[str, Any] = {"artifactLocation": {"uri": d.file}}
+        location: dict[str, Any] = {"artifactLocation": {"uri": file_uri(d.file)}}
         if d.line:
             region: dict[str, Any] = {"startLine": d.line}
             if d.column:
@@ -57,3 +57,11 @@ def report_sarif(report: Report, out: Output, failed: bool, rules: Mapping[str, 
         }],
     }
     out.stdout.write(json.dumps(sarif, indent=2, ensure_ascii=False) + "\n")
+
+
+def file_uri(path: str) -> str:
+    """A file path as a SARIF `uri-reference`: forward slashes, everything else percent-encoded
+    (`späť rules.yaml` -> `sp%C3%A4%C5%A5%20rules.yaml`)."""
+    from urllib.parse import quote
+
+    return quote(path.replace("\\", "/"), safe="/")
