@@ -31,7 +31,7 @@ def _crypto() -> None:
         import cryptography  # noqa: F401
     except ImportError:
         raise ConfigError("signed decisions need the cryptography package",
-                          hint="pip install 'cpq-approvals[signing]' (or pip install cryptography)") from None
+                          hint="pip install 'cpq-approvals[signing]' (or: pip install cryptography)") from None
 
 
 def load_signer(path: Path) -> Signer:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shlex
 import shutil
 import subprocess
@@ -106,6 +107,31 @@ def test_init_makes_a_repository_that_lints_and_tests_clean(run, tmp_path: Path)
     assert again.exit_code == 1 and "already exist" in again.stderr
 
 
+def test_the_generated_workflow_is_valid_safe_and_publishes_the_report(run, tmp_path: Path) -> None:
+    """Validated with check-jsonschema's GitHub workflow schema, as the ecosystem does."""
+    import subprocess
+    import sys
+
+    assert run("init", str(tmp_path)).exit_code == 0
+    path = tmp_path / ".github" / "workflows" / "cpq.yml"
+    checker = Path(sys.executable).parent / "check-jsonschema"
+    done = subprocess.run([str(checker), "--builtin-schema", "vendor.github-workflows", str(path)],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+    workflow = yaml.safe_load(path.read_text())
+    steps = [step for job in workflow["jobs"].values() for step in job["steps"]]
+    installs = [s["run"] for s in steps if "run" in s and "pip install" in s["run"]]
+    assert installs == ['pip install "$CPQ_TOOL"']
+    source = workflow["env"]["CPQ_TOOL"]
+    assert source.startswith("cpq-approvals @ git+https://") and re.search(r"@[0-9a-f]{40}$", source)
+    uses = [s["uses"] for s in steps if "uses" in s]
+    majors = {u.split("@")[0]: int(u.split("@v")[1]) for u in uses}
+    assert majors["actions/checkout"] >= 5 and majors["actions/setup-python"] >= 6  # node24 runtimes
+    assert majors["actions/upload-artifact"] >= 5
+    upload = next(s for s in steps if s.get("uses", "").startswith("actions/upload-artifact"))
+    assert upload["if"] == "always()" and upload["with"]["path"] == "cpq-tests.xml"
+
+
 def test_the_generated_workflow_calls_only_existing_commands(run, tmp_path: Path) -> None:
     from typer.main import get_command
 
@@ -116,9 +142,9 @@ def test_the_generated_workflow_calls_only_existing_commands(run, tmp_path: Path
     group = get_command(app)
     calls = [step["run"] for job in workflow["jobs"].values() for step in job["steps"]
              if "run" in step and step["run"].startswith("cpq ")]
-    assert len(calls) == 3
+    assert len(calls) == 4
     for call in calls:
-        words = shlex.split(call.split(">>")[0])
+        words = shlex.split(call.split(">>")[0].split("||")[0])
         command = group.get_command(None, words[1])  # type: ignore[arg-type]
         assert command is not None, call
         options = {opt for param in command.params for opt in getattr(param, "opts", [])}
@@ -128,3 +154,14 @@ def test_the_generated_workflow_calls_only_existing_commands(run, tmp_path: Path
     hooks = yaml.safe_load((tmp_path / ".pre-commit-config.yaml").read_text())["repos"][0]["hooks"]
     for hook in hooks:
         assert group.get_command(None, hook["entry"].split()[1]) is not None  # type: ignore[arg-type]
+
+
+def test_the_readme_pre_commit_snippet_names_real_hooks_and_a_pinned_rev() -> None:
+    from tests.conftest import ROOT
+
+    readme = (ROOT / "README.md").read_text()
+    snippet = readme.split("### pre-commit and CI", 1)[1].split("```yaml", 1)[1].split("```", 1)[0]
+    config = yaml.safe_load(snippet)["repos"][0]
+    hooks = {h["id"] for h in yaml.safe_load((ROOT / ".pre-commit-hooks.yaml").read_text())}
+    assert {h["id"] for h in config["hooks"]} <= hooks
+    assert re.fullmatch(r"[0-9a-f]{40}", str(config["rev"]))  # a commit: no tag was ever published
