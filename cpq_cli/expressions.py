@@ -242,7 +242,8 @@ class _Checker:
             self.check(arg, depth + 1)
 
     def _condition(self, node: ast.AST, op: str, left: ast.AST, right: ast.AST) -> None:
-        names = frozenset(p for p in (_dotted(n) for n in ast.walk(left)) if p)
+        functions = {id(n.func) for n in ast.walk(left) if isinstance(n, ast.Call)}  # `lower` is no field
+        names = frozenset(p for p in (_dotted(n) for n in ast.walk(left) if id(n) not in functions) if p)
         source = (self.segment(node) if op in CONDITION_FUNCTIONS
                   else f"{self.segment(left)} {op} {self.segment(right)}")
         tested = _dotted(left)

@@ -193,3 +193,18 @@ def test_routing_invariants(tmp_path: Path, spec: list[tuple], discount: int) ->
     assert seen_rules == expected_fired
     humans = any(a != "auto" for r in expected_fired for a in by_rule[r][3])
     assert (path.status is PathStatus.APPROVAL_REQUIRED) == humans
+
+
+def test_a_function_name_is_never_reported_as_a_missing_field(tmp_path) -> None:
+    from cpq_cli.routing import compile_policy, route
+    from tests.helpers import make_policy, make_quote
+
+    policy = make_policy(tmp_path, chains={"main": {"order": 1}}, rules=[
+        {"id": "gold", "when": "lower(fields.sla_tier) == 'gold'", "approvers": ["vp"], "chain": "main", "step": 1}])
+    quote = make_quote()
+    quote.data["fields"]["sla_tier"] = "Gold"
+    from cpq_cli.quote import parse_quote
+
+    path = route(compile_policy(policy), parse_quote(quote.data))
+    assert path.fired == ("gold",)
+    assert not any("lower" in w for w in path.warnings), path.warnings
