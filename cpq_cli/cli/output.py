@@ -70,8 +70,14 @@ def print_tree(root: Node, stream: TextIO | None = None) -> None:
         stream.write(render_plain(root))
 
 
-def error_line(exc: CpqError) -> str:
-    return f"cpq: error: {exc}"
+MAX_MESSAGE = 800  # an error names what and where; a 30 MB value in it helps nobody
+
+
+def error_line(exc: CpqError | str) -> str:
+    text = str(exc)
+    if len(text) > MAX_MESSAGE:
+        text = text[:MAX_MESSAGE] + f"… ({len(text) - MAX_MESSAGE:,} more characters)"
+    return f"cpq: error: {text}"
 
 
 class LintFormat(StrEnum):

@@ -11,6 +11,8 @@ from typing import Any
 
 import typer
 
+from cpq_cli.cli import output
+
 PREVIEW_HELP = """\
 Show the approval path of one or more quotes without recording anything.
 
@@ -76,7 +78,7 @@ def preview(
         needs += item.needs_approval
         if item.error is not None:
             errors += 1
-            print(f"cpq: error: {item.error}", file=sys.stderr)
+            print(output.error_line(item.error), file=sys.stderr)
         for warning in item.warnings:
             print(f"cpq: warning: {warning}", file=sys.stderr)
     print(f"{total} quote{'s' if total != 1 else ''}: {needs} need approval, "
@@ -149,7 +151,7 @@ def _single(compiled: Any, path: Path, fmt: PreviewFormat, explain: bool, fail_o
             from cpq_cli.report.path import error_json
 
             print(json.dumps(error_json(result.file, result.error or "")))
-        print(f"cpq: error: {result.error}", file=sys.stderr)
+        print(output.error_line(result.error or ""), file=sys.stderr)
         raise typer.Exit(1)
     digits = compiled.policy.settings.digits(result.quote.currency)
     reuse = _smart_preview(compiled, result.quote, result.path, journal) if explain else None
