@@ -169,12 +169,18 @@ class _Problems:
         return QuoteInvalid(self.source, line, col, path, message, hint)
 
 
+def _places_ok(number: Decimal) -> bool:
+    """At most 6 decimals (12.500000000 counts as 12.5)."""
+    exponent = number.as_tuple().exponent
+    return isinstance(exponent, int) and (exponent >= -6 or number == number.quantize(SIX_PLACES))
+
+
 def _money(value: Any, path: JsonPath, p: _Problems) -> Decimal:
     if isinstance(value, bool):
         raise p.fail(path, "expected a decimal amount, got a boolean")
     if isinstance(value, int | Decimal | float):
         amount = _num(value)
-        if amount.is_finite() and -MONEY_LIMIT < amount < MONEY_LIMIT and amount % SIX_PLACES == 0:
+        if amount.is_finite() and -MONEY_LIMIT < amount < MONEY_LIMIT and _places_ok(amount):
             return Decimal(amount)
         raise p.fail(path, f"an amount must be below 10^12 with at most 6 decimals, got {str(value)[:40]}")
     if isinstance(value, str) and _MONEY.fullmatch(value):
@@ -305,7 +311,7 @@ def _line(raw: Any, index: int, p: _Problems) -> Line:
                      f"kind must be one of {', '.join(LINE_KINDS)}, got {json.dumps(kind, default=str)[:40]}")
     quantity = _number(raw["quantity"], (*at, "quantity"), p, minimum=Decimal(0), exclusive_min=True,
                        maximum=QUANTITY_LIMIT)
-    if quantity % SIX_PLACES:
+    if not _places_ok(quantity):
         raise p.fail((*at, "quantity"), f"a quantity has at most 6 decimals, got {raw['quantity']}")
     list_price = _money(raw["list_price"], (*at, "list_price"), p)
     if list_price < 0:
@@ -343,8 +349,8 @@ def load_quote(path: Path) -> Quote:
 
     The happy path reads plain JSON; positions are worked out only when there is an error to place.
     """
+    from cpq_cli.limits import MAX_FILE_BYTES, limit_problem, strict_json
     from cpq_cli.paths import display_path
-    from cpq_cli.sources import MAX_FILE_BYTES, limit_problem, strict_json
 
     shown = display_path(path)
     try:
