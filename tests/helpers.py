@@ -61,3 +61,17 @@ def make_quote(**changes: Any) -> Quote:
         else:
             data[key] = value
     return parse_quote(json.loads(json.dumps(data)))
+
+
+def installed_cpq() -> str:
+    """The installed `cpq` executable (tests that run it as users do fail, never skip, without it)."""
+    import shutil
+    import sys
+
+    import pytest
+
+    candidate = Path(sys.executable).parent / "cpq"
+    found = str(candidate) if candidate.exists() else shutil.which("cpq")
+    if not found:
+        pytest.fail("the cpq executable is not installed in this environment (pip install .)")
+    return found

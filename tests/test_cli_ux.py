@@ -4,19 +4,17 @@
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import ROOT
+from tests.helpers import installed_cpq
 
 
 def _cpq(*args: str, cwd: Path = ROOT, shell: str | None = None) -> subprocess.CompletedProcess[str]:
-    exe = Path(sys.executable).parent / "cpq"
-    found = str(exe) if exe.exists() else str(shutil.which("cpq"))
+    found = installed_cpq()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("CPQ_", "GITHUB_"))}
     if shell is not None:
         return subprocess.run(shell.replace("cpq", found, 1), shell=True, cwd=cwd, capture_output=True, text=True,
@@ -53,10 +51,10 @@ def test_debug_works_after_the_command_too(tmp_path: Path) -> None:
 
 def test_a_closed_pipe_ends_quietly() -> None:
     """`cpq rules | head -1`: the reader is gone before cpq writes; cpq stops without a word."""
-    exe = Path(sys.executable).parent / "cpq"
+    exe = installed_cpq()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("CPQ_", "GITHUB_"))}
     for args in (["rules"], ["rules", "--format", "json"], ["preview", "examples/quotes"]):
-        process = subprocess.Popen([str(exe if exe.exists() else shutil.which("cpq")), *args], cwd=ROOT, env=env,
+        process = subprocess.Popen([exe, *args], cwd=ROOT, env=env,
                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         assert process.stdout is not None and process.stderr is not None
         process.stdout.close()  # as `head` does once it has its line

@@ -3,22 +3,15 @@
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
-import sys
 from pathlib import Path
 
-import pytest
-
 from tests.conftest import ROOT
+from tests.helpers import installed_cpq
 
 
 def _cpq() -> str:
-    candidate = Path(sys.executable).parent / "cpq"
-    found = str(candidate) if candidate.exists() else shutil.which("cpq")
-    if not found:
-        pytest.skip("the cpq executable is not installed in this environment")
-    return found
+    return installed_cpq()
 
 
 def _run(*args: str, cwd: Path = ROOT, **env: str) -> subprocess.CompletedProcess[str]:

@@ -11,16 +11,15 @@ import email.policy
 import json
 import mailbox
 import os
-import shutil
 import sqlite3
 import subprocess
-import sys
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.helpers import installed_cpq
 from tests.mailserver import Inbox
 from tests.test_backoffice import _quote, _reply
 
@@ -28,9 +27,8 @@ Q = "Q-2001"
 
 
 def _cpq(workdir: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    exe = Path(sys.executable).parent / "cpq"
     env = {k: v for k, v in os.environ.items() if not k.startswith("GITHUB_")}
-    return subprocess.run([str(exe if exe.exists() else shutil.which("cpq")), *args], cwd=workdir,
+    return subprocess.run([installed_cpq(), *args], cwd=workdir,
                           capture_output=True, text=True, env=env, timeout=60)
 
 

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
-import sys
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -15,6 +13,7 @@ from typing import Any, ClassVar
 
 import pytest
 
+from tests.helpers import installed_cpq
 from tests.test_backoffice import _three_orders, parse_sf_string
 
 
@@ -46,8 +45,7 @@ def server() -> Iterator[tuple[str, type[Counting]]]:
 
 
 def _cpq() -> str:
-    exe = Path(sys.executable).parent / "cpq"
-    return str(exe) if exe.exists() else str(shutil.which("cpq"))
+    return installed_cpq()
 
 
 def test_concurrent_syncs_deliver_each_event_once(run, workdir: Path, server: Any,

@@ -14,7 +14,6 @@ import os
 import shutil
 import sqlite3
 import subprocess
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -23,16 +22,13 @@ from typing import Any
 import pytest
 
 from tests.conftest import POLICIES, ROOT
+from tests.helpers import installed_cpq
 
 TODAY_WINDOW = ("--from", "2026-01-01", "--until", "2099-12-31")
 
 
 def _cpq() -> str:
-    candidate = Path(sys.executable).parent / "cpq"
-    found = str(candidate) if candidate.exists() else shutil.which("cpq")
-    if not found:
-        pytest.fail("the cpq executable is not installed in this environment")
-    return found
+    return installed_cpq()
 
 
 class Cli:
