@@ -194,7 +194,8 @@ CREATE TABLE journal_meta (
 );
 CREATE INDEX events_kind_actor ON events (kind, actor, seq);
 CREATE INDEX events_submission ON events (submission_id, seq);
-CREATE INDEX items_quote ON items (quote_id, status)
+CREATE INDEX items_quote ON items (quote_id, approver, status);
+CREATE INDEX items_submission ON items (submission_id)
 """),
     (5, "written files", """
 CREATE TABLE written_files (
