@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -62,3 +63,42 @@ def test_a_closed_pipe_ends_quietly() -> None:
         process.stderr.close()
         assert process.wait(timeout=60) == 0, (args, err)
         assert "Traceback" not in err and "Broken pipe" not in err and "Exception ignored" not in err, (args, err)
+
+
+@pytest.mark.parametrize("args", [["rules"], ["status", "Q-1001"], ["delegations"]])
+def test_json_works_on_every_command_that_reports(args: list[str], tmp_path: Path) -> None:
+    """`--format json` where --format is the report; `--json` everywhere as the same switch."""
+    import json
+
+    work = tmp_path / "w"
+    shutil.copytree(ROOT / "policies", work / "policies")
+    shutil.copytree(ROOT / "examples", work / "examples")
+    shutil.copy(ROOT / "cpq.toml", work / "cpq.toml")
+    assert _cpq("submit", "examples/quotes/Q-1001-standard.json", "--as", "rita", cwd=work).returncode == 0
+    by_flag = _cpq(*args, "--json", cwd=work)
+    by_format = _cpq(*args, "--format", "json", cwd=work)
+    assert by_flag.returncode == by_format.returncode == 0, by_flag.stderr + by_format.stderr
+    assert json.loads(by_flag.stdout)["version"] == json.loads(by_format.stdout)["version"] == 1
+
+
+def test_an_order_file_blocked_by_a_folder_is_one_line_and_writes_nothing(tmp_path: Path) -> None:
+    import sqlite3
+
+    work = tmp_path / "w"
+    shutil.copytree(ROOT / "policies", work / "policies")
+    shutil.copytree(ROOT / "examples", work / "examples")
+    shutil.copy(ROOT / "cpq.toml", work / "cpq.toml")
+    assert _cpq("submit", "examples/quotes/Q-1001-standard.json", "--as", "rita", cwd=work).returncode == 0
+    (work / "orders" / "Q-1001-O1.json").mkdir(parents=True)  # where the order file must go
+    done = _cpq("order", "examples/quotes/Q-1001-standard.json", cwd=work)
+    assert done.returncode == 1 and "is a folder" in done.stderr and "Traceback" not in done.stderr
+    conn = sqlite3.connect(work / ".cpq" / "journal.sqlite3")
+    try:
+        assert conn.execute("SELECT COUNT(*) FROM orders").fetchone()[0] == 0
+    finally:
+        conn.close()
+    (work / "orders" / "Q-1001-O1.json").rmdir()
+    blocked = work / "blocked"
+    blocked.write_text("a file, not a folder")
+    done = _cpq("order", "examples/quotes/Q-1001-standard.json", "--dir", str(blocked), cwd=work)
+    assert done.returncode in (1, 2) and "not a folder" in done.stderr and "Traceback" not in done.stderr

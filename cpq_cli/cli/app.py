@@ -135,6 +135,32 @@ def _hoist_debug(argv: list[str]) -> list[str]:
     return ["--debug", *[a for a in rest if a != "--debug"], *tail]
 
 
+def _json_alias(argv: list[str]) -> list[str]:
+    """One convention for report output: `--format text|json` where a command's --format is its
+    report, `--json` where --format already names the files it writes (order, split, contract,
+    sync). Each spelling works on every command: `--json` means `--format json` where that is the
+    report, and the other way round."""
+    if "--json" not in argv and not ("--format" in argv or "-f" in argv):
+        return argv
+    group = app_command()
+    words = [a for a in argv if not a.startswith("-")]
+    command: Any = group
+    for word in words[:2]:
+        found = command.get_command(None, word) if hasattr(command, "get_command") else None
+        if found is None:
+            break
+        command = found
+    if hasattr(command, "get_command"):
+        return argv
+    options = {opt: param for param in command.params for opt in getattr(param, "opts", [])}
+    report_format = options.get("--format")
+    choices = getattr(getattr(report_format, "type", None), "choices", ()) or ()
+    if "--json" in argv and "--json" not in options and "json" in choices and "text" in choices:
+        index = argv.index("--json")
+        return [*argv[:index], "--format", "json", *argv[index + 1:]]
+    return argv
+
+
 def _did_you_mean(word: str, choices: list[str]) -> str:
     import difflib
 
@@ -170,7 +196,7 @@ def main(argv: list[str] | None = None) -> None:
     from typer._click.exceptions import ClickException, NoArgsIsHelpError, UsageError
     from typer.exceptions import Abort, Exit
 
-    args = _hoist_debug(list(sys.argv[1:] if argv is None else argv))
+    args = _json_alias(_hoist_debug(list(sys.argv[1:] if argv is None else argv)))
     try:
         code = app_command().main(args, prog_name="cpq", standalone_mode=False)
     except NoArgsIsHelpError as exc:  # `cpq` or `cpq orders` alone: the help, as before

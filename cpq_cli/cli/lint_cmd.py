@@ -103,18 +103,21 @@ def check_quote(
     _emit(check_quotes(files), fmt, FailLevel.error)
 
 
+class RulesFormat(StrEnum):
+    text = "text"
+    json = "json"
+
+
 def rules(
     rule_id: str | None = typer.Argument(None, help="A check id, e.g. unknown-approver."),
-    fmt: str = typer.Option("text", "--format", "-f", metavar="text|json",
-                            help="text, or json: {version, checks: [{id, severity, summary, example}]}."),
+    fmt: RulesFormat = typer.Option(RulesFormat.text, "--format", "-f",
+                                    help="text, or json: {version, checks: [{id, severity, summary, example}]}."),
 ) -> None:
     import json
 
     from cpq_cli.errors import ConfigError
     from cpq_cli.lint.registry import BUILTIN, CHECKS
 
-    if fmt not in ("text", "json"):
-        raise typer.BadParameter(f"{fmt!r} is not text or json", param_hint="--format")
     entries = [{"id": key, "severity": severity.value, "summary": summary, "example": None}
                for key, (severity, summary) in BUILTIN.items()]
     entries += [{"id": c.id, "severity": c.severity.value, "summary": c.summary, "example": c.example}
@@ -127,7 +130,7 @@ def rules(
             close = difflib.get_close_matches(rule_id, [*BUILTIN, *CHECKS], n=1)
             raise ConfigError(f"no check with id {rule_id!r}",
                               hint=f"did you mean {close[0]!r}?" if close else "`cpq rules` lists them")
-    if fmt == "json":
+    if fmt is RulesFormat.json:
         print(json.dumps({"version": 1, "checks": entries}, indent=2, ensure_ascii=False))
         return
     if rule_id:
