@@ -659,3 +659,19 @@ def test_a_split_killed_at_random_moments_leaves_rows_and_files_in_step(cli: Cli
         cli.ok("split", str(quote), "--by", "site")
         rows, files, temps = _rows_and_files(cli)
         assert rows == files and len(rows) == 120 and temps == [], (len(rows), len(files), temps[:3])
+
+
+@pytest.mark.parametrize(("forgery", "command", "args"), [
+    ("UPDATE orders SET status = 'ACTIVATED'", "contract", []),
+    ("UPDATE orders SET status = 'DRAFT'", "orders", ["activate", "--as-of", "2099-01-01"]),
+])
+def test_a_forged_order_row_is_refused_at_use(cli: Cli, forgery: str, command: str, args: list[str]) -> None:
+    cli.ok("submit", "examples/quotes/Q-1001-standard.json", "--as", "rita")
+    order_id = json.loads(cli.ok("order", "examples/quotes/Q-1001-standard.json", "--json").stdout)["orders"][0]
+    if "DRAFT" in forgery:  # bring a cancelled order back to life
+        cli.ok("revoke", "Q-1001", "--as", "dan", "--reason", "test")
+    with _db(cli) as conn:
+        conn.execute(forgery)
+    before = _snapshot(cli)
+    cli.refused(command, *(args or [order_id]), needle="does not match its events")
+    assert _snapshot(cli) == before

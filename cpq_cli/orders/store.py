@@ -203,9 +203,10 @@ def stage_orders(conn: sqlite3.Connection, orders: list[Order], directory: Path,
 def activate(conn: sqlite3.Connection, as_of: dt.date, actor: str) -> list[str]:
     """Activate every DRAFT order that has started by `as_of` (idempotent)."""
     stamp = now()
-    due = conn.execute("SELECT id, quote_id, submission_id FROM orders WHERE status = 'DRAFT' AND start_date <= ? "
+    due = conn.execute("SELECT * FROM orders WHERE status = 'DRAFT' AND start_date <= ? "
                        "ORDER BY id", (as_of.isoformat(),)).fetchall()
     for row in due:
+        check_order(conn, row)
         conn.execute("UPDATE orders SET status = 'ACTIVATED', activated_at = ? WHERE id = ?", (stamp, row["id"]))
         events.append(conn, "order.activated", quote_id=row["quote_id"], submission_id=row["submission_id"],
                       actor=actor, data={"order": row["id"], "as_of": as_of.isoformat()}, at=stamp)
@@ -241,7 +242,30 @@ def cancel_for_revoke(conn: sqlite3.Connection, submission_id: str, actor: str, 
     return rewrites
 
 
-def refuse_cancelled(row: sqlite3.Row) -> None:
+def check_order(conn: sqlite3.Connection, row: sqlite3.Row) -> None:
+    """Refuse an order row its events do not bear out (a status edited by hand, an order that was
+    never created), so a forged row is refused at use — as submissions are."""
+    from cpq_cli.journal.events import row_intact
+    from cpq_cli.journal.replay import Tampered
+
+    status: str | None = None
+    for event in conn.execute("SELECT * FROM events WHERE submission_id = ? AND kind IN ('order.created', "
+                              "'order.activated', 'order.cancelled') ORDER BY seq", (row["submission_id"],)):
+        data = json.loads(event["data"])
+        if data.get("order") != row["id"] or row_intact(conn, event) is False:
+            continue
+        kind = event["kind"]
+        status = (str(data.get("status")) if kind == "order.created"
+                  else "ACTIVATED" if kind == "order.activated" else "CANCELLED")
+    if status != row["status"]:
+        said = f"its events say {status}" if status else "its events never created it"
+        raise Tampered(f"the journal's order {row['id']} does not match its events (status {row['status']}, {said})",
+                       hint="someone edited the journal's tables; run `cpq journal verify` and restore it")
+
+
+def refuse_cancelled(row: sqlite3.Row, conn: sqlite3.Connection | None = None) -> None:
+    if conn is not None:
+        check_order(conn, row)
     if row["status"] == "CANCELLED":
         raise Refused(f"order {row['id']} was cancelled (its approval was revoked)",
                       hint="resubmit the quote for approval; a cancelled order is never activated, amended or "
@@ -268,7 +292,7 @@ def plan_amendment(conn: sqlite3.Connection, order_id: str, quote_line: str, qua
     order = conn.execute("SELECT * FROM orders WHERE id = ?", (order_id,)).fetchone()
     if order is None:
         raise Refused(f"no order {order_id!r}", hint="`cpq orders list` shows them")
-    refuse_cancelled(order)
+    refuse_cancelled(order, conn)
     lines = conn.execute("SELECT * FROM order_lines WHERE order_id = ? AND quote_line = ? ORDER BY created_at, id",
                          (order_id, quote_line)).fetchall()
     original = next((ln for ln in lines if ln["amends"] is None), None)
@@ -346,7 +370,7 @@ def plan_contracts(conn: sqlite3.Connection, order_ids: Iterable[str], method: s
         row = conn.execute("SELECT * FROM orders WHERE id = ?", (order_id,)).fetchone()
         if row is None:
             raise Refused(f"no order {order_id!r}", hint="`cpq orders list` shows them")
-        refuse_cancelled(row)
+        refuse_cancelled(row, conn)
         if row["status"] != "ACTIVATED":
             raise Refused(f"order {order_id} is not activated yet (starts {row['start_date']})",
                           hint=f"cpq orders activate --as-of {row['start_date']}")
