@@ -675,3 +675,5 @@ def test_a_forged_order_row_is_refused_at_use(cli: Cli, forgery: str, command: s
     before = _snapshot(cli)
     cli.refused(command, *(args or [order_id]), needle="does not match its events")
     assert _snapshot(cli) == before
+    verify = cli("journal", "verify")
+    assert verify.returncode == 1 and order_id in verify.stdout

@@ -516,6 +516,14 @@ def verify(
                                                 "'submission.created'")}
             rows = {r[0] for r in conn.execute("SELECT id FROM submissions")}
             problems += [f"{sid}: its row was deleted" for sid in sorted(known - rows)]
+            from cpq_cli.journal.replay import Tampered
+            from cpq_cli.orders.store import check_order
+
+            for order in conn.execute("SELECT * FROM orders ORDER BY id").fetchall():
+                try:
+                    check_order(conn, order)
+                except Tampered as exc:
+                    problems.append(exc.message)
         keyed = getattr(conn, "keyed_since", None)
     ok = result.broken is None and not problems
     if fmt is Format.json:
