@@ -18,6 +18,17 @@ KNOWN_KEYS = {
 SECTIONS = ("smtp", "webhook", "sync", "notify", "impact", "mail")
 
 
+def refuse_url(value: str, source: str) -> None:
+    """A journal URL is never taken for a file path (`postgresql://…` used to create ./postgresql:/…)."""
+    import re
+
+    match = re.match(r"^([A-Za-z][A-Za-z0-9+.-]*):/", value)
+    if match and len(match.group(1)) > 1:  # not a Windows drive letter
+        raise ConfigError(f"{source} {value!r} is a {match.group(1)} URL; this version of cpq keeps its journal in "
+                          "an SQLite file", hint="give a file path (PostgreSQL team journals are planned: issue 12)")
+
+
+
 class Config(NamedTuple):
     root: Path  # the directory holding the config file (or the working directory)
     source: Path | None  # the file the settings came from, if any
@@ -86,6 +97,8 @@ def load_config(start: Path | None = None) -> Config:
     def path_of(key: str, default: str) -> Path:
         return (root / str(data.get(key, default))).resolve()
 
+    if isinstance(data.get("journal"), str):
+        refuse_url(data["journal"], f"{source}: journal =")
     secret = path_of("secret_file", "") if data.get("secret_file") else None
     return Config(root, source, path_of("policies", "policies"), path_of("journal", ".cpq/journal.sqlite3"),
                   path_of("orders", "orders"), sections, secret)

@@ -60,3 +60,18 @@ def test_bad_config_exits_2_through_the_cli(run, tmp_path: Path) -> None:
     result = run("lint", cwd=tmp_path)
     assert result.exit_code == 2
     assert result.stderr.count("\n") == 1 and "unknown setting" in result.stderr
+
+
+@pytest.mark.parametrize("how", ["option", "env", "config"])
+def test_a_journal_url_is_never_taken_for_a_file_path(run, workdir: Path, how: str) -> None:
+    url = "postgresql://cpq@db.example/approvals"
+    if how == "option":
+        result = run("status", "Q-1001", "--journal", url)
+    elif how == "env":
+        result = run("status", "Q-1001", env={"CPQ_JOURNAL": url})
+    else:
+        (workdir / "cpq.toml").write_text((workdir / "cpq.toml").read_text().replace(
+            'journal = ".cpq/journal.sqlite3"', f'journal = "{url}"'))
+        result = run("status", "Q-1001")
+    assert result.exit_code == 2 and "postgresql URL" in result.stderr, result.stderr
+    assert not (workdir / "postgresql:").exists()

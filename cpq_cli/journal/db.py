@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from cpq_cli.config import refuse_url
 from cpq_cli.errors import ConfigError, CpqError
 from cpq_cli.journal.migrations import MIGRATIONS
 
@@ -61,8 +62,10 @@ def today() -> dt.date:
 def resolve_journal_path(option: Path | None) -> Path:
     """--journal, then CPQ_JOURNAL, then the config file (default .cpq/journal.sqlite3 beside it)."""
     if option is not None:
+        refuse_url(str(option), "--journal")
         return option
     if os.environ.get("CPQ_JOURNAL"):
+        refuse_url(os.environ["CPQ_JOURNAL"], "CPQ_JOURNAL")
         return Path(os.environ["CPQ_JOURNAL"])
     from cpq_cli.config import load_config
 
