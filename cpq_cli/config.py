@@ -11,29 +11,36 @@ from cpq_cli.errors import ConfigError
 CONFIG_FILE = "cpq.toml"
 KNOWN_KEYS = {
     "policies": "policy directory",
-    "journal": "journal location (SQLite file)",
+    "journal": "journal location (an SQLite file, or a postgresql:// URL for a team journal)",
     "orders": "directory for order and contract files",
     "secret_file": "the team's secret key file (keep it outside the repository)",
 }
 SECTIONS = ("smtp", "webhook", "sync", "notify", "impact", "mail")
 
 
-def refuse_url(value: str, source: str) -> None:
-    """A journal URL is never taken for a file path (`postgresql://…` used to create ./postgresql:/…)."""
+def journal_location(value: str, source: str, root: Path | None = None) -> Path | str:
+    """A journal location: a `postgresql://` URL stays a URL (never a file path), anything else is a path.
+
+    Any other URL scheme (`mysql://`, `sqlite://`, `file:/`) is refused rather than becoming a
+    folder named `mysql:` beside the policies.
+    """
     import re
 
     match = re.match(r"^([A-Za-z][A-Za-z0-9+.-]*):/", value)
     if match and len(match.group(1)) > 1:  # not a Windows drive letter
-        raise ConfigError(f"{source} {value!r} is a {match.group(1)} URL; this version of cpq keeps its journal in "
-                          "an SQLite file", hint="give a file path (PostgreSQL team journals are planned: issue 12)")
-
+        if match.group(1).lower() in ("postgresql", "postgres"):
+            return value
+        raise ConfigError(f"{source} {value!r} is a {match.group(1)} URL; a journal is an SQLite file or a "
+                          "postgresql:// URL", hint="give a file path, or postgresql://USER@HOST/DATABASE")
+    path = Path(value)
+    return (root / path).resolve() if root is not None else path
 
 
 class Config(NamedTuple):
     root: Path  # the directory holding the config file (or the working directory)
     source: Path | None  # the file the settings came from, if any
     policies: Path | None
-    journal: Path
+    journal: Path | str  # a file, or a postgresql:// URL
     orders: Path
     sections: dict[str, dict[str, Any]]
     secret_file: Path | None = None
@@ -97,10 +104,9 @@ def load_config(start: Path | None = None) -> Config:
     def path_of(key: str, default: str) -> Path:
         return (root / str(data.get(key, default))).resolve()
 
-    if isinstance(data.get("journal"), str):
-        refuse_url(data["journal"], f"{source}: journal =")
+    journal = journal_location(str(data.get("journal", ".cpq/journal.sqlite3")), f"{source}: journal =", root)
     secret = path_of("secret_file", "") if data.get("secret_file") else None
-    return Config(root, source, path_of("policies", "policies"), path_of("journal", ".cpq/journal.sqlite3"),
+    return Config(root, source, path_of("policies", "policies"), journal,
                   path_of("orders", "orders"), sections, secret)
 
 

@@ -27,14 +27,13 @@ import hashlib
 import json
 import mailbox
 import re
-import sqlite3
 from collections.abc import Iterator
 from email.message import EmailMessage, Message
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from cpq_cli.journal.db import now
+from cpq_cli.journal.db import Connection, Row, now
 from cpq_cli.policy.model import Policy
 from cpq_cli.workflow import Refused, decide
 
@@ -232,7 +231,7 @@ def message_id_of(raw: bytes, message: Message | None) -> str:
     return found[:300] or "<sha256:" + hashlib.sha256(raw).hexdigest() + ">"  # stable across runs
 
 
-def ingest_raw(conn: sqlite3.Connection, policy: Policy, raw: bytes, current_hash: Any, key: bytes,
+def ingest_raw(conn: Connection, policy: Policy, raw: bytes, current_hash: Any, key: bytes,
                settings: MailSettings = MailSettings()) -> tuple[Result, Message | None]:
     """Decide one reply inside the caller's transaction — or refuse it, or quarantine it.
 
@@ -274,8 +273,8 @@ def ingest_raw(conn: sqlite3.Connection, policy: Policy, raw: bytes, current_has
     return result, message
 
 
-def _check(conn: sqlite3.Connection, policy: Policy, message: Message, key: bytes,
-           settings: MailSettings) -> tuple[bool, str, str, sqlite3.Row]:
+def _check(conn: Connection, policy: Policy, message: Message, key: bytes,
+           settings: MailSettings) -> tuple[bool, str, str, Row]:
     if settings.require_authenticated:
         _authenticated(message, settings)
     sender = sender_address(message)

@@ -19,14 +19,13 @@ from __future__ import annotations
 import json
 import os
 import re
-import sqlite3
 import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import NamedTuple
 
-from cpq_cli.journal.db import now
+from cpq_cli.journal.db import Connection, Row, now
 
 
 class Delivery(NamedTuple):
@@ -67,7 +66,7 @@ def sf_string(value: str) -> str:
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def _lease(conn: sqlite3.Connection, owner: str, *, take: bool) -> None:
+def _lease(conn: Connection, owner: str, *, take: bool) -> None:
     """Take (or renew) the sync lease, or raise SyncBusy; `take=False` releases it."""
     import datetime as dt
 
@@ -88,11 +87,11 @@ def _lease(conn: sqlite3.Connection, owner: str, *, take: bool) -> None:
                      "ON CONFLICT (name) DO UPDATE SET value = excluded.value", (f"{owner}|{expires}",))
 
 
-def pending(conn: sqlite3.Connection) -> list[sqlite3.Row]:
+def pending(conn: Connection) -> list[Row]:
     return conn.execute("SELECT * FROM outbox WHERE delivered_at IS NULL ORDER BY id").fetchall()
 
 
-def sync(conn: sqlite3.Connection, target: str, fmt: str, seller: str, *, dry_run: bool = False, retries: int = 5,
+def sync(conn: Connection, target: str, fmt: str, seller: str, *, dry_run: bool = False, retries: int = 5,
          backoff: float = 0.5, sleep: Callable[[float], None] = time.sleep) -> list[Delivery]:
     if dry_run:
         return [Delivery(row["key"], row["kind"], "would-deliver",
@@ -108,7 +107,7 @@ def sync(conn: sqlite3.Connection, target: str, fmt: str, seller: str, *, dry_ru
         _lease(conn, owner, take=False)
 
 
-def _deliver(conn: sqlite3.Connection, target: str, fmt: str, seller: str, owner: str, retries: int, backoff: float,
+def _deliver(conn: Connection, target: str, fmt: str, seller: str, owner: str, retries: int, backoff: float,
              sleep: Callable[[float], None]) -> list[Delivery]:
     done: list[Delivery] = []
     while True:

@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import sqlite3
 
 from cpq_cli.journal import events
-from cpq_cli.journal.db import now
+from cpq_cli.journal.db import Connection, now
 from cpq_cli.notify import NotifySettings, queue, render
 from cpq_cli.policy.load import parse_duration
 from cpq_cli.policy.model import Policy
@@ -24,7 +23,7 @@ def _at(stamp: str) -> dt.datetime:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
 
 
-def escalate(conn: sqlite3.Connection, policy: Policy) -> list[str]:
+def escalate(conn: Connection, policy: Policy) -> list[str]:
     stamp = now()
     current = _at(stamp)
     rules = {r.id: r for r in policy.rules}
@@ -66,7 +65,7 @@ def escalate(conn: sqlite3.Connection, policy: Policy) -> list[str]:
     return done
 
 
-def remind(conn: sqlite3.Connection, policy: Policy, settings: NotifySettings, every: dt.timedelta) -> list[str]:
+def remind(conn: Connection, policy: Policy, settings: NotifySettings, every: dt.timedelta) -> list[str]:
     stamp = now()
     current = _at(stamp)
     done = []

@@ -13,14 +13,13 @@ every change; it raises Refused (exit 1) before writing anything when an action 
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from cpq_cli.errors import InputError
 from cpq_cli.journal import events
-from cpq_cli.journal.db import fault, now, today
+from cpq_cli.journal.db import Connection, Row, fault, now, today
 from cpq_cli.journal.replay import check as check_against_events
 from cpq_cli.policy.model import Policy
 from cpq_cli.quote import Quote, content_hash_like
@@ -53,12 +52,12 @@ def _json(value: Any) -> str:
 # ------------------------------------------------------------------------------------- reads
 
 
-def latest_submission(conn: sqlite3.Connection, quote_id: str) -> sqlite3.Row | None:
+def latest_submission(conn: Connection, quote_id: str) -> Row | None:
     """The quote's newest submission — the one its events name last, so that a deleted (or an
     added) row cannot bring back an older decision."""
     from cpq_cli.journal.replay import Tampered
 
-    row: sqlite3.Row | None = conn.execute(
+    row: Row | None = conn.execute(
         "SELECT * FROM submissions WHERE quote_id = ? ORDER BY number DESC LIMIT 1", (quote_id,)).fetchone()
     created = conn.execute("SELECT submission_id FROM events WHERE quote_id = ? AND kind = 'submission.created' "
                            "ORDER BY seq DESC LIMIT 1", (quote_id,)).fetchone()
@@ -69,16 +68,16 @@ def latest_submission(conn: sqlite3.Connection, quote_id: str) -> sqlite3.Row | 
     return row
 
 
-def requests_of(conn: sqlite3.Connection, submission_id: str) -> list[sqlite3.Row]:
+def requests_of(conn: Connection, submission_id: str) -> list[Row]:
     return conn.execute("SELECT * FROM requests WHERE submission_id = ? ORDER BY chain_order, chain, step, id",
                         (submission_id,)).fetchall()
 
 
-def items_of(conn: sqlite3.Connection, request_id: str) -> list[sqlite3.Row]:
+def items_of(conn: Connection, request_id: str) -> list[Row]:
     return conn.execute("SELECT * FROM items WHERE request_id = ? ORDER BY id", (request_id,)).fetchall()
 
 
-def delegation_windows(conn: sqlite3.Connection, approver: str) -> list[tuple[str, str, str]]:
+def delegation_windows(conn: Connection, approver: str) -> list[tuple[str, str, str]]:
     """(delegate, from, until) of every delegation the approver made, read from the hash-chained
     events (not the `delegations` table, which anyone who can write the file could add rows to)."""
     from cpq_cli.journal.events import row_intact
@@ -94,7 +93,7 @@ def delegation_windows(conn: sqlite3.Connection, approver: str) -> list[tuple[st
     return windows
 
 
-def active_delegates(conn: sqlite3.Connection, approver: str, day: str | None = None) -> list[str]:
+def active_delegates(conn: Connection, approver: str, day: str | None = None) -> list[str]:
     """Delegates whose window contains the day (default today; inclusive). Not transitive."""
     day = day or today().isoformat()
     return sorted({d for d, starts, ends in delegation_windows(conn, approver) if starts <= day <= ends})
@@ -103,7 +102,7 @@ def active_delegates(conn: sqlite3.Connection, approver: str, day: str | None = 
 # ------------------------------------------------------------------------------------ submit
 
 
-def submit(conn: sqlite3.Connection, policy: Policy, compiled: CompiledPolicy, quote: Quote, quote_file: str | None,
+def submit(conn: Connection, policy: Policy, compiled: CompiledPolicy, quote: Quote, quote_file: str | None,
            actor: str, *, policy_commit: str | None = None) -> Outcome:
     """Submit a quote for approval. Same content while pending (or approved): a no-op."""
     quote_hash = quote.content_hash
@@ -218,7 +217,7 @@ def _refuse_self_approval(path: ApprovalPath, owner: str, submitter: str, policy
                                       hint=f"add approvers to group {approver.id} or change rule {rule}")
 
 
-def _reusable(conn: sqlite3.Connection, compiled: CompiledPolicy, values: dict[str, Any], path: ApprovalPath,
+def _reusable(conn: Connection, compiled: CompiledPolicy, values: dict[str, Any], path: ApprovalPath,
               previous_id: str) -> dict[tuple[str, tuple[str, ...]], str]:
     """(approver, rules) -> the earlier human-approved request that may stand for it."""
     return {key: plan.origin for key, plan in smart_plan(conn, compiled, values, path, previous_id).items()
@@ -231,7 +230,7 @@ class SmartPlan(NamedTuple):
     outcomes: dict[str, SmartOutcome]  # per rule that had an earlier approval
 
 
-def smart_plan(conn: sqlite3.Connection, compiled: CompiledPolicy, values: dict[str, Any], path: ApprovalPath,
+def smart_plan(conn: Connection, compiled: CompiledPolicy, values: dict[str, Any], path: ApprovalPath,
                previous_id: str) -> dict[tuple[str, tuple[str, ...]], SmartPlan]:
     """For each approver of the new path: may the earlier approval stand, and why.
 
@@ -269,7 +268,7 @@ def smart_plan(conn: sqlite3.Connection, compiled: CompiledPolicy, values: dict[
     return plan
 
 
-def _human_origin(conn: sqlite3.Connection, row: sqlite3.Row) -> tuple[str, dict[str, Any]] | None:
+def _human_origin(conn: Connection, row: Row) -> tuple[str, dict[str, Any]] | None:
     """The human approval a request stands on: itself, or (for smart reuse) the one it reused."""
     seen = 0
     while row is not None and seen < 100:
@@ -289,10 +288,10 @@ def _human_origin(conn: sqlite3.Connection, row: sqlite3.Row) -> tuple[str, dict
 # ----------------------------------------------------------------------------------- advance
 
 
-def advance(conn: sqlite3.Connection, submission_id: str, quote_id: str, stamp: str) -> str:
+def advance(conn: Connection, submission_id: str, quote_id: str, stamp: str) -> str:
     """Request the next steps that can run; close the submission when every chain is done."""
     rows = requests_of(conn, submission_id)
-    chains: dict[str, list[sqlite3.Row]] = {}
+    chains: dict[str, list[Row]] = {}
     for row in rows:
         chains.setdefault(row["chain"], []).append(row)
     unfinished = {name: reqs for name, reqs in chains.items() if any(r["status"] not in SETTLED_OK for r in reqs)}
@@ -310,7 +309,7 @@ def advance(conn: sqlite3.Connection, submission_id: str, quote_id: str, stamp: 
     return "PENDING"
 
 
-def _request(conn: sqlite3.Connection, row: sqlite3.Row, quote_id: str, stamp: str) -> None:
+def _request(conn: Connection, row: Row, quote_id: str, stamp: str) -> None:
     conn.execute("UPDATE requests SET status = 'REQUESTED', requested_at = ? WHERE id = ?", (stamp, row["id"]))
     members = json.loads(row["members"])
     events.append(conn, "request.requested", quote_id=quote_id, submission_id=row["submission_id"],
@@ -329,7 +328,7 @@ def _request(conn: sqlite3.Connection, row: sqlite3.Row, quote_id: str, stamp: s
                                                                 "delegates": delegates}, at=stamp)
 
 
-def _close_submission(conn: sqlite3.Connection, submission_id: str, quote_id: str, status: str, reason: str | None,
+def _close_submission(conn: Connection, submission_id: str, quote_id: str, status: str, reason: str | None,
                       actor: str, stamp: str) -> None:
     conn.execute("UPDATE submissions SET status = ?, reason = ?, closed_at = ? WHERE id = ?",
                  (status, reason, stamp, submission_id))
@@ -337,7 +336,7 @@ def _close_submission(conn: sqlite3.Connection, submission_id: str, quote_id: st
                   actor=actor, data={"reason": reason} if reason else {}, at=stamp)
 
 
-def _close_open(conn: sqlite3.Connection, submission_id: str, quote_id: str, status: str, actor: str,
+def _close_open(conn: Connection, submission_id: str, quote_id: str, status: str, actor: str,
                 stamp: str, why: str) -> None:
     """Every open request and item of the submission -> `status` (CANCELLED or RECALLED)."""
     for row in requests_of(conn, submission_id):
@@ -361,7 +360,7 @@ class Decision(NamedTuple):
     approver: str
 
 
-def open_items_for(conn: sqlite3.Connection, user: str, quote_id: str | None = None) -> list[sqlite3.Row]:
+def open_items_for(conn: Connection, user: str, quote_id: str | None = None) -> list[Row]:
     """REQUESTED items the user may act on today: their own, or those of an approver whose
     delegation to the user (as recorded in the events) covers today."""
     day = today().isoformat()
@@ -369,7 +368,7 @@ def open_items_for(conn: sqlite3.Connection, user: str, quote_id: str | None = N
                                if user in active_delegates(conn, a, day))]
     marks = ", ".join("?" * len(approvers))
     on_quote = "" if quote_id is None else " AND items.quote_id = ?"
-    rows: list[sqlite3.Row] = conn.execute(
+    rows: list[Row] = conn.execute(
         "SELECT items.*, submissions.owner AS owner, submissions.submitted_by AS submitted_by FROM items "
         "JOIN submissions ON submissions.id = items.submission_id "
         f"WHERE items.status = 'REQUESTED' AND items.approver IN ({marks}){on_quote} ORDER BY items.quote_id, items.id",
@@ -377,16 +376,16 @@ def open_items_for(conn: sqlite3.Connection, user: str, quote_id: str | None = N
     return rows
 
 
-def _delegators(conn: sqlite3.Connection, user: str) -> set[str]:
+def _delegators(conn: Connection, user: str) -> set[str]:
     """Who ever delegated to the user (candidates only: windows and hashes are checked after)."""
     return {r["actor"] for r in conn.execute("SELECT actor, data FROM events WHERE kind = 'delegation.created'")
             if json.loads(r["data"]).get("delegate") == user}
 
 
-def _once_per_request(conn: sqlite3.Connection, actor: str, items: list[sqlite3.Row]) -> list[sqlite3.Row]:
+def _once_per_request(conn: Connection, actor: str, items: list[Row]) -> list[Row]:
     """At most one item per request for the actor, and none where they have already decided:
     a person counts once per request, whether for themself or for those who delegated to them."""
-    chosen: dict[str, sqlite3.Row] = {}
+    chosen: dict[str, Row] = {}
     for item in sorted(items, key=lambda i: (i["approver"] != actor, i["id"])):  # their own item first
         if item["request_id"] in chosen:
             continue
@@ -397,7 +396,7 @@ def _once_per_request(conn: sqlite3.Connection, actor: str, items: list[sqlite3.
     return sorted(chosen.values(), key=lambda i: i["id"])
 
 
-def decide(conn: sqlite3.Connection, actor: str, quote_id: str | None, approve: bool, comment: str | None,
+def decide(conn: Connection, actor: str, quote_id: str | None, approve: bool, comment: str | None,
            *, current_hash: Any = None, only_items: set[str] | None = None, policy: Policy | None = None,
            signer: Signer | None = None) -> tuple[Outcome, list[Decision]]:
     """Approve or reject every open item the actor holds on one quote (or just `only_items`).
@@ -487,7 +486,7 @@ def _signature(policy: Policy | None, signer: Signer | None, actor: str, item_id
     return signature
 
 
-def settle(conn: sqlite3.Connection, submission: sqlite3.Row, request_ids: Iterable[str], actor: str,
+def settle(conn: Connection, submission: Row, request_ids: Iterable[str], actor: str,
            stamp: str) -> str:
     """Close requests whose items have decided them; reject or advance the submission."""
     rejected = False
@@ -528,12 +527,12 @@ def settle(conn: sqlite3.Connection, submission: sqlite3.Row, request_ids: Itera
     return advance(conn, submission["id"], submission["quote_id"], stamp)
 
 
-def _first_decision_settles(row: sqlite3.Row) -> bool:
+def _first_decision_settles(row: Row) -> bool:
     """`require: any`: the first decision, approve or reject, settles the group."""
     return bool(row["kind"] == "group" and row["needed"] == 1)
 
 
-def _snapshot(submission: sqlite3.Row, rules: list[str]) -> dict[str, Any]:
+def _snapshot(submission: Row, rules: list[str]) -> dict[str, Any]:
     tested = json.loads(submission["path"]).get("tested", {})
     return {rule: tested[rule] for rule in rules if rule in tested}
 
@@ -541,7 +540,7 @@ def _snapshot(submission: sqlite3.Row, rules: list[str]) -> dict[str, Any]:
 # ------------------------------------------------------------------------ recall, revoke, override
 
 
-def recall(conn: sqlite3.Connection, policy: Policy, actor: str, quote_id: str) -> Outcome:
+def recall(conn: Connection, policy: Policy, actor: str, quote_id: str) -> Outcome:
     last = latest_submission(conn, quote_id)
     if last is None:
         raise Refused(f"{quote_id} has never been submitted")
@@ -562,7 +561,7 @@ def _require_admin(policy: Policy, actor: str) -> None:
         raise Refused(f"{actor} is not an admin", hint="admins are listed under `admins:` in the policy set")
 
 
-def revoke(conn: sqlite3.Connection, policy: Policy, actor: str, quote_id: str, reason: str) -> Outcome:
+def revoke(conn: Connection, policy: Policy, actor: str, quote_id: str, reason: str) -> Outcome:
     _require_admin(policy, actor)
     last = latest_submission(conn, quote_id)
     if last is not None:
@@ -580,7 +579,7 @@ def revoke(conn: sqlite3.Connection, policy: Policy, actor: str, quote_id: str, 
                    "resubmitted", tuple(cancelled))
 
 
-def override(conn: sqlite3.Connection, policy: Policy, actor: str, target: str, approve: bool,
+def override(conn: Connection, policy: Policy, actor: str, target: str, approve: bool,
              reason: str, *, signer: Signer | None = None) -> Outcome:
     """An admin decides a REQUESTED request (by request or item id) in place of its approvers."""
     _require_admin(policy, actor)
@@ -626,7 +625,7 @@ def override(conn: sqlite3.Connection, policy: Policy, actor: str, target: str, 
 # ----------------------------------------------------------------------------------- delegation
 
 
-def delegate(conn: sqlite3.Connection, policy: Policy, actor: str, to: str, starts: str, ends: str,
+def delegate(conn: Connection, policy: Policy, actor: str, to: str, starts: str, ends: str,
              reassign_pending: bool) -> Outcome:
     if to not in policy.users:
         hint = "a delegate must be a user, not a group" if to in policy.groups else "delegates are policy users"
@@ -639,10 +638,11 @@ def delegate(conn: sqlite3.Connection, policy: Policy, actor: str, to: str, star
         raise Refused(f"the window {starts} .. {ends} ended before today ({today().isoformat()})",
                       hint="a delegation acts only inside its window; give one that includes today or later")
     stamp = now()
-    cursor = conn.execute("INSERT INTO delegations (approver, delegate, starts, ends, created_by, created_at) "
-                          "VALUES (?, ?, ?, ?, ?, ?)", (actor, to, starts, ends, actor, stamp))
+    delegation_id = conn.execute("INSERT INTO delegations (approver, delegate, starts, ends, created_by, created_at) "
+                                 "VALUES (?, ?, ?, ?, ?, ?) RETURNING id", (actor, to, starts, ends, actor, stamp)
+                                 ).fetchone()[0]
     events.append(conn, "delegation.created", actor=actor,
-                  data={"id": cursor.lastrowid, "approver": actor, "delegate": to, "from": starts, "until": ends},
+                  data={"id": delegation_id, "approver": actor, "delegate": to, "from": starts, "until": ends},
                   at=stamp)
     moved = 0
     if reassign_pending:
@@ -660,7 +660,7 @@ def delegate(conn: sqlite3.Connection, policy: Policy, actor: str, to: str, star
     return Outcome("", "DELEGATED", True, f"{actor}'s requests from {starts} until {ends} also go to {to}{note}")
 
 
-def reassign(conn: sqlite3.Connection, old: str, new: str, actor: str) -> list[str]:
+def reassign(conn: Connection, old: str, new: str, actor: str) -> list[str]:
     """Move OLD's open items to NEW (approver replacement). Returns the item ids moved."""
     stamp = now()
     moved = []

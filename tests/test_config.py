@@ -63,8 +63,12 @@ def test_bad_config_exits_2_through_the_cli(run, tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("how", ["option", "env", "config"])
-def test_a_journal_url_is_never_taken_for_a_file_path(run, workdir: Path, how: str) -> None:
-    url = "postgresql://cpq@db.example/approvals"
+@pytest.mark.parametrize(("url", "expected"), [
+    # a PostgreSQL URL is a server to connect to (here one that does not exist), never a folder
+    ("postgresql://cpq:s3cret@db.invalid/approvals", "cannot connect to the journal postgresql://cpq:***@db.invalid"),
+    ("mysql://cpq@db.invalid/approvals", "is a mysql URL; a journal is an SQLite file or a postgresql:// URL"),
+])
+def test_a_journal_url_is_never_taken_for_a_file_path(run, workdir: Path, how: str, url: str, expected: str) -> None:
     if how == "option":
         result = run("status", "Q-1001", "--journal", url)
     elif how == "env":
@@ -73,5 +77,6 @@ def test_a_journal_url_is_never_taken_for_a_file_path(run, workdir: Path, how: s
         (workdir / "cpq.toml").write_text((workdir / "cpq.toml").read_text().replace(
             'journal = ".cpq/journal.sqlite3"', f'journal = "{url}"'))
         result = run("status", "Q-1001")
-    assert result.exit_code == 2 and "postgresql URL" in result.stderr, result.stderr
-    assert not (workdir / "postgresql:").exists()
+    assert result.exit_code == 2 and expected in result.stderr, result.stderr
+    assert result.stderr.count("\n") == 1 and "s3cret" not in result.stderr  # one line, the password never shown
+    assert not any(p.name.endswith(":") for p in workdir.iterdir())

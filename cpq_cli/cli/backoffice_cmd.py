@@ -39,14 +39,14 @@ def _settings(policy: Any) -> Any:
 
 def tick(
     at: str = typer.Option(None, "--now", help="Act as if it were this time (ISO 8601).", show_default="now"),
-    fmt: Format = FORMAT, journal: Path = JOURNAL, policies: Path = POLICIES,
+    fmt: Format = FORMAT, journal: str = JOURNAL, policies: Path = POLICIES,
 ) -> None:
     """Escalate overdue requests, queue reminders, activate due orders and deliver pending
     notifications. Idempotent: safe to run from cron every minute."""
     from cpq_cli import notify
     from cpq_cli import tick as ticking
     from cpq_cli.config import load_config
-    from cpq_cli.journal.db import now, open_journal, resolve_journal_path
+    from cpq_cli.journal.db import now, open_journal, resolve_journal
     from cpq_cli.orders.store import activate
 
     if at:
@@ -55,7 +55,7 @@ def tick(
     policy = _policy(policies)
     settings = _settings(policy)
     period = ticking.reminder_period(load_config().sections)
-    conn = open_journal(resolve_journal_path(journal))
+    conn = open_journal(resolve_journal(journal))
     try:
         with notify.notifying(conn, policy, settings):
             escalated = ticking.escalate(conn, policy)
@@ -74,7 +74,7 @@ def tick(
 
 def ingest(
     paths: list[Path] = typer.Argument(..., help=".eml files, Maildir folders or mbox files."),
-    fmt: Format = FORMAT, journal: Path = JOURNAL, policies: Path = POLICIES,
+    fmt: Format = FORMAT, journal: str = JOURNAL, policies: Path = POLICIES,
 ) -> None:
     """Turn e-mail replies into decisions. The first non-empty line is APPROVE or REJECT (also
     approved/yes, rejected/no, any case); the comment runs to the first blank line; the subject's
@@ -88,7 +88,7 @@ def ingest(
     from cpq_cli import mail, notify
     from cpq_cli.cli.workflow_cmd import _file_hash
     from cpq_cli.config import load_config
-    from cpq_cli.journal.db import open_journal, resolve_journal_path
+    from cpq_cli.journal.db import open_journal, resolve_journal
     from cpq_cli.secret import load_secret
 
     policy = _policy(policies)
@@ -96,7 +96,7 @@ def ingest(
     checks = mail.mail_settings(load_config().sections)
     key = load_secret("e-mail decisions (checking each reply's code)")
     results = []
-    conn = open_journal(resolve_journal_path(journal))
+    conn = open_journal(resolve_journal(journal))
     try:
         for path in paths:
             if not path.exists():
@@ -139,19 +139,19 @@ def sync(
     retries: int = typer.Option(5, "--retries", min=0, help="Retries on 5xx and connection errors."),
     backoff: float = typer.Option(0.5, "--backoff", min=0.0, help="First retry delay in seconds; doubles each time."),
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
-    journal: Path = JOURNAL,
+    journal: str = JOURNAL,
 ) -> None:
     """Deliver outbox events (orders, activations, amendments, contracts) to the ERP, in order,
     each with its Idempotency-Key. Stops at the first event that cannot be delivered (exit 1)."""
     from cpq_cli import sync as syncing
     from cpq_cli.config import load_config
-    from cpq_cli.journal.db import open_journal, resolve_journal_path
+    from cpq_cli.journal.db import open_journal, resolve_journal
 
     problem = syncing.check_target(to)
     if problem:
         raise typer.BadParameter(problem.removeprefix("--to "), param_hint="--to")
     seller = str((load_config().sections.get("sync") or {}).get("seller", "cpq"))
-    conn = open_journal(resolve_journal_path(journal))
+    conn = open_journal(resolve_journal(journal))
     try:
         try:
             done = syncing.sync(conn, to, fmt.value, seller, dry_run=dry_run, retries=retries, backoff=backoff)

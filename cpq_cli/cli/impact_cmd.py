@@ -63,7 +63,7 @@ def impact(
     fail_on_change: bool = typer.Option(False, "--fail-on-change", help="Exit 1 when any route changed."),
     jobs: int = typer.Option(0, "--jobs", "-j", min=0, help="Worker processes (0: one per CPU core).",
                              show_default=False),
-    journal: Path = JOURNAL, policies: Path = POLICIES,
+    journal: str = JOURNAL, policies: Path = POLICIES,
 ) -> None:
     from cpq_cli import impact as imp
     from cpq_cli.config import resolve_policy_dir
@@ -78,9 +78,9 @@ def impact(
     items: list[Any]
     loader: Any
     if journal_quotes:
-        from cpq_cli.journal.db import open_journal, resolve_journal_path
+        from cpq_cli.journal.db import open_journal, resolve_journal
 
-        conn = open_journal(resolve_journal_path(journal), readonly=True)
+        conn = open_journal(resolve_journal(journal), readonly=True)
         try:
             items = imp.corpus_from_journal(conn)
         finally:

@@ -18,8 +18,7 @@ from cpq_cli.errors import InputError
 from cpq_cli.paths import display_path
 
 if TYPE_CHECKING:
-    import sqlite3
-
+    from cpq_cli.journal.db import Connection, Row
     from cpq_cli.quote import Quote
 
 
@@ -70,7 +69,7 @@ def _orders_dir(option: Path | None) -> Path:
     return load_config().orders
 
 
-def _approved(conn: sqlite3.Connection, quote_arg: str | None) -> tuple[Quote, sqlite3.Row]:
+def _approved(conn: Connection, quote_arg: str | None) -> tuple[Quote, Row]:
     """The quote and its approved submission; refuses anything else (exit 1), writing nothing."""
     from cpq_cli.quote import load_quote
     from cpq_cli.workflow import Refused, latest_submission
@@ -116,9 +115,9 @@ def _split_label(split_key: dict[str, object]) -> str:
 
 
 def _make_orders(quote_arg: str | None, split_by: tuple[str, ...], file_format: FileFormat, out_dir: Path | None,
-                 fmt: Format, journal: Path | None, policies: Path | None, as_user: str | None) -> None:
+                 fmt: Format, journal: str | None, policies: Path | None, as_user: str | None) -> None:
     from cpq_cli.identity import resolve_actor
-    from cpq_cli.journal.db import open_journal, resolve_journal_path, today
+    from cpq_cli.journal.db import journal_exists, open_journal, resolve_journal, today
     from cpq_cli.orders.build import Order, build_orders, money_text
     from cpq_cli.orders.store import commit_with_files, existing_orders, stage_orders
     from cpq_cli.workflow import Refused
@@ -126,12 +125,12 @@ def _make_orders(quote_arg: str | None, split_by: tuple[str, ...], file_format: 
     policy = _policy(policies)
     actor = resolve_actor(policy, as_user) if as_user else "cpq"
     directory = _orders_dir(out_dir)
-    if not resolve_journal_path(journal).exists():
+    if not journal_exists(resolve_journal(journal)):
         raise Refused("nothing has been approved yet (there is no journal)",
                       hint="orders are made from approved quotes: cpq submit, then approvals")
-    conn = open_journal(resolve_journal_path(journal))
+    conn = open_journal(resolve_journal(journal))
 
-    def plan() -> tuple[list[tuple[Path, str]], tuple[Quote, list[Order], list[sqlite3.Row]]]:
+    def plan() -> tuple[list[tuple[Path, str]], tuple[Quote, list[Order], list[Row]]]:
         # Under the journal's write lock: a concurrent `cpq split` of the same quote waits, then finds these.
         quote, submission = _approved(conn, quote_arg)
         existing = existing_orders(conn, quote.id)
@@ -169,7 +168,7 @@ def order(
     quote: str = typer.Argument(None, help="Quote file or id (default: the only approved quote without orders).",
                                 show_default=False),
     file_format: FileFormat = FILE_FORMAT, out_dir: Path = OUT_DIR, as_json: bool = JSON_SUMMARY,
-    journal: Path = JOURNAL, policies: Path = POLICIES, as_user: str = AS,
+    journal: str = JOURNAL, policies: Path = POLICIES, as_user: str = AS,
 ) -> None:
     """Make one order from an approved quote (its content must equal what was approved).
 
@@ -185,7 +184,7 @@ def split(
                                 show_default=False),
     by: str = typer.Option(..., "--by", help="Line field(s) to split by, comma-separated: site, start_date, group..."),
     file_format: FileFormat = FILE_FORMAT, out_dir: Path = OUT_DIR, as_json: bool = JSON_SUMMARY,
-    journal: Path = JOURNAL, policies: Path = POLICIES, as_user: str = AS,
+    journal: str = JOURNAL, policies: Path = POLICIES, as_user: str = AS,
 ) -> None:
     """Make one order per distinct value of line field(s) of an approved quote.
 
@@ -200,7 +199,7 @@ def split(
 
 def list_orders(
     quote: str = typer.Option(None, "--quote", help="Only this quote's orders.", show_default=False),
-    fmt: Format = FORMAT, journal: Path = JOURNAL,
+    fmt: Format = FORMAT, journal: str = JOURNAL,
 ) -> None:
     """List orders with their status."""
     with _journal(journal, write=False) as conn:
@@ -220,7 +219,7 @@ def list_orders(
 
 
 def show(order_id: str = typer.Argument(..., help="The order id."), fmt: Format = FORMAT,
-         journal: Path = JOURNAL) -> None:
+         journal: str = JOURNAL) -> None:
     """Show an order: its lines, and amendments as separate delta lines."""
     with _journal(journal, write=False) as conn:
         row = conn.execute("SELECT * FROM orders WHERE id = ?", (order_id,)).fetchone()
@@ -244,7 +243,7 @@ def show(order_id: str = typer.Argument(..., help="The order id."), fmt: Format 
 def activate(
     as_of: str = typer.Option(None, "--as-of", help="Activate orders that start on or before this date.",
                               show_default="today"),
-    fmt: Format = FORMAT, journal: Path = JOURNAL,
+    fmt: Format = FORMAT, journal: str = JOURNAL,
 ) -> None:
     """Activate future-dated (DRAFT) orders whose start date has come. Idempotent."""
     from cpq_cli.orders.store import activate as do_activate
@@ -261,13 +260,13 @@ def amend(
     line: str = typer.Option(..., "--line", help="The quote line id, e.g. L2."),
     quantity: str = typer.Option(..., "--quantity", help="The new quantity (0 cancels)."),
     starts: str = typer.Option(None, "--from", help="When the change takes effect.", show_default="today"),
-    fmt: Format = FORMAT, journal: Path = JOURNAL, policies: Path = POLICIES, out_dir: Path = OUT_DIR,
+    fmt: Format = FORMAT, journal: str = JOURNAL, policies: Path = POLICIES, out_dir: Path = OUT_DIR,
 ) -> None:
     """Change a line's quantity from a date, as a -/+ delta co-terminated with the contract and prorated.
 
     Existing lines are never edited: the delta is a new line (and a file) that amends the original.
     """
-    from cpq_cli.journal.db import open_journal, resolve_journal_path
+    from cpq_cli.journal.db import open_journal, resolve_journal
     from cpq_cli.orders.proration import Mode
     from cpq_cli.orders.store import commit_with_files, plan_amendment, stage_amendment
 
@@ -277,7 +276,7 @@ def amend(
         raise InputError(f"--quantity {quantity!r} is not a number") from None
     policy = _policy(policies)
     day = _date(starts, "--from")
-    conn = open_journal(resolve_journal_path(journal))
+    conn = open_journal(resolve_journal(journal))
     try:
         row = conn.execute("SELECT currency FROM orders WHERE id = ?", (order_id,)).fetchone()
         digits = policy.settings.digits(row["currency"]) if row else 2
@@ -309,15 +308,15 @@ def contract(
     method: Method = typer.Option(None, "--method", help="by_end_date (one contract per subscription end date) "
                                   "or single.", show_default="from the policy settings: by_end_date"),
     file_format: FileFormat = FILE_FORMAT, out_dir: Path = OUT_DIR, as_json: bool = JSON_SUMMARY,
-    journal: Path = JOURNAL, policies: Path = POLICIES,
+    journal: str = JOURNAL, policies: Path = POLICIES,
 ) -> None:
     """Make contracts from activated orders: subscriptions from subscription lines, assets from asset lines."""
-    from cpq_cli.journal.db import open_journal, resolve_journal_path
+    from cpq_cli.journal.db import open_journal, resolve_journal
     from cpq_cli.orders.store import commit_with_files, plan_contracts, stage_contracts
 
     policy = _policy(policies)
     chosen = (method.value if method else policy.settings.contracting)
-    conn = open_journal(resolve_journal_path(journal))
+    conn = open_journal(resolve_journal(journal))
     try:
         def quote_term(quote_id: str) -> int:
             from cpq_cli.journal.replay import check
@@ -349,7 +348,7 @@ def contract(
 def entitlements(
     account: str = typer.Argument(..., help="The account id, e.g. ACME."),
     at: str = typer.Option(None, "--at", help="The date (default: today)."),
-    fmt: Format = FORMAT, journal: Path = JOURNAL, policies: Path = POLICIES,
+    fmt: Format = FORMAT, journal: str = JOURNAL, policies: Path = POLICIES,
 ) -> None:
     """What an account is entitled to on a date: subscriptions and assets in effect, amendments summed, SLA."""
     from cpq_cli.orders.store import entitlements as do_entitlements
@@ -381,7 +380,7 @@ def revenue(
     account: str = typer.Argument(None, help="The account id (default: every account).", show_default=False),
     by: str = typer.Option("month", "--by", help="Period (month)."),
     method: str = typer.Option("daily", "--method", help="daily (by days) or month30 (every month 30 days)."),
-    fmt: Format = FORMAT, journal: Path = JOURNAL, policies: Path = POLICIES,
+    fmt: Format = FORMAT, journal: str = JOURNAL, policies: Path = POLICIES,
 ) -> None:
     """Revenue recognition by month: subscriptions ratably, assets and one-time lines at their start.
 
@@ -434,7 +433,7 @@ def renew(
     pricing: str = typer.Option("same", "--pricing", help="same | list | uplift:P (percent on list price)."),
     output: Path = typer.Option(None, "--output", "-o", help="Where to write the renewal quote.",
                                 show_default="<contract>-renewal.json"),
-    journal: Path = JOURNAL,
+    journal: str = JOURNAL,
 ) -> None:
     """Write a renewal quote starting the day after the contract ends, for its current quantities."""
     from cpq_cli.orders.dates import ONE_DAY

@@ -56,7 +56,7 @@ def preview(
                                    help="Exit 1 when any quote needs approval (for CI gates)."),
     jobs: int = typer.Option(0, "--jobs", "-j", min=0,
                              help="Worker processes for large batches (0: one per CPU core).", show_default=False),
-    journal: Path = typer.Option(None, "--journal", envvar="CPQ_JOURNAL",
+    journal: str = typer.Option(None, "--journal", envvar="CPQ_JOURNAL", metavar="FILE|URL",
                                  help="Journal to consult with --explain (earlier approvals that would be reused).",
                                  show_default="from cpq.toml"),
 ) -> None:
@@ -109,14 +109,14 @@ def _batch(compiled: Any, paths: list[Path], fmt: PreviewFormat, explain: bool, 
         yield item
 
 
-def _smart_preview(compiled: Any, quote: Any, path: Any, journal: Path | None) -> dict[str, Any] | None:
+def _smart_preview(compiled: Any, quote: Any, path: Any, journal: str | None) -> dict[str, Any] | None:
     """On a quote last rejected or recalled: which earlier approvals a submit would reuse, and why."""
-    from cpq_cli.journal.db import JournalError, open_journal, resolve_journal_path
+    from cpq_cli.journal.db import JournalError, journal_exists, open_journal, resolve_journal
     from cpq_cli.routing import quote_env_values
     from cpq_cli.workflow import latest_submission, smart_plan
 
-    location = resolve_journal_path(journal)
-    if not location.exists():
+    location = resolve_journal(journal)
+    if not journal_exists(location):
         return None
     try:
         conn = open_journal(location, readonly=True)
@@ -141,7 +141,7 @@ def _smart_preview(compiled: Any, quote: Any, path: Any, journal: Path | None) -
 
 
 def _single(compiled: Any, path: Path, fmt: PreviewFormat, explain: bool, fail_on: FailOn,
-            journal: Path | None) -> None:
+            journal: str | None) -> None:
     from cpq_cli.preview import preview_one
     from cpq_cli.routing import PathStatus
 

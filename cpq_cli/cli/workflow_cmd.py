@@ -16,7 +16,7 @@ import typer
 from cpq_cli.errors import InputError
 
 if TYPE_CHECKING:
-    import sqlite3
+    from cpq_cli.journal.db import Connection
 
 
 class Format(StrEnum):
@@ -24,7 +24,8 @@ class Format(StrEnum):
     json = "json"
 
 
-JOURNAL = typer.Option(None, "--journal", envvar="CPQ_JOURNAL", help="Journal file.",
+JOURNAL = typer.Option(None, "--journal", envvar="CPQ_JOURNAL", metavar="FILE|URL",
+                       help="The journal: an SQLite file, or postgresql://USER@HOST/DATABASE for a team journal.",
                        show_default="from cpq.toml: .cpq/journal.sqlite3")
 POLICIES = typer.Option(None, "--policies", envvar="CPQ_POLICIES", help="Policy directory.",
                         show_default="from cpq.toml")
@@ -60,10 +61,10 @@ def _policy(policies: Path | None) -> Any:
 
 
 @contextmanager
-def _journal(path: Path | None, *, write: bool) -> Iterator[sqlite3.Connection]:
-    from cpq_cli.journal.db import open_journal, resolve_journal_path, transaction
+def _journal(path: str | None, *, write: bool) -> Iterator[Connection]:
+    from cpq_cli.journal.db import open_journal, resolve_journal, transaction
 
-    conn = open_journal(resolve_journal_path(path), readonly=not write)
+    conn = open_journal(resolve_journal(path), readonly=not write)
     try:
         if write:
             with transaction(conn):
@@ -74,15 +75,15 @@ def _journal(path: Path | None, *, write: bool) -> Iterator[sqlite3.Connection]:
         conn.close()
 
 
-def run_write(journal: Path | None, policy: Any, action: Any) -> Any:
+def run_write(journal: str | None, policy: Any, action: Any) -> Any:
     """Run a workflow change in one transaction, queue its notifications in the same one, then
     deliver them. A delivery that fails stays queued for `cpq tick`; the change itself stands."""
     from cpq_cli import notify
     from cpq_cli.config import load_config
-    from cpq_cli.journal.db import open_journal, resolve_journal_path
+    from cpq_cli.journal.db import open_journal, resolve_journal
 
     settings = notify.load_settings(load_config().sections, Path(policy.root))
-    conn = open_journal(resolve_journal_path(journal))
+    conn = open_journal(resolve_journal(journal))
     try:
         with notify.notifying(conn, policy, settings):
             result = action(conn)
@@ -144,7 +145,7 @@ def _file_hash(recorded: str | None, recorded_hash: str) -> str | None:
 
 def submit(
     quote: Path = typer.Argument(..., help="The quote file."),
-    as_user: str = AS, fmt: Format = FORMAT, journal: Path = JOURNAL, policies: Path = POLICIES,
+    as_user: str = AS, fmt: Format = FORMAT, journal: str = JOURNAL, policies: Path = POLICIES,
 ) -> None:
     """Submit a quote for approval: route it, record the submission, request the first steps.
 
@@ -173,7 +174,7 @@ def submit(
 
 def status(
     quote_id: str = typer.Argument(..., help="The quote id, e.g. Q-1001."),
-    fmt: Format = FORMAT, journal: Path = JOURNAL,
+    fmt: Format = FORMAT, journal: str = JOURNAL,
 ) -> None:
     """Show a quote's latest submission: every request, who decided what, and what is open."""
     from cpq_cli.workflow import items_of, latest_submission, requests_of
@@ -207,7 +208,7 @@ def status(
     print("\n".join(lines))
 
 
-def inbox(as_user: str = AS, fmt: Format = FORMAT, journal: Path = JOURNAL, policies: Path = POLICIES) -> None:
+def inbox(as_user: str = AS, fmt: Format = FORMAT, journal: str = JOURNAL, policies: Path = POLICIES) -> None:
     """List the approval requests waiting for you (yours, and those delegated to you)."""
     from cpq_cli.identity import resolve_actor
     from cpq_cli.workflow import open_items_for
@@ -247,7 +248,7 @@ def _signer(path: Path | None) -> Any:
 
 
 def _decide(quote_id: str | None, as_user: str | None, approve: bool, comment: str | None, fmt: Format,
-            journal: Path | None, policies: Path | None, sign_key: Path | None = None) -> None:
+            journal: str | None, policies: Path | None, sign_key: Path | None = None) -> None:
     from cpq_cli.identity import resolve_actor
     from cpq_cli.workflow import decide
 
@@ -264,7 +265,7 @@ def approve(
     quote_id: str = typer.Argument(None, help="The quote id (default: your single open request).",
                                    show_default=False),
     as_user: str = AS, comment: str = typer.Option(None, "--comment", "-m", help="A comment for the record."),
-    fmt: Format = FORMAT, journal: Path = JOURNAL, policies: Path = POLICIES, sign_key: Path = SIGN_KEY,
+    fmt: Format = FORMAT, journal: str = JOURNAL, policies: Path = POLICIES, sign_key: Path = SIGN_KEY,
 ) -> None:
     """Approve your open request(s) on a quote. Without a quote id, acts on your only open one."""
     _decide(quote_id, as_user, True, comment, fmt, journal, policies, sign_key)
@@ -274,7 +275,7 @@ def reject(
     quote_id: str = typer.Argument(None, help="The quote id (default: your single open request).",
                                    show_default=False),
     as_user: str = AS, reason: str = typer.Option(..., "--reason", "-m", help="Why (required)."),
-    fmt: Format = FORMAT, journal: Path = JOURNAL, policies: Path = POLICIES, sign_key: Path = SIGN_KEY,
+    fmt: Format = FORMAT, journal: str = JOURNAL, policies: Path = POLICIES, sign_key: Path = SIGN_KEY,
 ) -> None:
     """Reject your open request(s) on a quote; the whole submission is rejected. A reason is required."""
     if not reason.strip():
@@ -284,7 +285,7 @@ def reject(
 
 def recall(
     quote_id: str = typer.Argument(..., help="The quote id."),
-    as_user: str = AS, fmt: Format = FORMAT, journal: Path = JOURNAL, policies: Path = POLICIES,
+    as_user: str = AS, fmt: Format = FORMAT, journal: str = JOURNAL, policies: Path = POLICIES,
 ) -> None:
     """Recall a pending submission (owner, submitter or admin), to edit and resubmit the quote."""
     from cpq_cli.identity import resolve_actor
@@ -299,7 +300,7 @@ def recall(
 def revoke(
     quote_id: str = typer.Argument(..., help="The quote id."),
     as_user: str = AS, reason: str = typer.Option(..., "--reason", help="Why (required)."),
-    fmt: Format = FORMAT, journal: Path = JOURNAL, policies: Path = POLICIES,
+    fmt: Format = FORMAT, journal: str = JOURNAL, policies: Path = POLICIES,
 ) -> None:
     """Revoke an approved quote's approval (admins only); it must be submitted again."""
     from cpq_cli.identity import resolve_actor
@@ -338,7 +339,7 @@ def override(
     as_user: str = AS,
     approve: bool = typer.Option(None, "--approve/--reject", help="The decision.", show_default=False),
     reason: str = typer.Option(..., "--reason", help="Why (required)."),
-    fmt: Format = FORMAT, journal: Path = JOURNAL, policies: Path = POLICIES, sign_key: Path = SIGN_KEY,
+    fmt: Format = FORMAT, journal: str = JOURNAL, policies: Path = POLICIES, sign_key: Path = SIGN_KEY,
 ) -> None:
     """Decide a requested item in place of its approvers (admins only), with a recorded reason."""
     from cpq_cli.identity import resolve_actor
@@ -356,7 +357,7 @@ def override(
 
 def log(
     quote_id: str = typer.Argument(..., help="The quote id."),
-    fmt: Format = FORMAT, journal: Path = JOURNAL,
+    fmt: Format = FORMAT, journal: str = JOURNAL,
 ) -> None:
     """A quote's history: every event, in order."""
     with _journal(journal, write=False) as conn:
@@ -380,7 +381,7 @@ def delegate(
     ends: str = typer.Option(..., "--until", help="Last day, YYYY-MM-DD (inclusive)."),
     reassign_pending: bool = typer.Option(False, "--reassign-pending",
                                           help="Also send your already open requests to the delegate."),
-    as_user: str = AS, fmt: Format = FORMAT, journal: Path = JOURNAL, policies: Path = POLICIES,
+    as_user: str = AS, fmt: Format = FORMAT, journal: str = JOURNAL, policies: Path = POLICIES,
 ) -> None:
     """Let another user act on your requests during a window. Not transitive; either of you may act."""
     import datetime as dt
@@ -400,7 +401,7 @@ def delegate(
     _outcome(fmt, outcome)
 
 
-def delegations(fmt: Format = FORMAT, journal: Path = JOURNAL) -> None:
+def delegations(fmt: Format = FORMAT, journal: str = JOURNAL) -> None:
     """List delegations, with whether each is active today."""
     from cpq_cli.journal.db import today
 
@@ -424,7 +425,7 @@ def replace(
     new: str = typer.Argument(..., help="The user who takes over."),
     do_apply: bool = typer.Option(False, "--apply", help="Write the files and move open requests "
                                   "(default: show the diff only)."),
-    as_user: str = AS, fmt: Format = FORMAT, journal: Path = JOURNAL, policies: Path = POLICIES,
+    as_user: str = AS, fmt: Format = FORMAT, journal: str = JOURNAL, policies: Path = POLICIES,
 ) -> None:
     """Replace a user in every approver reference of the policy files, and move their open requests.
 
@@ -475,7 +476,7 @@ def replace(
           file=sys.stderr)
 
 
-def _open_items_of(journal: Path | None, user: str) -> list[str]:
+def _open_items_of(journal: str | None, user: str) -> list[str]:
     from cpq_cli.journal.db import JournalError
 
     try:
@@ -490,7 +491,7 @@ def verify(
     against: str = typer.Option(None, "--against", metavar="COUNT:HASH",
                                 help="A head recorded earlier with `cpq journal head`: prove that the journal still "
                                      "holds that event unchanged, so nothing up to it was rewritten or cut since."),
-    fmt: Format = FORMAT, journal: Path = JOURNAL,
+    fmt: Format = FORMAT, journal: str = JOURNAL,
 ) -> None:
     """Check the journal: the hash chain, and every submission's tables against its events.
 
@@ -547,7 +548,7 @@ def verify(
         raise typer.Exit(1)
 
 
-def head(journal: Path = JOURNAL) -> None:
+def head(journal: str = JOURNAL) -> None:
     """Print the journal's head (event count and hash), to keep outside the journal.
 
     Record it where whoever can write the journal cannot (a git note, a CI artifact, a ticket);
@@ -559,20 +560,19 @@ def head(journal: Path = JOURNAL) -> None:
         print(current(conn))
 
 
-def key(journal: Path = JOURNAL) -> None:
+def key(journal: str = JOURNAL) -> None:
     """Key the journal's hash chain with the team's secret key from the next event on.
 
     After this, recomputing the chain after an edit needs the key (CPQ_SECRET_FILE or
     secret_file in cpq.toml). A new journal is keyed from its first event automatically.
     """
     from cpq_cli.journal import events
-    from cpq_cli.journal.db import JournalConnection, open_journal, resolve_journal_path, start_keying, transaction
+    from cpq_cli.journal.db import open_journal, resolve_journal, start_keying, transaction
     from cpq_cli.secret import load_secret
 
     secret = load_secret("keying the journal")
-    conn = open_journal(resolve_journal_path(journal), keying=True)
+    conn = open_journal(resolve_journal(journal), keying=True)
     try:
-        assert isinstance(conn, JournalConnection)
         if conn.keyed_since is not None:
             print(f"journal already keyed from event {conn.keyed_since}")
             return

@@ -13,8 +13,9 @@ import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any, Protocol
 
-from cpq_cli.config import refuse_url
+from cpq_cli.config import journal_location
 from cpq_cli.errors import ConfigError, CpqError
 from cpq_cli.journal.migrations import MIGRATIONS
 
@@ -28,17 +29,69 @@ class JournalError(CpqError):
 KEY_MARK = "cpq-journal-keyed-since"
 
 
+class Row(Protocol):
+    """A result row: by column name or position, and `dict(row)` (sqlite3.Row and `postgres.PgRow`)."""
+
+    def __getitem__(self, key: str | int, /) -> Any: ...
+    def keys(self) -> list[str]: ...
+
+
+class Cursor(Protocol):
+    @property
+    def rowcount(self) -> int: ...
+    def fetchone(self) -> Any: ...
+    def fetchall(self) -> list[Any]: ...
+    def __iter__(self) -> Iterator[Any]: ...
+
+
+class Connection(Protocol):
+    """What the journal modules need of a database connection; SQLite and PostgreSQL both provide it.
+
+    SQL is written once, in the SQLite dialect with `?` parameters; the PostgreSQL connection
+    translates placeholders. `dialect` names the backend for the few statements that differ.
+    """
+
+    dialect: str
+    chain_key: bytes | None
+    keyed_since: int | None
+    key_missing: bool
+
+    def execute(self, sql: str, parameters: Any = ..., /) -> Cursor: ...
+    def close(self) -> None: ...
+
+
 class JournalConnection(sqlite3.Connection):
-    """A connection that knows how the journal's hash chain is keyed (see `events`).
+    """An SQLite connection that knows how the journal's hash chain is keyed (see `events`).
 
     chain_key: the team's secret key when one is configured; keyed_since: the first event whose
     hash is an HMAC under it (None: the chain is plain SHA-256); key_missing: a keyed journal
     opened read-only without the key, so keyed hashes cannot be checked.
     """
 
+    dialect = "sqlite"
     chain_key: bytes | None = None
     keyed_since: int | None = None
     key_missing: bool = False
+
+
+Location = Path | str  # an SQLite file, or a postgresql:// URL
+
+
+def is_url(location: Location) -> bool:
+    return isinstance(location, str) and "://" in location
+
+
+def describe(location: Location) -> str:
+    """The location for messages: a URL without its password."""
+    if not is_url(location):
+        return str(location)
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(str(location))
+    if parts.password is None:
+        return str(location)
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return urlunsplit(parts._replace(netloc=netloc))
 
 
 def now() -> str:
@@ -59,26 +112,32 @@ def today() -> dt.date:
     return dt.datetime.fromisoformat(now()).date()
 
 
-def resolve_journal_path(option: Path | None) -> Path:
-    """--journal, then CPQ_JOURNAL, then the config file (default .cpq/journal.sqlite3 beside it)."""
+def resolve_journal(option: str | Path | None) -> Location:
+    """--journal, then CPQ_JOURNAL, then the config file (default .cpq/journal.sqlite3 beside it).
+
+    A `postgresql://` URL selects the team journal on PostgreSQL; any other value is a file.
+    """
     if option is not None:
-        refuse_url(str(option), "--journal")
-        return option
+        return journal_location(str(option), "--journal")
     if os.environ.get("CPQ_JOURNAL"):
-        refuse_url(os.environ["CPQ_JOURNAL"], "CPQ_JOURNAL")
-        return Path(os.environ["CPQ_JOURNAL"])
+        return journal_location(os.environ["CPQ_JOURNAL"], "CPQ_JOURNAL")
     from cpq_cli.config import load_config
 
     return load_config().journal
 
 
-def _connect(path: Path, *, readonly: bool) -> sqlite3.Connection:
+def journal_exists(location: Location) -> bool:
+    """Has anything been journalled there? (A server is asked only when a command needs it.)"""
+    return True if is_url(location) else Path(location).exists()
+
+
+def _connect(path: Path, *, readonly: bool) -> JournalConnection:
     if readonly:
         if not path.exists():
             raise JournalError(f"no journal at {path}", hint="nothing has been submitted yet; `cpq submit` creates it")
         uri = f"file:{path.resolve().as_posix()}?mode=ro"
-        conn = sqlite3.connect(uri, uri=True, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None,
-                               factory=JournalConnection)
+        conn: JournalConnection = sqlite3.connect(uri, uri=True, timeout=BUSY_TIMEOUT_MS / 1000,
+                                                  isolation_level=None, factory=JournalConnection)
     else:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -93,15 +152,35 @@ def _connect(path: Path, *, readonly: bool) -> sqlite3.Connection:
     return conn
 
 
-def open_journal(path: Path, *, readonly: bool = False, keying: bool = False) -> sqlite3.Connection:
-    """Open (and, for writing, create and migrate) the journal at `path`.
+def open_journal(location: Location, *, readonly: bool = False, keying: bool = False) -> Connection:
+    """Open (and, for writing, create and migrate) the journal at `location`.
 
     `keying`: opened by `cpq journal key`, which may write to a plain journal while a key is set.
     """
+    if is_url(location):
+        from cpq_cli.journal import postgres
+
+        pg = postgres.connect(str(location), describe(location), readonly=readonly)
+        try:
+            if not readonly:
+                migrate(pg)
+            else:
+                _check_schema(pg)
+            _setup_chain_key(pg, readonly=readonly or keying)
+        except postgres.DatabaseErrors() as exc:
+            pg.close()
+            raise JournalError(f"journal {describe(location)}: {postgres.first_line(exc)}") from None
+        except BaseException:
+            pg.close()
+            raise
+        return pg
+    path = Path(location)
     try:
         conn = _connect(path, readonly=readonly)
         if not readonly:
             conn.execute("PRAGMA journal_mode = WAL")
+            # FULL, not NORMAL: order files and e-mails leave after COMMIT, so a commit that a power
+            # cut could still undo would leave files and messages the journal does not know of.
             conn.execute("PRAGMA synchronous = FULL")
             migrate(conn)
         else:
@@ -118,7 +197,7 @@ def open_journal(path: Path, *, readonly: bool = False, keying: bool = False) ->
         raise JournalError(f"{path} is not a cpq journal: {exc}") from None
 
 
-def _setup_chain_key(conn: sqlite3.Connection, *, readonly: bool) -> None:
+def _setup_chain_key(conn: Connection, *, readonly: bool) -> None:
     """Bind the team's key to the connection, and check it is the key the chain was keyed with.
 
     A keyed journal is never written without its key (no silent plain-hash fallback). A new
@@ -128,8 +207,6 @@ def _setup_chain_key(conn: sqlite3.Connection, *, readonly: bool) -> None:
     """
     from cpq_cli.secret import mac, optional_secret, same
 
-    if not isinstance(conn, JournalConnection):
-        return
     key = optional_secret()
     row = conn.execute("SELECT value FROM journal_meta WHERE name = 'keyed_since'").fetchone()
     if row is not None:
@@ -157,7 +234,7 @@ def _setup_chain_key(conn: sqlite3.Connection, *, readonly: bool) -> None:
                            hint="key it from now on with `cpq journal key`, then record `cpq journal head`")
 
 
-def start_keying(conn: JournalConnection, first: int) -> None:
+def start_keying(conn: Connection, first: int) -> None:
     """Key the chain from event `first` on (inside or outside a transaction)."""
     from cpq_cli.secret import mac
 
@@ -167,29 +244,41 @@ def start_keying(conn: JournalConnection, first: int) -> None:
     conn.keyed_since = first
 
 
-def migrate(conn: sqlite3.Connection) -> list[int]:
-    """Apply pending migrations, each with its record in one transaction; return those applied."""
-    conn.execute("CREATE TABLE IF NOT EXISTS _migrations (number INTEGER PRIMARY KEY, name TEXT NOT NULL, "
-                 "applied_at TEXT NOT NULL)")
+def migrate(conn: Connection) -> list[int]:
+    """Apply pending migrations, each with its record in one transaction; return those applied.
+
+    The check runs inside the writing transaction (its lock), so two processes opening a new
+    journal at once apply each migration once.
+    """
+    from cpq_cli.journal.migrations import statements
+
     applied = []
     for number, name, sql in MIGRATIONS:
         with transaction(conn):
+            if number == 1:
+                conn.execute("CREATE TABLE IF NOT EXISTS _migrations (number INTEGER PRIMARY KEY, name TEXT NOT NULL, "
+                             "applied_at TEXT NOT NULL)")
             done = conn.execute("SELECT 1 FROM _migrations WHERE number = ?", (number,)).fetchone()
             if done:
                 continue
-            for statement in (s.strip() for s in sql.split(";")):
-                if statement:
-                    conn.execute(statement)
+            for statement in statements(sql, conn.dialect):
+                conn.execute(statement)
             conn.execute("INSERT INTO _migrations (number, name, applied_at) VALUES (?, ?, ?)",
                          (number, name, now()))
             applied.append(number)
     return applied
 
 
-def _check_schema(conn: sqlite3.Connection) -> None:
-    row = conn.execute("SELECT name FROM sqlite_master WHERE type = 'table' AND name = '_migrations'").fetchone()
-    if row is None:
-        raise JournalError("the journal has no migrations table; it was not made by cpq")
+def _check_schema(conn: Connection) -> None:
+    if conn.dialect == "postgresql":
+        row = conn.execute("SELECT to_regclass('_migrations') IS NOT NULL").fetchone()
+        has_table = bool(row[0])
+    else:
+        has_table = conn.execute("SELECT name FROM sqlite_master WHERE type = 'table' AND name = '_migrations'"
+                                 ).fetchone() is not None
+    if not has_table:
+        raise JournalError("the journal has no migrations table; it was not made by cpq",
+                           hint="nothing has been submitted yet, or --journal points at the wrong place")
     latest = conn.execute("SELECT MAX(number) FROM _migrations").fetchone()[0] or 0
     if latest < MIGRATIONS[-1][0]:
         raise JournalError("the journal needs migrating", hint="run any writing command, e.g. `cpq journal migrate`")
@@ -198,8 +287,12 @@ def _check_schema(conn: sqlite3.Connection) -> None:
 
 
 @contextmanager
-def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
-    """BEGIN IMMEDIATE ... COMMIT, or ROLLBACK on any error: a command's writes land together or not at all."""
+def transaction(conn: Connection) -> Iterator[Connection]:
+    """BEGIN IMMEDIATE ... COMMIT, or ROLLBACK on any error: a command's writes land together or not at all.
+
+    On PostgreSQL, BEGIN IMMEDIATE becomes BEGIN plus a transaction-scoped advisory lock, so
+    writers queue exactly as they do on SQLite and the hash chain stays linear.
+    """
     conn.execute("BEGIN IMMEDIATE")
     try:
         yield conn

@@ -13,10 +13,9 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import sqlite3
 from typing import Any, NamedTuple
 
-from cpq_cli.journal.db import now
+from cpq_cli.journal.db import Connection, Row, now
 
 GENESIS = "0" * 64
 
@@ -35,7 +34,7 @@ def _digest(prev_hash: str, seq: int, at: str, kind: str, quote_id: str | None, 
     return hashlib.sha256(message).hexdigest()
 
 
-def _key_for(conn: sqlite3.Connection, seq: int) -> tuple[bool, bytes | None]:
+def _key_for(conn: Connection, seq: int) -> tuple[bool, bytes | None]:
     """(is this event keyed, the key if we have it)."""
     since: int | None = getattr(conn, "keyed_since", None)
     if since is None or seq < since:
@@ -43,7 +42,7 @@ def _key_for(conn: sqlite3.Connection, seq: int) -> tuple[bool, bytes | None]:
     return True, getattr(conn, "chain_key", None)
 
 
-def row_intact(conn: sqlite3.Connection, row: sqlite3.Row) -> bool | None:
+def row_intact(conn: Connection, row: Row) -> bool | None:
     """Does the row's stored hash match its content and its stored predecessor's hash?
 
     None when it cannot be told (a keyed event, read without the key).
@@ -56,7 +55,7 @@ def row_intact(conn: sqlite3.Connection, row: sqlite3.Row) -> bool | None:
     return hmac.compare_digest(digest, row["hash"])
 
 
-def append(conn: sqlite3.Connection, kind: str, *, quote_id: str | None = None, submission_id: str | None = None,
+def append(conn: Connection, kind: str, *, quote_id: str | None = None, submission_id: str | None = None,
            request_id: str | None = None, actor: str | None = None, data: dict[str, Any] | None = None,
            at: str | None = None) -> int:
     """Append one event inside the caller's transaction; returns its sequence number."""
@@ -99,7 +98,7 @@ class Head(NamedTuple):
         return cls(int(seq), digest)
 
 
-def head(conn: sqlite3.Connection) -> Head:
+def head(conn: Connection) -> Head:
     row = conn.execute("SELECT seq, hash FROM journal_head WHERE id = 1").fetchone()
     return Head(0, GENESIS) if row is None else Head(row["seq"], row["hash"])
 
@@ -110,7 +109,7 @@ class Verified(NamedTuple):
     unchecked: int  # keyed events whose hash could not be checked (no key)
 
 
-def verify(conn: sqlite3.Connection, against: Head | None = None) -> Verified:
+def verify(conn: Connection, against: Head | None = None) -> Verified:
     """Walk the chain: (events checked, the first broken link or None, keyed events not checkable)."""
     prev, expected_seq, count, unchecked = GENESIS, 1, 0, 0
     found_against = against is None or against.seq == 0

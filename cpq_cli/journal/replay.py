@@ -13,11 +13,11 @@ the event (journal migration 3 and older) are checked at the submission level on
 from __future__ import annotations
 
 import json
-import sqlite3
 from dataclasses import dataclass, field
 from typing import Any
 
 from cpq_cli.errors import InputError
+from cpq_cli.journal.db import Connection, Row
 from cpq_cli.journal.events import row_intact
 
 REQUEST_FIELDS = ("chain", "chain_order", "step", "approver", "kind", "rules", "members", "needed")
@@ -60,12 +60,12 @@ class SubmissionState:
     signed: bool = False  # the policy set required signed decisions when it was submitted
 
 
-def _data(row: sqlite3.Row) -> dict[str, Any]:
+def _data(row: Row) -> dict[str, Any]:
     value = json.loads(row["data"])
     return value if isinstance(value, dict) else {}
 
 
-def project(submission_id: str, rows: list[sqlite3.Row]) -> SubmissionState | None:
+def project(submission_id: str, rows: list[Row]) -> SubmissionState | None:
     """Fold a submission's events (in sequence order) into the state they imply."""
     state: SubmissionState | None = None
     for row in rows:
@@ -119,13 +119,13 @@ def project(submission_id: str, rows: list[sqlite3.Row]) -> SubmissionState | No
     return state
 
 
-def submission_events(conn: sqlite3.Connection, submission_id: str) -> list[sqlite3.Row]:
-    rows: list[sqlite3.Row] = conn.execute("SELECT * FROM events WHERE submission_id = ? ORDER BY seq",
+def submission_events(conn: Connection, submission_id: str) -> list[Row]:
+    rows: list[Row] = conn.execute("SELECT * FROM events WHERE submission_id = ? ORDER BY seq",
                                            (submission_id,)).fetchall()
     return rows
 
 
-def differences(conn: sqlite3.Connection, submission: sqlite3.Row) -> list[str]:
+def differences(conn: Connection, submission: Row) -> list[str]:
     """Where the rows of one submission disagree with its events (empty: they agree)."""
     sid = submission["id"]
     rows = submission_events(conn, sid)
@@ -177,7 +177,7 @@ def differences(conn: sqlite3.Connection, submission: sqlite3.Row) -> list[str]:
     return found
 
 
-def check(conn: sqlite3.Connection, submission: sqlite3.Row) -> SubmissionState:
+def check(conn: Connection, submission: Row) -> SubmissionState:
     """Refuse to act on a submission whose rows disagree with its events; else its state."""
     found = differences(conn, submission)
     if found:

@@ -17,14 +17,13 @@ import contextlib
 import json
 import os
 import secrets
-import sqlite3
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from string import Template
 from typing import Any, NamedTuple
 
 from cpq_cli.errors import ConfigError
-from cpq_cli.journal.db import now
+from cpq_cli.journal.db import Connection, Row, now
 from cpq_cli.policy.model import Policy
 
 
@@ -81,7 +80,7 @@ def render(name: str, settings: NotifySettings, values: dict[str, Any]) -> tuple
     return subject, body if head.startswith("Subject:") else text
 
 
-def token_for(conn: sqlite3.Connection, item_id: str) -> str:
+def token_for(conn: Connection, item_id: str) -> str:
     row = conn.execute("SELECT token FROM mail_tokens WHERE item_id = ?", (item_id,)).fetchone()
     if row:
         return str(row["token"])
@@ -102,14 +101,14 @@ def reply_footer(settings: NotifySettings, item_id: str, user: str) -> str:
             f"cpq-reply-code: {reply_code(key, item_id, user)}\n")
 
 
-def _queue(conn: sqlite3.Connection, key: str, kind: str, channel: str, recipient: str, subject: str,
+def _queue(conn: Connection, key: str, kind: str, channel: str, recipient: str, subject: str,
            body: str) -> None:
     conn.execute("INSERT INTO notifications (key, kind, channel, recipient, subject, body, created_at) "
                  "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (key) DO NOTHING",
                  (key, kind, channel, recipient, subject, body, now()))
 
 
-def queue(conn: sqlite3.Connection, settings: NotifySettings, key: str, kind: str, email: str | None,
+def queue(conn: Connection, settings: NotifySettings, key: str, kind: str, email: str | None,
           subject: str, body: str, event: dict[str, Any]) -> None:
     """One notification on every configured channel; the key makes queuing idempotent."""
     if settings.smtp and email:
@@ -120,7 +119,7 @@ def queue(conn: sqlite3.Connection, settings: NotifySettings, key: str, kind: st
 
 
 @contextlib.contextmanager
-def notifying(conn: sqlite3.Connection, policy: Policy, settings: NotifySettings) -> Iterator[None]:
+def notifying(conn: Connection, policy: Policy, settings: NotifySettings) -> Iterator[None]:
     """One transaction for a change and the notifications its new events call for."""
     from cpq_cli.journal.db import transaction
 
@@ -130,7 +129,7 @@ def notifying(conn: sqlite3.Connection, policy: Policy, settings: NotifySettings
         enqueue(conn, policy, settings, head["seq"] if head else 0)
 
 
-def enqueue(conn: sqlite3.Connection, policy: Policy, settings: NotifySettings, after_seq: int) -> int:
+def enqueue(conn: Connection, policy: Policy, settings: NotifySettings, after_seq: int) -> int:
     """Queue the notifications for every event after `after_seq`. Returns how many events were read."""
     if not settings.smtp and not settings.webhook:
         return 0
@@ -147,7 +146,7 @@ def enqueue(conn: sqlite3.Connection, policy: Policy, settings: NotifySettings, 
     return len(rows)
 
 
-def _context(conn: sqlite3.Connection, submission_id: str) -> dict[str, Any]:
+def _context(conn: Connection, submission_id: str) -> dict[str, Any]:
     sub = conn.execute("SELECT * FROM submissions WHERE id = ?", (submission_id,)).fetchone()
     quote = json.loads(sub["quote"])
     from cpq_cli.quote import parse_quote
@@ -165,7 +164,7 @@ def _person(policy: Policy, user: str) -> tuple[str | None, str]:
     return (found.email, found.name) if found else (None, user)
 
 
-def _for_event(conn: sqlite3.Connection, policy: Policy, settings: NotifySettings, event: sqlite3.Row,
+def _for_event(conn: Connection, policy: Policy, settings: NotifySettings, event: Row,
                context_of: Callable[[str], dict[str, Any]]) -> None:
     kind, data = event["kind"], json.loads(event["data"])
     if kind == "item.requested":
@@ -210,7 +209,7 @@ def _for_event(conn: sqlite3.Connection, policy: Policy, settings: NotifySetting
                   {"quote_id": context["quote_id"], "to": item["approver"]})
 
 
-def deliver(conn: sqlite3.Connection, settings: NotifySettings, limit: int = 500) -> tuple[int, int]:
+def deliver(conn: Connection, settings: NotifySettings, limit: int = 500) -> tuple[int, int]:
     """Send pending notifications; (sent, failed). Each success is recorded at once, on its own."""
     rows = conn.execute("SELECT * FROM notifications WHERE sent_at IS NULL ORDER BY id LIMIT ?", (limit,)).fetchall()
     sent = failed = 0
@@ -282,7 +281,7 @@ def _connect(smtp: SmtpSettings) -> Any:
     return client
 
 
-def _send_mail(client: Any, smtp: SmtpSettings, row: sqlite3.Row) -> None:
+def _send_mail(client: Any, smtp: SmtpSettings, row: Row) -> None:
     from email.message import EmailMessage
     from email.utils import formatdate, make_msgid, parseaddr
 

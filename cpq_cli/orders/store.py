@@ -12,7 +12,6 @@ import datetime as dt
 import json
 import os
 import re
-import sqlite3
 import tempfile
 from collections.abc import Callable, Iterable
 from decimal import Decimal
@@ -21,7 +20,7 @@ from typing import Any, NamedTuple, TypeVar
 
 from cpq_cli.errors import CpqError, InputError
 from cpq_cli.journal import events
-from cpq_cli.journal.db import fault, now, transaction
+from cpq_cli.journal.db import Connection, Row, fault, now, transaction
 from cpq_cli.orders.build import Order, money_text, order_document
 from cpq_cli.orders.dates import months_between, term_end
 from cpq_cli.orders.proration import Mode, amount, multiplier
@@ -59,7 +58,7 @@ def fault_raise(point: str) -> None:
         raise OSError(f"injected fault at {point}")
 
 
-def commit_with_files(conn: sqlite3.Connection, plan: Callable[[], tuple[list[tuple[Path, str]], T]],
+def commit_with_files(conn: Connection, plan: Callable[[], tuple[list[tuple[Path, str]], T]],
                       folder: Path | None = None) -> T:
     """Run `plan` and write the files it returns: all of it lands, or none — even through a kill -9.
 
@@ -96,8 +95,9 @@ def commit_with_files(conn: sqlite3.Connection, plan: Callable[[], tuple[list[tu
         fault("orders.file-placed")
     if temps:
         with transaction(conn):
-            conn.executemany("UPDATE written_files SET placed_at = ? WHERE path = ?",
-                             [(now(), str(target)) for _, target in temps])
+            stamp = now()
+            for _, target in temps:
+                conn.execute("UPDATE written_files SET placed_at = ? WHERE path = ?", (stamp, str(target)))
     return result
 
 
@@ -130,7 +130,7 @@ def _write_temp(final: Path, text: str) -> Path:
     return Path(tmp_name)
 
 
-def reconcile(conn: sqlite3.Connection, folder: Path | None = None) -> int:
+def reconcile(conn: Connection, folder: Path | None = None) -> int:
     """Finish what a killed order command committed, and remove what it left uncommitted.
 
     Under the journal's write lock: files of committed rows that were never placed are written
@@ -154,7 +154,7 @@ def reconcile(conn: sqlite3.Connection, folder: Path | None = None) -> int:
     return len(pending)
 
 
-def _outbox(conn: sqlite3.Connection, kind: str, key: str, payload: dict[str, Any], stamp: str) -> None:
+def _outbox(conn: Connection, kind: str, key: str, payload: dict[str, Any], stamp: str) -> None:
     conn.execute("INSERT INTO outbox (kind, key, payload, created_at) VALUES (?, ?, ?, ?)",
                  (kind, key, json.dumps(payload, sort_keys=True, ensure_ascii=False), stamp))
 
@@ -162,11 +162,11 @@ def _outbox(conn: sqlite3.Connection, kind: str, key: str, payload: dict[str, An
 # -------------------------------------------------------------------------------------- orders
 
 
-def existing_orders(conn: sqlite3.Connection, quote_id: str) -> list[sqlite3.Row]:
+def existing_orders(conn: Connection, quote_id: str) -> list[Row]:
     return conn.execute("SELECT * FROM orders WHERE quote_id = ? ORDER BY number", (quote_id,)).fetchall()
 
 
-def stage_orders(conn: sqlite3.Connection, orders: list[Order], directory: Path, fmt: str, digits: int,
+def stage_orders(conn: Connection, orders: list[Order], directory: Path, fmt: str, digits: int,
                  actor: str) -> list[tuple[Path, str]]:
     """Insert the orders' rows (inside `commit_with_files`); return their files to write."""
     stamp = now()
@@ -200,7 +200,7 @@ def stage_orders(conn: sqlite3.Connection, orders: list[Order], directory: Path,
     return files
 
 
-def activate(conn: sqlite3.Connection, as_of: dt.date, actor: str) -> list[str]:
+def activate(conn: Connection, as_of: dt.date, actor: str) -> list[str]:
     """Activate every DRAFT order that has started by `as_of` (idempotent)."""
     stamp = now()
     due = conn.execute("SELECT * FROM orders WHERE status = 'DRAFT' AND start_date <= ? "
@@ -215,7 +215,7 @@ def activate(conn: sqlite3.Connection, as_of: dt.date, actor: str) -> list[str]:
     return [r["id"] for r in due]
 
 
-def cancel_for_revoke(conn: sqlite3.Connection, submission_id: str, actor: str, reason: str,
+def cancel_for_revoke(conn: Connection, submission_id: str, actor: str, reason: str,
                       stamp: str) -> list[tuple[Path, dict[str, Any]]]:
     """Cancel every order made from a revoked approval, inside the revoke's transaction.
 
@@ -242,7 +242,7 @@ def cancel_for_revoke(conn: sqlite3.Connection, submission_id: str, actor: str, 
     return rewrites
 
 
-def check_order(conn: sqlite3.Connection, row: sqlite3.Row) -> None:
+def check_order(conn: Connection, row: Row) -> None:
     """Refuse an order row its events do not bear out (a status edited by hand, an order that was
     never created), so a forged row is refused at use — as submissions are."""
     from cpq_cli.journal.events import row_intact
@@ -263,7 +263,7 @@ def check_order(conn: sqlite3.Connection, row: sqlite3.Row) -> None:
                        hint="someone edited the journal's tables; run `cpq journal verify` and restore it")
 
 
-def refuse_cancelled(row: sqlite3.Row, conn: sqlite3.Connection | None = None) -> None:
+def refuse_cancelled(row: Row, conn: Connection | None = None) -> None:
     if conn is not None:
         check_order(conn, row)
     if row["status"] == "CANCELLED":
@@ -287,8 +287,8 @@ class Amendment(NamedTuple):
     amount: Decimal
 
 
-def plan_amendment(conn: sqlite3.Connection, order_id: str, quote_line: str, quantity: Decimal,
-                   starts: dt.date, mode: Mode, digits: int) -> tuple[Amendment, sqlite3.Row]:
+def plan_amendment(conn: Connection, order_id: str, quote_line: str, quantity: Decimal,
+                   starts: dt.date, mode: Mode, digits: int) -> tuple[Amendment, Row]:
     order = conn.execute("SELECT * FROM orders WHERE id = ?", (order_id,)).fetchone()
     if order is None:
         raise Refused(f"no order {order_id!r}", hint="`cpq orders list` shows them")
@@ -320,7 +320,7 @@ def plan_amendment(conn: sqlite3.Connection, order_id: str, quote_line: str, qua
     return amendment, original
 
 
-def _co_term_end(conn: sqlite3.Connection, line: sqlite3.Row) -> dt.date | None:
+def _co_term_end(conn: Connection, line: Row) -> dt.date | None:
     """Deltas end with the contract when the line is contracted, else with the line."""
     if line["contract_id"]:
         contract = conn.execute("SELECT end_date FROM contracts WHERE id = ?", (line["contract_id"],)).fetchone()
@@ -328,7 +328,7 @@ def _co_term_end(conn: sqlite3.Connection, line: sqlite3.Row) -> dt.date | None:
     return dt.date.fromisoformat(line["end_date"]) if line["end_date"] else None
 
 
-def stage_amendment(conn: sqlite3.Connection, amendment: Amendment, original: sqlite3.Row, directory: Path,
+def stage_amendment(conn: Connection, amendment: Amendment, original: Row, directory: Path,
                     digits: int, actor: str) -> list[tuple[Path, str]]:
     """Insert the amendment's delta line (inside `commit_with_files`); return its file to write."""
     stamp = now()
@@ -362,7 +362,7 @@ def stage_amendment(conn: sqlite3.Connection, amendment: Amendment, original: sq
 # ----------------------------------------------------------------------------------- contracts
 
 
-def plan_contracts(conn: sqlite3.Connection, order_ids: Iterable[str], method: str, assets: str,
+def plan_contracts(conn: Connection, order_ids: Iterable[str], method: str, assets: str,
                    quote_term: Callable[[str], int]) -> list[dict[str, Any]]:
     """Contract documents for the orders' uncontracted lines: one per subscription end date, or one."""
     orders = []
@@ -387,7 +387,7 @@ def plan_contracts(conn: sqlite3.Connection, order_ids: Iterable[str], method: s
                       "(one-time lines are never contracted)")
     subscriptions = [ln for ln in lines if ln["kind"] == "subscription"]
     asset_lines = [ln for ln in lines if ln["kind"] == "asset"]
-    groups: dict[str, list[sqlite3.Row]] = {}
+    groups: dict[str, list[Row]] = {}
     for ln in subscriptions:
         groups.setdefault(ln["end_date"] if method == "by_end_date" else "all", []).append(ln)
     if not groups and asset_lines:
@@ -425,7 +425,7 @@ def plan_contracts(conn: sqlite3.Connection, order_ids: Iterable[str], method: s
     return contracts
 
 
-def stage_contracts(conn: sqlite3.Connection, contracts: list[dict[str, Any]], directory: Path, fmt: str,
+def stage_contracts(conn: Connection, contracts: list[dict[str, Any]], directory: Path, fmt: str,
                     actor: str) -> list[tuple[Path, str]]:
     """Insert the contracts' rows (inside `commit_with_files`); return their files to write."""
     stamp = now()
@@ -463,7 +463,7 @@ class Entitlement(NamedTuple):
     contract_id: str | None
 
 
-def entitlements(conn: sqlite3.Connection, account: str, at: dt.date) -> list[Entitlement]:
+def entitlements(conn: Connection, account: str, at: dt.date) -> list[Entitlement]:
     """Subscriptions and assets of the account at a date, with amendment deltas in effect summed."""
     rows = conn.execute("SELECT * FROM order_lines WHERE account_id = ? AND kind != 'one_time' ORDER BY id",
                         (account,)).fetchall()
