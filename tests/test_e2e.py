@@ -15,7 +15,8 @@ def _cpq() -> str:
 
 
 def _run(*args: str, cwd: Path = ROOT, **env: str) -> subprocess.CompletedProcess[str]:
-    environment = {k: v for k, v in os.environ.items() if not k.startswith(("CPQ_", "GITHUB_"))}
+    # CPQ_JOURNAL is the `store` fixture's choice (a test's own PostgreSQL database), never the developer's
+    environment = {k: v for k, v in os.environ.items() if not k.startswith(("CPQ_", "GITHUB_")) or k == "CPQ_JOURNAL"}
     environment.update(env)
     return subprocess.run([_cpq(), *args], cwd=cwd, capture_output=True, text=True, env=environment, timeout=60)
 

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests.pgserver import journal_at
+
+pytestmark = pytest.mark.usefixtures("store")  # every test on SQLite and on PostgreSQL
 
 Q4 = "examples/quotes/Q-1004-multi-site.json"
 TODAY = {"CPQ_NOW": "2026-11-22T09:00:00+00:00"}
@@ -31,8 +34,7 @@ def _approve_q1004(run: Any) -> None:
 
 
 def _rows(workdir: Path, table: str) -> int:
-    path = workdir / ".cpq" / "journal.sqlite3"
-    with sqlite3.connect(path) as conn:
+    with journal_at(workdir) as conn:
         return int(conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0])
 
 
@@ -50,7 +52,7 @@ def _validate_order_files(paths: list[Path]) -> list[dict[str, Any]]:
     return docs
 
 
-def test_split_by_site_and_by_site_and_start_date(run, workdir: Path) -> None:
+def test_split_by_site_and_by_site_and_start_date(run, workdir: Path, new_journal: Any) -> None:
     _approve_q1004(run)
     quote = json.loads((workdir / Q4).read_text())
     by_site = json.loads(_ok(run("split", "Q-1004", "--by", "site", "--json")).stdout)
@@ -60,7 +62,7 @@ def test_split_by_site_and_by_site_and_start_date(run, workdir: Path) -> None:
     _check_sums(quote, docs)
     # a pair split goes to another directory for the same quote: one order per distinct (site, start_date)
     other = workdir / "other"
-    (workdir / ".cpq").rename(workdir / ".cpq-first")
+    new_journal()
     _approve_q1004(run)
     pairs = json.loads(_ok(run("split", "Q-1004", "--by", "site,start_date", "--dir", str(other),
                                "--json")).stdout)
@@ -191,7 +193,7 @@ def test_contracts_by_end_date_amendments_and_entitlements(run, workdir: Path) -
     # revenue adds up exactly to every line's amount
     revenue = json.loads(_ok(run("revenue", "UMBRELLA", "--format", "json")).stdout)
     assert sum(Decimal(p["amount"]) for p in revenue["periods"]) == Decimal(revenue["total"])
-    with sqlite3.connect(workdir / ".cpq" / "journal.sqlite3") as conn:
+    with journal_at(workdir) as conn:
         amounts = [Decimal(r[0]) for r in conn.execute("SELECT amount FROM order_lines")]
     assert Decimal(revenue["total"]) == sum(amounts)
     # and a renewal quote starts the day after the contract ends
@@ -203,7 +205,7 @@ def test_contracts_by_end_date_amendments_and_entitlements(run, workdir: Path) -
     assert berlin["list_price"] == "2520.00"  # 2400 + 5%
 
 
-def test_contracting_by_end_date_makes_one_contract_per_end_date(run, workdir: Path) -> None:
+def test_contracting_by_end_date_makes_one_contract_per_end_date(run, workdir: Path, new_journal: Any) -> None:
     path = workdir / Q4
     data = json.loads(path.read_text())
     data["lines"][3]["term_months"] = 12  # Paris ends earlier than Madrid and Berlin
@@ -215,7 +217,7 @@ def test_contracting_by_end_date_makes_one_contract_per_end_date(run, workdir: P
         "contracts"]
     assert [(d["end_date"], len(d["subscriptions"])) for d in docs] == [("2028-03-31", 1), ("2028-12-31", 2)]
     single = workdir / "single"
-    (workdir / ".cpq").rename(workdir / ".cpq-first")
+    new_journal()
     _approve_q1004(run)
     _ok(run("split", "Q-1004", "--by", "site", "--dir", str(single)))
     _ok(run("orders", "activate", "--as-of", "2027-04-01"))
@@ -260,7 +262,7 @@ def test_two_splits_racing_make_the_orders_once(run, workdir: Path) -> None:
     from tests.test_e2e import _cpq
 
     _approve_q1004(run)
-    env = {**{k: v for k, v in os.environ.items() if not k.startswith("CPQ_")},
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("CPQ_") or k == "CPQ_JOURNAL"},
            "CPQ_CACHE_DIR": str(workdir / "cache"), **TODAY}
     procs = [subprocess.Popen([_cpq(), "split", "Q-1004", "--by", "site"], cwd=workdir, env=env,
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import copy
 import json
-import sqlite3
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests.pgserver import journal_at, table_names
 
 Q = "Q-2001"
 
@@ -34,10 +35,11 @@ def quote_file(workdir: Path) -> Path:
     return path
 
 
-def _db(workdir: Path) -> sqlite3.Connection:
-    conn = sqlite3.connect(workdir / ".cpq" / "journal.sqlite3")
-    conn.row_factory = sqlite3.Row
-    return conn
+pytestmark = pytest.mark.usefixtures("store")  # every test on SQLite and on PostgreSQL
+
+
+def _db(workdir: Path, *, write: bool = False) -> Any:
+    return journal_at(workdir, write=write)
 
 
 def _requests(workdir: Path, submission: str) -> dict[tuple[str, int, str], str]:
@@ -253,22 +255,19 @@ def test_journal_verify_detects_an_edited_byte_and_a_deletion(run, workdir: Path
     _ok(run("submit", str(quote_file), "--as", "rita"))
     _ok(run("approve", Q, "--as", "alice"))
     assert _ok(run("journal", "verify")).exit_code == 0
-    path = workdir / ".cpq" / "journal.sqlite3"
-    conn = sqlite3.connect(path)
-    original = conn.execute("SELECT data FROM events WHERE seq = 3").fetchone()[0]
-    conn.execute("UPDATE events SET data = ? WHERE seq = 3", (original.replace("alice", "alicf", 1)
-                                                             if "alice" in original else original + " ",))
-    conn.commit()
+    with _db(workdir, write=True) as conn:
+        original = conn.execute("SELECT data FROM events WHERE seq = 3").fetchone()[0]
+        conn.execute("UPDATE events SET data = ? WHERE seq = 3", (original.replace("alice", "alicf", 1)
+                                                                 if "alice" in original else original + " ",))
     broken = run("journal", "verify")
     assert broken.exit_code == 1
     assert "event 3" in broken.stdout
-    conn.execute("UPDATE events SET data = ? WHERE seq = 3", (original,))
-    conn.commit()
+    with _db(workdir, write=True) as conn:
+        conn.execute("UPDATE events SET data = ? WHERE seq = 3", (original,))
     assert run("journal", "verify").exit_code == 0
-    last = conn.execute("SELECT MAX(seq) FROM events").fetchone()[0]
-    conn.execute("DELETE FROM events WHERE seq = ?", (last,))
-    conn.commit()
-    conn.close()
+    with _db(workdir, write=True) as conn:
+        last = conn.execute("SELECT MAX(seq) FROM events").fetchone()[0]
+        conn.execute("DELETE FROM events WHERE seq = ?", (last,))
     deleted = run("journal", "verify", "--format", "json")
     assert deleted.exit_code == 1
     assert json.loads(deleted.stdout)["first_broken"]["seq"] == last
@@ -329,7 +328,7 @@ def test_a_killed_command_leaves_the_journal_as_it_was(workdir: Path, quote_file
 
 def _dump(workdir: Path) -> dict[str, list[tuple[Any, ...]]]:
     with _db(workdir) as conn:
-        tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+        tables = table_names(conn)
         return {t: [tuple(r) for r in conn.execute(f"SELECT * FROM {t} ORDER BY 1")] for t in tables}
 
 
@@ -346,7 +345,8 @@ def test_two_approvals_racing_exactly_one_wins(workdir: Path, quote_file: Path) 
     assert _run("submit", str(quote_file), "--as", "rita", cwd=workdir, **env).returncode == 0
     import os
 
-    environment = {**{k: v for k, v in os.environ.items() if not k.startswith("CPQ_")}, **env}
+    environment = {**{k: v for k, v in os.environ.items() if not k.startswith("CPQ_") or k == "CPQ_JOURNAL"},
+                   **env}
     procs = [subprocess.Popen([_cpq(), "approve", Q, "--as", who], cwd=workdir, env=environment,
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for who in ("alice", "sam")]
     results = []
