@@ -42,7 +42,7 @@ COMMAND_MODULES: dict[str, str] = {
     "submit": "workflow_cmd", "status": "workflow_cmd", "inbox": "workflow_cmd", "approve": "workflow_cmd",
     "reject": "workflow_cmd", "recall": "workflow_cmd", "revoke": "workflow_cmd", "override": "workflow_cmd",
     "log": "workflow_cmd", "delegate": "workflow_cmd", "delegations": "workflow_cmd",
-    "approvers": "workflow_cmd", "journal": "workflow_cmd",
+    "approvers": "workflow_cmd", "journal": "journal_cmd",
     "order": "orders_cmd", "split": "orders_cmd", "orders": "orders_cmd", "contract": "orders_cmd",
     "entitlements": "orders_cmd", "revenue": "orders_cmd", "renew": "orders_cmd",
     "tick": "backoffice_cmd", "mail": "backoffice_cmd", "sync": "backoffice_cmd",

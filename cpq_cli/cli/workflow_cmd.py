@@ -1,5 +1,5 @@
 """Approval workflow commands: submit, status, inbox, approve, reject, recall, revoke, override, log,
-delegate, delegations, approvers replace, journal verify."""
+delegate, delegations, approvers replace."""
 
 from __future__ import annotations
 
@@ -34,7 +34,6 @@ AS = typer.Option(None, "--as", help="Act as this user (default: CPQ_USER, then 
 FORMAT = typer.Option(Format.text, "--format", "-f", help="text or json.")
 
 approvers_app = typer.Typer(help="Manage approvers across the policy set.", no_args_is_help=True)
-journal_app = typer.Typer(help="Inspect the journal.", no_args_is_help=True)
 
 
 def register(app: typer.Typer) -> None:
@@ -43,11 +42,7 @@ def register(app: typer.Typer) -> None:
                      ("log", log), ("delegate", delegate), ("delegations", delegations)):
         app.command(name, help=fn.__doc__)(fn)
     approvers_app.command("replace", help=replace.__doc__)(replace)
-    journal_app.command("verify", help=verify.__doc__)(verify)
-    journal_app.command("head", help=head.__doc__)(head)
-    journal_app.command("key", help=key.__doc__)(key)
     app.add_typer(approvers_app, name="approvers")
-    app.add_typer(journal_app, name="journal")
 
 
 # ------------------------------------------------------------------------------------ plumbing
@@ -485,103 +480,3 @@ def _open_items_of(journal: str | None, user: str) -> list[str]:
                                                   (user,))]
     except JournalError:
         return []  # no journal yet: nothing to move
-
-
-def verify(
-    against: str = typer.Option(None, "--against", metavar="COUNT:HASH",
-                                help="A head recorded earlier with `cpq journal head`: prove that the journal still "
-                                     "holds that event unchanged, so nothing up to it was rewritten or cut since."),
-    fmt: Format = FORMAT, journal: str = JOURNAL,
-) -> None:
-    """Check the journal: the hash chain, and every submission's tables against its events.
-
-    Exit 1 naming the first event that was changed, removed or reordered, or the first state row
-    (a status, an approver, a snapshot) that its events do not bear out. With a secret key
-    configured, a chain recomputed without the key shows too; with `--against`, a cut tail does.
-    """
-    from cpq_cli.journal.events import Head
-    from cpq_cli.journal.events import verify as do_verify
-    from cpq_cli.journal.replay import differences
-
-    try:
-        recorded = Head.parse(against) if against else None
-    except ValueError as exc:
-        raise typer.BadParameter(str(exc), param_hint="--against") from None
-    with _journal(journal, write=False) as conn:
-        result = do_verify(conn, recorded)
-        problems: list[str] = []
-        if result.broken is None:
-            for sub in conn.execute("SELECT * FROM submissions ORDER BY quote_id, number").fetchall():
-                problems += [f"{sub['id']}: {d}" for d in differences(conn, sub)]
-            known = {r[0] for r in conn.execute("SELECT DISTINCT submission_id FROM events WHERE kind = "
-                                                "'submission.created'")}
-            rows = {r[0] for r in conn.execute("SELECT id FROM submissions")}
-            problems += [f"{sid}: its row was deleted" for sid in sorted(known - rows)]
-            from cpq_cli.journal.replay import Tampered
-            from cpq_cli.orders.store import check_order
-
-            for order in conn.execute("SELECT * FROM orders ORDER BY id").fetchall():
-                try:
-                    check_order(conn, order)
-                except Tampered as exc:
-                    problems.append(exc.message)
-        keyed = getattr(conn, "keyed_since", None)
-    ok = result.broken is None and not problems
-    if fmt is Format.json:
-        _emit(fmt, {"events": result.checked, "ok": ok, "keyed_since": keyed, "unchecked": result.unchecked,
-                    "first_broken": None if result.broken is None else {"seq": result.broken.seq,
-                                                                        "problem": result.broken.problem},
-                    "state_problems": problems}, "")
-    elif result.broken is not None:
-        print(f"journal broken: {result.broken.problem}")
-    elif problems:
-        print(f"journal broken: {len(problems)} state row(s) do not match their events")
-        for problem in problems[:20]:
-            print(f"  {problem}")
-    else:
-        extra = f", keyed from event {keyed}" if keyed else ""
-        if result.unchecked:
-            extra += f"; {result.unchecked} keyed event(s) not checked (no secret key configured)"
-        print(f"journal ok: {result.checked} events, hash chain intact{extra}, tables match the events"
-              + (f", head {recorded.seq} still there" if recorded else ""))
-    if not ok:
-        raise typer.Exit(1)
-
-
-def head(journal: str = JOURNAL) -> None:
-    """Print the journal's head (event count and hash), to keep outside the journal.
-
-    Record it where whoever can write the journal cannot (a git note, a CI artifact, a ticket);
-    `cpq journal verify --against COUNT:HASH` later proves nothing up to it was changed or cut.
-    """
-    from cpq_cli.journal.events import head as current
-
-    with _journal(journal, write=False) as conn:
-        print(current(conn))
-
-
-def key(journal: str = JOURNAL) -> None:
-    """Key the journal's hash chain with the team's secret key from the next event on.
-
-    After this, recomputing the chain after an edit needs the key (CPQ_SECRET_FILE or
-    secret_file in cpq.toml). A new journal is keyed from its first event automatically.
-    """
-    from cpq_cli.journal import events
-    from cpq_cli.journal.db import open_journal, resolve_journal, start_keying, transaction
-    from cpq_cli.secret import load_secret
-
-    secret = load_secret("keying the journal")
-    conn = open_journal(resolve_journal(journal), keying=True)
-    try:
-        if conn.keyed_since is not None:
-            print(f"journal already keyed from event {conn.keyed_since}")
-            return
-        conn.chain_key = secret
-        with transaction(conn):
-            first = events.head(conn).seq + 1
-            start_keying(conn, first)
-            events.append(conn, "journal.keyed", data={"from": first})
-        print(f"journal keyed from event {first}; record the head now: cpq journal head")
-    finally:
-        conn.close()
-

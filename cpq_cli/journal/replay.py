@@ -186,3 +186,21 @@ def check(conn: Connection, submission: Row) -> SubmissionState:
     state = project(submission["id"], submission_events(conn, submission["id"]))
     assert state is not None
     return state
+
+
+def check_order(conn: Connection, row: Row) -> None:
+    """Refuse an order row its events do not bear out (a status edited by hand, an order that was
+    never created), so a forged row is refused at use — as submissions are."""
+    status: str | None = None
+    for event in conn.execute("SELECT * FROM events WHERE submission_id = ? AND kind IN ('order.created', "
+                              "'order.activated', 'order.cancelled') ORDER BY seq", (row["submission_id"],)):
+        data = json.loads(event["data"])
+        if data.get("order") != row["id"] or row_intact(conn, event) is False:
+            continue
+        kind = event["kind"]
+        status = (str(data.get("status")) if kind == "order.created"
+                  else "ACTIVATED" if kind == "order.activated" else "CANCELLED")
+    if status != row["status"]:
+        said = f"its events say {status}" if status else "its events never created it"
+        raise Tampered(f"the journal's order {row['id']} does not match its events (status {row['status']}, {said})",
+                       hint="someone edited the journal's tables; run `cpq journal verify` and restore it")

@@ -21,6 +21,7 @@ from typing import Any, NamedTuple, TypeVar
 from cpq_cli.errors import CpqError, InputError
 from cpq_cli.journal import events
 from cpq_cli.journal.db import Connection, Row, fault, now, transaction
+from cpq_cli.journal.replay import check_order
 from cpq_cli.orders.build import Order, money_text, order_document
 from cpq_cli.orders.dates import months_between, term_end
 from cpq_cli.orders.proration import Mode, amount, multiplier
@@ -240,27 +241,6 @@ def cancel_for_revoke(conn: Connection, submission_id: str, actor: str, reason: 
         doc = json.loads(row["data"])
         rewrites.append((Path(row["file"]), {**doc, "status": "CANCELLED"}))
     return rewrites
-
-
-def check_order(conn: Connection, row: Row) -> None:
-    """Refuse an order row its events do not bear out (a status edited by hand, an order that was
-    never created), so a forged row is refused at use — as submissions are."""
-    from cpq_cli.journal.events import row_intact
-    from cpq_cli.journal.replay import Tampered
-
-    status: str | None = None
-    for event in conn.execute("SELECT * FROM events WHERE submission_id = ? AND kind IN ('order.created', "
-                              "'order.activated', 'order.cancelled') ORDER BY seq", (row["submission_id"],)):
-        data = json.loads(event["data"])
-        if data.get("order") != row["id"] or row_intact(conn, event) is False:
-            continue
-        kind = event["kind"]
-        status = (str(data.get("status")) if kind == "order.created"
-                  else "ACTIVATED" if kind == "order.activated" else "CANCELLED")
-    if status != row["status"]:
-        said = f"its events say {status}" if status else "its events never created it"
-        raise Tampered(f"the journal's order {row['id']} does not match its events (status {row['status']}, {said})",
-                       hint="someone edited the journal's tables; run `cpq journal verify` and restore it")
 
 
 def refuse_cancelled(row: Row, conn: Connection | None = None) -> None:

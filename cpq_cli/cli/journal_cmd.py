@@ -1,0 +1,141 @@
+"""`cpq journal …`: verify, head, key, copy, migrate."""
+
+from __future__ import annotations
+
+import typer
+
+from cpq_cli.cli.workflow_cmd import FORMAT, JOURNAL, Format, _emit, _journal
+
+journal_app = typer.Typer(help="Check, key, migrate and copy the journal.", no_args_is_help=True)
+
+
+def register(app: typer.Typer) -> None:
+    for name, fn in (("verify", verify), ("head", head), ("key", key), ("copy", copy), ("migrate", migrate)):
+        journal_app.command(name, help=fn.__doc__)(fn)
+    app.add_typer(journal_app, name="journal")
+
+
+def verify(
+    against: str = typer.Option(None, "--against", metavar="COUNT:HASH",
+                                help="A head recorded earlier with `cpq journal head`: prove that the journal still "
+                                     "holds that event unchanged, so nothing up to it was rewritten or cut since."),
+    fmt: Format = FORMAT, journal: str = JOURNAL,
+) -> None:
+    """Check the journal: the hash chain, and every submission's tables against its events.
+
+    Exit 1 naming the first event that was changed, removed or reordered, or the first state row
+    (a status, an approver, a snapshot) that its events do not bear out. With a secret key
+    configured, a chain recomputed without the key shows too; with `--against`, a cut tail does.
+    """
+    from cpq_cli.journal.check import check_journal
+    from cpq_cli.journal.events import Head
+
+    try:
+        recorded = Head.parse(against) if against else None
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--against") from None
+    with _journal(journal, write=False) as conn:
+        report = check_journal(conn, recorded)
+        keyed = conn.keyed_since
+    result, problems = report.chain, report.problems
+    if fmt is Format.json:
+        _emit(fmt, {"events": result.checked, "ok": report.ok, "keyed_since": keyed, "unchecked": result.unchecked,
+                    "first_broken": None if result.broken is None else {"seq": result.broken.seq,
+                                                                        "problem": result.broken.problem},
+                    "state_problems": problems}, "")
+    elif result.broken is not None:
+        print(f"journal broken: {result.broken.problem}")
+    elif problems:
+        print(f"journal broken: {len(problems)} state row(s) do not match their events")
+        for problem in problems[:20]:
+            print(f"  {problem}")
+    else:
+        extra = f", keyed from event {keyed}" if keyed else ""
+        if result.unchecked:
+            extra += f"; {result.unchecked} keyed event(s) not checked (no secret key configured)"
+        print(f"journal ok: {result.checked} events, hash chain intact{extra}, tables match the events"
+              + (f", head {recorded.seq} still there" if recorded else ""))
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+def head(journal: str = JOURNAL) -> None:
+    """Print the journal's head (event count and hash), to keep outside the journal.
+
+    Record it where whoever can write the journal cannot (a git note, a CI artifact, a ticket);
+    `cpq journal verify --against COUNT:HASH` later proves nothing up to it was changed or cut.
+    """
+    from cpq_cli.journal.events import head as current
+
+    with _journal(journal, write=False) as conn:
+        print(current(conn))
+
+
+def key(journal: str = JOURNAL) -> None:
+    """Key the journal's hash chain with the team's secret key from the next event on.
+
+    After this, recomputing the chain after an edit needs the key (CPQ_SECRET_FILE or
+    secret_file in cpq.toml). A new journal is keyed from its first event automatically.
+    """
+    from cpq_cli.journal import events
+    from cpq_cli.journal.db import open_journal, resolve_journal, start_keying, transaction
+    from cpq_cli.secret import load_secret
+
+    secret = load_secret("keying the journal")
+    conn = open_journal(resolve_journal(journal), keying=True)
+    try:
+        if conn.keyed_since is not None:
+            print(f"journal already keyed from event {conn.keyed_since}")
+            return
+        conn.chain_key = secret
+        with transaction(conn):
+            first = events.head(conn).seq + 1
+            start_keying(conn, first)
+            events.append(conn, "journal.keyed", data={"from": first})
+        print(f"journal keyed from event {first}; record the head now: cpq journal head")
+    finally:
+        conn.close()
+
+
+def copy(
+    source: str = typer.Argument(..., metavar="SRC",
+                                 help="The journal to copy: an SQLite file or a postgresql:// URL."),
+    destination: str = typer.Argument(..., metavar="DST", help="Where to: a new SQLite file or an empty PostgreSQL "
+                                                               "database (its tables are created)."),
+    fmt: Format = FORMAT,
+) -> None:
+    """Copy a journal between SQLite and PostgreSQL, and verify the copy before it lands.
+
+    The source must verify (`cpq journal verify`); the destination must be empty. All rows are
+    copied in one transaction, which commits only when the copy re-hashes to the source's head
+    and its tables match its events: a failed copy leaves the destination empty. A keyed chain
+    needs the team's secret key. Example, moving the team onto a server:
+
+        cpq journal copy .cpq/journal.sqlite3 postgresql://cpq@db.internal/cpq
+    """
+    from cpq_cli.config import journal_location
+    from cpq_cli.journal.copy import copy_journal
+    from cpq_cli.journal.db import describe
+
+    src = journal_location(source, "SRC")
+    dst = journal_location(destination, "DST")
+    copied = copy_journal(src, dst)
+    rows = sum(copied.rows.values())
+    message = (f"copied {copied.rows['events']} event(s) and {rows - copied.rows['events']} other row(s) from "
+               f"{describe(src)} to {describe(dst)}; the copy verifies, head {copied.head}")
+    _emit(fmt, {"source": describe(src), "destination": describe(dst), "rows": copied.rows,
+                "head": str(copied.head)}, message)
+
+
+def migrate(journal: str = JOURNAL) -> None:
+    """Create the journal if needed and bring its tables to this version of cpq.
+
+    Every writing command does this on its own; run it to prepare a new team database, or after
+    an upgrade, before handing the journal to read-only users.
+    """
+    from cpq_cli.journal.db import describe, open_journal, resolve_journal
+
+    location = resolve_journal(journal)
+    conn = open_journal(location)
+    conn.close()
+    print(f"journal {describe(location)} is up to date")
