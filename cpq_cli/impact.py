@@ -8,7 +8,6 @@ with the rules responsible, beside a semantic diff of the policy sets themselves
 
 from __future__ import annotations
 
-import json
 import subprocess
 import tempfile
 from collections.abc import Callable, Iterable
@@ -81,9 +80,9 @@ def corpus_from_files(patterns: Iterable[str]) -> list[Path]:
 
 def corpus_from_journal(conn: Any) -> list[dict[str, Any]]:
     """The latest submitted content of every quote in the journal."""
-    rows = conn.execute("SELECT s.quote FROM submissions s WHERE s.number = (SELECT MAX(number) FROM submissions "
-                        "WHERE quote_id = s.quote_id) ORDER BY s.quote_id").fetchall()
-    return [json.loads(r["quote"]) for r in rows]
+    from cpq_cli.journal.approvals import newest_submissions
+
+    return [s.quote_data for s in newest_submissions(conn)]
 
 
 # ------------------------------------------------------------------------------------ routing

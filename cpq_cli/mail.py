@@ -24,7 +24,6 @@ from __future__ import annotations
 import email
 import email.policy
 import hashlib
-import json
 import mailbox
 import re
 from collections.abc import Iterator
@@ -33,7 +32,9 @@ from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from cpq_cli.journal.db import Connection, Row, now
+from cpq_cli.journal import approvals, outbound
+from cpq_cli.journal.db import Connection, now
+from cpq_cli.journal.records import Item
 from cpq_cli.policy.model import Policy
 from cpq_cli.workflow import Refused, decide
 
@@ -244,37 +245,31 @@ def ingest_raw(conn: Connection, policy: Policy, raw: bytes, current_hash: Any, 
         message_id = message_id_of(raw, message)
     except Exception:
         message_id = message_id_of(raw, None)
-    seen = conn.execute("SELECT outcome FROM mail_processed WHERE message_id = ?", (message_id,)).fetchone()
+    seen = outbound.processed_outcome(conn, message_id)
     if seen is not None:
-        return Result(message_id, "duplicate", f"already processed ({seen['outcome']})"), message
-    conn.execute("SAVEPOINT mail_message")
+        return Result(message_id, "duplicate", f"already processed ({seen})"), message
     try:
-        if message is None:
-            raise ValueError("the message cannot be parsed")
-        if is_automatic(message):
-            result = Result(message_id, "ignored", "an automatic reply (Auto-Submitted); not answered")
-        else:
-            approve, comment, actor, item = _check(conn, policy, message, key, settings)
-            outcome, _ = decide(conn, actor, item["quote_id"], approve, comment or None, current_hash=current_hash,
-                                only_items={item["id"]}, policy=policy)
-            result = Result(message_id, "approved" if approve else "rejected", outcome.message)
-        conn.execute("RELEASE mail_message")
+        with outbound.savepoint(conn, "mail_message"):
+            if message is None:
+                raise ValueError("the message cannot be parsed")
+            if is_automatic(message):
+                result = Result(message_id, "ignored", "an automatic reply (Auto-Submitted); not answered")
+            else:
+                approve, comment, actor, item = _check(conn, policy, message, key, settings)
+                outcome, _ = decide(conn, actor, item.quote_id, approve, comment or None, current_hash=current_hash,
+                                    only_items={item.id}, policy=policy)
+                result = Result(message_id, "approved" if approve else "rejected", outcome.message)
     except Refused as refusal:
-        conn.execute("ROLLBACK TO mail_message")
-        conn.execute("RELEASE mail_message")
         result = Result(message_id, "refused", refusal.message)
     except Exception as exc:  # unreadable: quarantine it rather than block every later reply
-        conn.execute("ROLLBACK TO mail_message")
-        conn.execute("RELEASE mail_message")
         result = Result(message_id, "quarantined", f"cannot read the message: {type(exc).__name__}: "
                         f"{str(exc)[:200]}")
-    conn.execute("INSERT INTO mail_processed (message_id, outcome, detail, processed_at) VALUES (?, ?, ?, ?)",
-                 (message_id, result.outcome, result.detail, now()))
+    outbound.record_processed(conn, message_id, result.outcome, result.detail, now())
     return result, message
 
 
 def _check(conn: Connection, policy: Policy, message: Message, key: bytes,
-           settings: MailSettings) -> tuple[bool, str, str, Row]:
+           settings: MailSettings) -> tuple[bool, str, str, Item]:
     if settings.require_authenticated:
         _authenticated(message, settings)
     sender = sender_address(message)
@@ -282,21 +277,21 @@ def _check(conn: Connection, policy: Policy, message: Message, key: bytes,
     match = TOKEN.search(subject)
     if match is None:
         raise Refused("the subject carries no request token")
-    token = conn.execute("SELECT item_id FROM mail_tokens WHERE token = ?", (match.group(1),)).fetchone()
-    if token is None:
+    item_id = outbound.item_of_token(conn, match.group(1))
+    if item_id is None:
         raise Refused(f"unknown request token {match.group(1)}")
-    item = conn.execute("SELECT * FROM items WHERE id = ?", (token["item_id"],)).fetchone()
-    if item is None or item["status"] != "REQUESTED":
-        raise Refused(f"request {token['item_id']} is already {item['status'].lower() if item else 'gone'}")
-    allowed = {item["approver"], *json.loads(item["delegates"])}
+    item = approvals.item(conn, item_id)
+    if item is None or item.status != "REQUESTED":
+        raise Refused(f"request {item_id} is already {item.status.lower() if item else 'gone'}")
+    allowed = {item.approver, *item.delegates}
     actor = next((u for u in sorted(allowed) if u in policy.users and policy.users[u].email.lower() == sender), None)
     if actor is None:
-        raise Refused(f"{sender} may not decide request {item['id']}", hint="reply from the approver's own address")
+        raise Refused(f"{sender} may not decide request {item.id}", hint="reply from the approver's own address")
     from cpq_cli.secret import same
 
     codes = CODE.findall(_all_text(message))
-    if not any(same(code, reply_code(key, item["id"], actor)) for code in codes):
-        raise Refused(f"the reply does not carry {actor}'s reply code for request {item['id']}",
+    if not any(same(code, reply_code(key, item.id, actor)) for code in codes):
+        raise Refused(f"the reply does not carry {actor}'s reply code for request {item.id}",
                       hint="reply to your own request e-mail, keeping its quoted text")
     approve, comment = parse_reply(_text(message))
     if not approve and not comment:

@@ -25,7 +25,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import NamedTuple
 
-from cpq_cli.journal.db import Connection, Row, now
+from cpq_cli.journal import outbound
+from cpq_cli.journal.db import Connection, now
+from cpq_cli.journal.records import OutboxEntry
 
 
 class Delivery(NamedTuple):
@@ -73,29 +75,28 @@ def _lease(conn: Connection, owner: str, *, take: bool) -> None:
     from cpq_cli.journal.db import transaction
 
     with transaction(conn):
-        row = conn.execute("SELECT value FROM journal_meta WHERE name = 'sync_lease'").fetchone()
-        holder, _, until = str(row[0]).partition("|") if row else ("", "", "")
+        value = outbound.meta(conn, "sync_lease")
+        holder, _, until = value.partition("|") if value else ("", "", "")
         current = dt.datetime.now(dt.UTC)
         if not take:
             if holder == owner:
-                conn.execute("DELETE FROM journal_meta WHERE name = 'sync_lease'")
+                outbound.delete_meta(conn, "sync_lease")
             return
         if holder and holder != owner and until and dt.datetime.fromisoformat(until) > current:
             raise SyncBusy(f"another cpq sync is delivering (lease until {until[:19]}Z)")
         expires = (current + dt.timedelta(seconds=LEASE_SECONDS)).isoformat()
-        conn.execute("INSERT INTO journal_meta (name, value) VALUES ('sync_lease', ?) "
-                     "ON CONFLICT (name) DO UPDATE SET value = excluded.value", (f"{owner}|{expires}",))
+        outbound.set_meta(conn, "sync_lease", f"{owner}|{expires}")
 
 
-def pending(conn: Connection) -> list[Row]:
-    return conn.execute("SELECT * FROM outbox WHERE delivered_at IS NULL ORDER BY id").fetchall()
+def pending(conn: Connection) -> list[OutboxEntry]:
+    return outbound.undelivered(conn)
 
 
 def sync(conn: Connection, target: str, fmt: str, seller: str, *, dry_run: bool = False, retries: int = 5,
          backoff: float = 0.5, sleep: Callable[[float], None] = time.sleep) -> list[Delivery]:
     if dry_run:
-        return [Delivery(row["key"], row["kind"], "would-deliver",
-                         f"{len(render(row['kind'], row['payload'], fmt, seller, row['created_at'])[1])} bytes")
+        return [Delivery(row.key, row.kind, "would-deliver",
+                         f"{len(render(row.kind, row.payload, fmt, seller, row.created_at)[1])} bytes")
                 for row in pending(conn)]
     import secrets
 
@@ -112,22 +113,20 @@ def _deliver(conn: Connection, target: str, fmt: str, seller: str, owner: str, r
     done: list[Delivery] = []
     while True:
         _lease(conn, owner, take=True)  # renew; and re-read: only this process delivers now
-        rows = conn.execute("SELECT * FROM outbox WHERE delivered_at IS NULL ORDER BY id LIMIT 1").fetchall()
+        rows = outbound.undelivered(conn, 1)
         if not rows:
             return done
         row = rows[0]
-        content_type, body = render(row["kind"], row["payload"], fmt, seller, row["created_at"])
+        content_type, body = render(row.kind, row.payload, fmt, seller, row.created_at)
         try:
-            detail = (_post(target, row["key"], content_type, body, retries, backoff, sleep)
-                      if re.match(r"^https?://", target) else _write(Path(target), row["id"], row["key"], content_type,
+            detail = (_post(target, row.key, content_type, body, retries, backoff, sleep)
+                      if re.match(r"^https?://", target) else _write(Path(target), row.id, row.key, content_type,
                                                                       body))
         except _Failure as failure:
-            conn.execute("UPDATE outbox SET attempts = attempts + ?, last_error = ? WHERE id = ?",
-                         (failure.attempts, failure.detail, row["id"]))
-            raise SyncStopped(done, Delivery(row["key"], row["kind"], "failed", failure.detail)) from None
-        conn.execute("UPDATE outbox SET delivered_at = ?, attempts = attempts + 1, last_error = NULL WHERE id = ?",
-                     (now(), row["id"]))
-        done.append(Delivery(row["key"], row["kind"], "delivered", detail))
+            outbound.delivery_failed(conn, row.id, failure.attempts, failure.detail)
+            raise SyncStopped(done, Delivery(row.key, row.kind, "failed", failure.detail)) from None
+        outbound.delivered(conn, row.id, now())
+        done.append(Delivery(row.key, row.kind, "delivered", detail))
 
 
 class _Failure(Exception):

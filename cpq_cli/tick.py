@@ -8,10 +8,11 @@ once per reminder period per item.
 from __future__ import annotations
 
 import datetime as dt
-import json
 
-from cpq_cli.journal import events
+from cpq_cli.journal import approvals, events
 from cpq_cli.journal.db import Connection, now
+from cpq_cli.journal.records import Item
+from cpq_cli.journal.states import ItemStatus
 from cpq_cli.notify import NotifySettings, queue, render
 from cpq_cli.policy.load import parse_duration
 from cpq_cli.policy.model import Policy
@@ -28,40 +29,38 @@ def escalate(conn: Connection, policy: Policy) -> list[str]:
     current = _at(stamp)
     rules = {r.id: r for r in policy.rules}
     done = []
-    rows = conn.execute("SELECT items.*, requests.rules AS rules, submissions.owner AS owner FROM items "
-                        "JOIN requests ON requests.id = items.request_id JOIN submissions ON "
-                        "submissions.id = items.submission_id WHERE items.status = 'REQUESTED' ORDER BY items.id"
-                        ).fetchall()
     checked: set[str] = set()
-    for item in rows:
-        plans = [rules[r].escalate for r in json.loads(item["rules"]) if r in rules and rules[r].escalate]
+    for held in sorted(approvals.held_items(conn, None), key=lambda h: h.item.id):
+        item = held.item
+        plans = [rules[r].escalate for r in held.rules if r in rules and rules[r].escalate]
         if not plans:
             continue
-        if item["submission_id"] not in checked:  # never escalate from rows the events do not bear out
+        if item.submission_id not in checked:  # never escalate from rows the events do not bear out
             from cpq_cli.journal.replay import check
 
-            check(conn, conn.execute("SELECT * FROM submissions WHERE id = ?", (item["submission_id"],)).fetchone())
-            checked.add(item["submission_id"])
+            submission = approvals.submission(conn, item.submission_id)
+            assert submission is not None, f"item {item.id} names a missing submission"
+            check(conn, submission)
+            checked.add(item.submission_id)
         plan = min(plans, key=lambda e: e.after)  # type: ignore[union-attr]
         assert plan is not None
-        if current < _at(item["requested_at"]) + plan.after or plan.to in (item["approver"], item["owner"]):
+        if current < _at(item.requested_at) + plan.after or plan.to in (item.approver, held.owner):
             continue
-        successor = f"{item['id']}~{plan.to}"
-        if conn.execute("SELECT 1 FROM items WHERE id = ?", (successor,)).fetchone():
+        successor = f"{item.id}~{plan.to}"
+        if approvals.item_exists(conn, successor):
             continue
-        conn.execute("UPDATE items SET status = 'ESCALATED', decided_at = ? WHERE id = ?", (stamp, item["id"]))
-        conn.execute("INSERT INTO items (id, request_id, submission_id, quote_id, approver, delegates, status, "
-                     "requested_at, escalated_from) VALUES (?, ?, ?, ?, ?, ?, 'REQUESTED', ?, ?)",
-                     (successor, item["request_id"], item["submission_id"], item["quote_id"], plan.to,
-                      json.dumps([d for d in active_delegates(conn, plan.to) if d != plan.to]), stamp,
-                      item["approver"]))
-        events.append(conn, "item.escalated", quote_id=item["quote_id"], submission_id=item["submission_id"],
-                      request_id=item["request_id"], actor="cpq",
-                      data={"item": item["id"], "to": plan.to, "successor": successor}, at=stamp)
-        events.append(conn, "item.requested", quote_id=item["quote_id"], submission_id=item["submission_id"],
-                      request_id=item["request_id"], actor="cpq",
-                      data={"item": successor, "approver": plan.to, "escalated_from": item["approver"]}, at=stamp)
-        done.append(item["id"])
+        approvals.close_item(conn, item, ItemStatus.ESCALATED, stamp)
+        approvals.insert_item(conn, Item(
+            successor, item.request_id, item.submission_id, item.quote_id, plan.to,
+            tuple(d for d in active_delegates(conn, plan.to) if d != plan.to), ItemStatus.REQUESTED, stamp,
+            None, None, None, None, None, item.approver))
+        events.append(conn, "item.escalated", quote_id=item.quote_id, submission_id=item.submission_id,
+                      request_id=item.request_id, actor="cpq",
+                      data={"item": item.id, "to": plan.to, "successor": successor}, at=stamp)
+        events.append(conn, "item.requested", quote_id=item.quote_id, submission_id=item.submission_id,
+                      request_id=item.request_id, actor="cpq",
+                      data={"item": successor, "approver": plan.to, "escalated_from": item.approver}, at=stamp)
+        done.append(item.id)
     return done
 
 
@@ -69,26 +68,27 @@ def remind(conn: Connection, policy: Policy, settings: NotifySettings, every: dt
     stamp = now()
     current = _at(stamp)
     done = []
-    for item in conn.execute("SELECT * FROM items WHERE status = 'REQUESTED' ORDER BY id").fetchall():
-        last = _at(item["reminded_at"] or item["requested_at"])
+    for item in approvals.open_items(conn):
+        last = _at(item.reminded_at or item.requested_at)
         if current < last + every:
             continue
-        user = policy.users.get(item["approver"])
-        sub = conn.execute("SELECT owner, quote FROM submissions WHERE id = ?", (item["submission_id"],)).fetchone()
-        account = json.loads(sub["quote"]).get("account", {}).get("name", "")
-        subject, body = render("reminder", settings, {"quote_id": item["quote_id"], "account": account,
-                                                      "owner": sub["owner"], "name": user.name if user else "",
-                                                      "requested_at": item["requested_at"]})
+        user = policy.users.get(item.approver)
+        sub = approvals.submission(conn, item.submission_id)
+        assert sub is not None, f"item {item.id} names a missing submission"
+        account = sub.quote_data.get("account", {}).get("name", "")
+        subject, body = render("reminder", settings, {"quote_id": item.quote_id, "account": account,
+                                                      "owner": sub.owner, "name": user.name if user else "",
+                                                      "requested_at": item.requested_at})
         from cpq_cli.notify import token_for
 
-        token = token_for(conn, item["id"])
+        token = token_for(conn, item.id)
         from cpq_cli.notify import reply_footer
 
-        queue(conn, settings, f"remind:{item['id']}:{stamp}", "reminder", user.email if user else None,
-              f"[cpq {token}] {subject}", body + reply_footer(settings, item["id"], item["approver"]),
-              {"quote_id": item["quote_id"], "item": item["id"]})
-        conn.execute("UPDATE items SET reminded_at = ? WHERE id = ?", (stamp, item["id"]))
-        done.append(item["id"])
+        queue(conn, settings, f"remind:{item.id}:{stamp}", "reminder", user.email if user else None,
+              f"[cpq {token}] {subject}", body + reply_footer(settings, item.id, item.approver),
+              {"quote_id": item.quote_id, "item": item.id})
+        approvals.set_reminded(conn, item.id, stamp)
+        done.append(item.id)
     return done
 
 

@@ -18,9 +18,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from cpq_cli.errors import InputError
+from cpq_cli.journal import approvals as store
 from cpq_cli.journal import events
-from cpq_cli.journal.db import Connection, Row, fault, now, today
+from cpq_cli.journal.db import Connection, fault, now, today
+from cpq_cli.journal.records import HeldItem, Item, Request, Submission
 from cpq_cli.journal.replay import check as check_against_events
+from cpq_cli.journal.states import OPEN_REQUEST, SETTLED_OK, ItemStatus, RequestStatus, SubmissionStatus
 from cpq_cli.policy.model import Policy
 from cpq_cli.quote import Quote, content_hash_like
 from cpq_cli.routing import ApprovalPath, ApproverKind, CompiledPolicy, quote_env_values, route
@@ -28,10 +31,6 @@ from cpq_cli.smart import SmartOutcome, decode, encode, reevaluate, tested_value
 
 if TYPE_CHECKING:
     from cpq_cli.signing import Signer
-
-OPEN_REQUEST = ("WAITING", "REQUESTED")
-SETTLED_OK = ("APPROVED", "AUTO_APPROVED")
-
 
 class Refused(InputError):
     """An action the workflow does not allow; nothing was written."""
@@ -52,29 +51,22 @@ def _json(value: Any) -> str:
 # ------------------------------------------------------------------------------------- reads
 
 
-def latest_submission(conn: Connection, quote_id: str) -> Row | None:
+def latest_submission(conn: Connection, quote_id: str) -> Submission | None:
     """The quote's newest submission — the one its events name last, so that a deleted (or an
     added) row cannot bring back an older decision."""
     from cpq_cli.journal.replay import Tampered
 
-    row: Row | None = conn.execute(
-        "SELECT * FROM submissions WHERE quote_id = ? ORDER BY number DESC LIMIT 1", (quote_id,)).fetchone()
-    created = conn.execute("SELECT submission_id FROM events WHERE quote_id = ? AND kind = 'submission.created' "
-                           "ORDER BY seq DESC LIMIT 1", (quote_id,)).fetchone()
-    if (row["id"] if row else None) != (created["submission_id"] if created else None):
+    row = store.newest_submission_row(conn, quote_id)
+    created = store.newest_created(conn, quote_id)
+    if (row.id if row else None) != created:
         raise Tampered(f"the journal's submissions of {quote_id} do not match its events (the newest row is "
-                       f"{row['id'] if row else 'missing'}, the events' is {created[0] if created else 'none'})",
+                       f"{row.id if row else 'missing'}, the events' is {created or 'none'})",
                        hint="someone edited the journal's tables; run `cpq journal verify` and restore it")
     return row
 
 
-def requests_of(conn: Connection, submission_id: str) -> list[Row]:
-    return conn.execute("SELECT * FROM requests WHERE submission_id = ? ORDER BY chain_order, chain, step, id",
-                        (submission_id,)).fetchall()
-
-
-def items_of(conn: Connection, request_id: str) -> list[Row]:
-    return conn.execute("SELECT * FROM items WHERE request_id = ? ORDER BY id", (request_id,)).fetchall()
+requests_of = store.requests_of
+items_of = store.items_of
 
 
 def delegation_windows(conn: Connection, approver: str) -> list[tuple[str, str, str]]:
@@ -83,11 +75,10 @@ def delegation_windows(conn: Connection, approver: str) -> list[tuple[str, str, 
     from cpq_cli.journal.events import row_intact
 
     windows = []
-    for row in conn.execute("SELECT * FROM events WHERE kind = 'delegation.created' AND actor = ? ORDER BY seq",
-                            (approver,)):
+    for row in store.delegation_events(conn, approver):
         if row_intact(conn, row) is False:
             continue
-        data = json.loads(row["data"])
+        data = row.payload
         if data.get("approver") == approver:
             windows.append((str(data.get("delegate")), str(data.get("from")), str(data.get("until"))))
     return windows
@@ -109,13 +100,13 @@ def submit(conn: Connection, policy: Policy, compiled: CompiledPolicy, quote: Qu
     last = latest_submission(conn, quote.id)
     if last is not None:
         check_against_events(conn, last)
-        same_content = content_hash_like(quote.data, last["quote_hash"]) == last["quote_hash"]
-        if last["status"] in ("PENDING", "APPROVED") and same_content:
-            what = "pending approval" if last["status"] == "PENDING" else "approved"
-            return Outcome(last["id"], last["status"], False, f"{quote.id} is already {what} with this content "
-                           f"({last['id']}); nothing to do")
-        if last["status"] == "PENDING":
-            raise Refused(f"{quote.id} is pending approval ({last['id']}) and the quote has changed since it was "
+        same_content = content_hash_like(quote.data, last.quote_hash) == last.quote_hash
+        if last.status in ("PENDING", "APPROVED") and same_content:
+            what = "pending approval" if last.status == "PENDING" else "approved"
+            return Outcome(last.id, last.status, False, f"{quote.id} is already {what} with this content "
+                           f"({last.id}); nothing to do")
+        if last.status == "PENDING":
+            raise Refused(f"{quote.id} is pending approval ({last.id}) and the quote has changed since it was "
                           "submitted", hint=f"recall it first: cpq recall {quote.id}")
     if quote.owner not in policy.users:
         raise Refused(f"the quote's owner {quote.owner!r} is not a user of the policy set",
@@ -123,43 +114,39 @@ def submit(conn: Connection, policy: Policy, compiled: CompiledPolicy, quote: Qu
     values = quote_env_values(compiled, quote)
     path = route(compiled, quote, values=values)
     _refuse_self_approval(path, quote.owner, actor, policy)
-    previous = last["id"] if last is not None and last["status"] in ("REJECTED", "RECALLED") else None
-    number = (last["number"] + 1) if last is not None else 1
+    previous = last.id if last is not None and last.status in ("REJECTED", "RECALLED") else None
+    number = (last.number + 1) if last is not None else 1
     submission_id = f"{quote.id}#{number}"
     stamp = now()
     tested = {cr.rule.id: {str(n): encode(v) for n, v in tested_values(cr.fn, values).items()}
               for cr in compiled.rules if cr.rule.id in path.fired}
     reuse = _reusable(conn, compiled, values, path, previous) if previous else {}
     plan = _plan(path, submission_id, {quote.owner, actor}, reuse)
-    conn.execute(
-        "INSERT INTO submissions (id, quote_id, number, status, reason, quote_hash, policy_hash, policy_commit, "
-        "quote_file, owner, submitted_by, submitted_at, closed_at, previous_id, quote, path) "
-        "VALUES (?, ?, ?, 'PENDING', NULL, ?, ?, ?, ?, ?, ?, ?, NULL, ?, ?, ?)",
-        (submission_id, quote.id, number, quote_hash, policy.content_hash, policy_commit, quote_file, quote.owner,
-         actor, stamp, previous, _json(quote.data), _json({"fired": list(path.fired), "tested": tested})))
+    store.insert_submission(conn, Submission(
+        submission_id, quote.id, number, SubmissionStatus.PENDING, None, quote_hash, policy.content_hash,
+        policy_commit, quote_file, quote.owner, actor, stamp, None, previous, _json(quote.data),
+        _json({"fired": list(path.fired), "tested": tested})))
     events.append(conn, "submission.created", quote_id=quote.id, submission_id=submission_id, actor=actor,
                   data={"quote_hash": quote_hash, "policy_hash": policy.content_hash, "policy_commit": policy_commit,
                         "fired": list(path.fired), "previous": previous, "owner": quote.owner, "requests": plan,
                         "signed_decisions": policy.settings.require_signed_decisions},
                   at=stamp)
     fault("submit.after-submission")
-    for request in plan:
-        conn.execute(
-            "INSERT INTO requests (id, submission_id, chain, chain_order, step, approver, kind, rules, "
-            "members, needed, status, reason, reused_from, snapshot, requested_at, closed_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL, ?)",
-            (request["id"], submission_id, request["chain"], request["chain_order"], request["step"],
-             request["approver"], request["kind"], _json(request["rules"]), _json(request["members"]),
-             request["needed"], request["status"], request["reason"], request["reused_from"],
-             stamp if request["status"] == "AUTO_APPROVED" else None))
-        if request["status"] == "AUTO_APPROVED":
+    for planned in plan:
+        store.insert_request(conn, Request(
+            planned["id"], submission_id, planned["chain"], planned["chain_order"], planned["step"],
+            planned["approver"], planned["kind"], tuple(planned["rules"]), tuple(planned["members"]),
+            planned["needed"], RequestStatus(planned["status"]), planned["reason"], planned["reused_from"], None,
+            None, stamp if planned["status"] == "AUTO_APPROVED" else None))
+        if planned["status"] == "AUTO_APPROVED":
             events.append(conn, "request.auto_approved", quote_id=quote.id, submission_id=submission_id,
-                          request_id=request["id"], actor="cpq",
-                          data={"approver": request["approver"], "rules": request["rules"],
-                                "reason": request["reason"], "reused_from": request["reused_from"]}, at=stamp)
+                          request_id=planned["id"], actor="cpq",
+                          data={"approver": planned["approver"], "rules": planned["rules"],
+                                "reason": planned["reason"], "reused_from": planned["reused_from"]}, at=stamp)
     fault("submit.after-requests")
     if not plan:
-        _close_submission(conn, submission_id, quote.id, "APPROVED", "no_rules", "cpq", stamp)
+        _close_submission(conn, submission_id, quote.id, SubmissionStatus.PENDING, SubmissionStatus.APPROVED,
+                          "no_rules", "cpq", stamp)
         return Outcome(submission_id, "APPROVED", True, f"{quote.id}: no approval required ({submission_id})")
     status = advance(conn, submission_id, quote.id, stamp)
     return Outcome(submission_id, status, True, f"{quote.id} submitted ({submission_id}): {status.lower()}")
@@ -241,9 +228,9 @@ def smart_plan(conn: Connection, compiled: CompiledPolicy, values: dict[str, Any
         origin = _human_origin(conn, row)
         if origin is None:
             continue
-        for rule_id in json.loads(row["rules"]):
+        for rule_id in row.rules:
             if rule_id in origin[1]:
-                earlier[(row["approver"], rule_id)] = (origin[0], origin[1][rule_id])
+                earlier[(row.approver, rule_id)] = (origin[0], origin[1][rule_id])
     by_rule = {cr.rule.id: cr for cr in compiled.rules}
     plan: dict[tuple[str, tuple[str, ...]], SmartPlan] = {}
     for chain in path.chains:
@@ -268,18 +255,21 @@ def smart_plan(conn: Connection, compiled: CompiledPolicy, values: dict[str, Any
     return plan
 
 
-def _human_origin(conn: Connection, row: Row) -> tuple[str, dict[str, Any]] | None:
+def _human_origin(conn: Connection, found: Request) -> tuple[str, dict[str, Any]] | None:
     """The human approval a request stands on: itself, or (for smart reuse) the one it reused."""
+    row: Request | None = found
     seen = 0
     while row is not None and seen < 100:
         seen += 1
-        if row["status"] == "APPROVED" and row["snapshot"]:
-            return row["id"], json.loads(row["snapshot"])
-        if row["status"] == "AUTO_APPROVED" and row["reason"] == "smart_reuse" and row["reused_from"]:
-            row = conn.execute("SELECT * FROM requests WHERE id = ?", (row["reused_from"],)).fetchone()
+        if row.status is RequestStatus.APPROVED and row.snapshot:
+            return row.id, row.snapshot
+        if row.status is RequestStatus.AUTO_APPROVED and row.reason == "smart_reuse" and row.reused_from:
+            row = store.request(conn, row.reused_from)
             if row is not None:  # an older submission's snapshot decides too: its rows must match its events
-                check_against_events(conn, conn.execute("SELECT * FROM submissions WHERE id = ?",
-                                                        (row["submission_id"],)).fetchone())
+                older = store.submission(conn, row.submission_id)
+                if older is None:
+                    return None
+                check_against_events(conn, older)
             continue
         return None
     return None
@@ -291,47 +281,46 @@ def _human_origin(conn: Connection, row: Row) -> tuple[str, dict[str, Any]] | No
 def advance(conn: Connection, submission_id: str, quote_id: str, stamp: str) -> str:
     """Request the next steps that can run; close the submission when every chain is done."""
     rows = requests_of(conn, submission_id)
-    chains: dict[str, list[Row]] = {}
+    chains: dict[str, list[Request]] = {}
     for row in rows:
-        chains.setdefault(row["chain"], []).append(row)
-    unfinished = {name: reqs for name, reqs in chains.items() if any(r["status"] not in SETTLED_OK for r in reqs)}
+        chains.setdefault(row.chain, []).append(row)
+    unfinished = {name: reqs for name, reqs in chains.items() if any(r.status not in SETTLED_OK for r in reqs)}
     if not unfinished:
-        _close_submission(conn, submission_id, quote_id, "APPROVED", None, "cpq", stamp)
+        _close_submission(conn, submission_id, quote_id, SubmissionStatus.PENDING, SubmissionStatus.APPROVED, None,
+                          "cpq", stamp)
         return "APPROVED"
-    active_order = min(reqs[0]["chain_order"] for reqs in unfinished.values())
+    active_order = min(reqs[0].chain_order for reqs in unfinished.values())
     for reqs in unfinished.values():
-        if reqs[0]["chain_order"] != active_order:
+        if reqs[0].chain_order != active_order:
             continue
-        current = min(r["step"] for r in reqs if r["status"] not in SETTLED_OK)
+        current = min(r.step for r in reqs if r.status not in SETTLED_OK)
         for row in reqs:
-            if row["step"] == current and row["status"] == "WAITING":
+            if row.step == current and row.status == "WAITING":
                 _request(conn, row, quote_id, stamp)
     return "PENDING"
 
 
-def _request(conn: Connection, row: Row, quote_id: str, stamp: str) -> None:
-    conn.execute("UPDATE requests SET status = 'REQUESTED', requested_at = ? WHERE id = ?", (stamp, row["id"]))
-    members = json.loads(row["members"])
-    events.append(conn, "request.requested", quote_id=quote_id, submission_id=row["submission_id"],
-                  request_id=row["id"], actor="cpq",
-                  data={"approver": row["approver"], "kind": row["kind"], "members": members,
-                        "needed": row["needed"], "rules": json.loads(row["rules"]), "chain": row["chain"],
-                        "step": row["step"]}, at=stamp)
+def _request(conn: Connection, row: Request, quote_id: str, stamp: str) -> None:
+    store.mark_requested(conn, row, stamp)
+    members = list(row.members)
+    events.append(conn, "request.requested", quote_id=quote_id, submission_id=row.submission_id,
+                  request_id=row.id, actor="cpq",
+                  data={"approver": row.approver, "kind": row.kind, "members": members,
+                        "needed": row.needed, "rules": list(row.rules), "chain": row.chain,
+                        "step": row.step}, at=stamp)
     for i, member in enumerate(members, start=1):
         delegates = [d for d in active_delegates(conn, member) if d != member]
-        item_id = f"{row['id']}.{i}" if row["kind"] == "group" else row["id"]
-        conn.execute("INSERT INTO items (id, request_id, submission_id, quote_id, approver, delegates, status, "
-                     "requested_at) VALUES (?, ?, ?, ?, ?, ?, 'REQUESTED', ?)",
-                     (item_id, row["id"], row["submission_id"], quote_id, member, _json(delegates), stamp))
-        events.append(conn, "item.requested", quote_id=quote_id, submission_id=row["submission_id"],
-                      request_id=row["id"], actor="cpq", data={"item": item_id, "approver": member,
+        item_id = f"{row.id}.{i}" if row.kind == "group" else row.id
+        store.insert_item(conn, Item(item_id, row.id, row.submission_id, quote_id, member, tuple(delegates),
+                                     ItemStatus.REQUESTED, stamp, None, None, None, None, None, None))
+        events.append(conn, "item.requested", quote_id=quote_id, submission_id=row.submission_id,
+                      request_id=row.id, actor="cpq", data={"item": item_id, "approver": member,
                                                                 "delegates": delegates}, at=stamp)
 
 
-def _close_submission(conn: Connection, submission_id: str, quote_id: str, status: str, reason: str | None,
-                      actor: str, stamp: str) -> None:
-    conn.execute("UPDATE submissions SET status = ?, reason = ?, closed_at = ? WHERE id = ?",
-                 (status, reason, stamp, submission_id))
+def _close_submission(conn: Connection, submission_id: str, quote_id: str, old: SubmissionStatus,
+                      status: SubmissionStatus, reason: str | None, actor: str, stamp: str) -> None:
+    store.close_submission(conn, submission_id, old, status, reason, stamp)
     events.append(conn, f"submission.{status.lower()}", quote_id=quote_id, submission_id=submission_id,
                   actor=actor, data={"reason": reason} if reason else {}, at=stamp)
 
@@ -340,14 +329,13 @@ def _close_open(conn: Connection, submission_id: str, quote_id: str, status: str
                 stamp: str, why: str) -> None:
     """Every open request and item of the submission -> `status` (CANCELLED or RECALLED)."""
     for row in requests_of(conn, submission_id):
-        if row["status"] in OPEN_REQUEST:
-            conn.execute("UPDATE requests SET status = ?, reason = ?, closed_at = ? WHERE id = ?",
-                         (status, why, stamp, row["id"]))
+        if row.status in OPEN_REQUEST:
+            store.close_request(conn, row, RequestStatus(status), stamp, reason=why)
             events.append(conn, f"request.{status.lower()}", quote_id=quote_id, submission_id=submission_id,
-                          request_id=row["id"], actor=actor, data={"reason": why}, at=stamp)
-        for item in items_of(conn, row["id"]):
-            if item["status"] == "REQUESTED":
-                conn.execute("UPDATE items SET status = ?, decided_at = ? WHERE id = ?", (status, stamp, item["id"]))
+                          request_id=row.id, actor=actor, data={"reason": why}, at=stamp)
+        for item in items_of(conn, row.id):
+            if item.status is ItemStatus.REQUESTED:
+                store.close_item(conn, item, ItemStatus(status), stamp)
 
 
 # ---------------------------------------------------------------------------------- decisions
@@ -360,40 +348,30 @@ class Decision(NamedTuple):
     approver: str
 
 
-def open_items_for(conn: Connection, user: str, quote_id: str | None = None) -> list[Row]:
+def open_items_for(conn: Connection, user: str, quote_id: str | None = None) -> list[HeldItem]:
     """REQUESTED items the user may act on today: their own, or those of an approver whose
     delegation to the user (as recorded in the events) covers today."""
     day = today().isoformat()
     approvers = [user, *sorted(a for a in _delegators(conn, user)
                                if user in active_delegates(conn, a, day))]
-    marks = ", ".join("?" * len(approvers))
-    on_quote = "" if quote_id is None else " AND items.quote_id = ?"
-    rows: list[Row] = conn.execute(
-        "SELECT items.*, submissions.owner AS owner, submissions.submitted_by AS submitted_by FROM items "
-        "JOIN submissions ON submissions.id = items.submission_id "
-        f"WHERE items.status = 'REQUESTED' AND items.approver IN ({marks}){on_quote} ORDER BY items.quote_id, items.id",
-        [*approvers, *([] if quote_id is None else [quote_id])]).fetchall()
-    return rows
+    return store.held_items(conn, approvers, quote_id)
 
 
 def _delegators(conn: Connection, user: str) -> set[str]:
     """Who ever delegated to the user (candidates only: windows and hashes are checked after)."""
-    return {r["actor"] for r in conn.execute("SELECT actor, data FROM events WHERE kind = 'delegation.created'")
-            if json.loads(r["data"]).get("delegate") == user}
+    return {str(e.actor) for e in store.delegation_events(conn) if e.payload.get("delegate") == user}
 
 
-def _once_per_request(conn: Connection, actor: str, items: list[Row]) -> list[Row]:
+def _once_per_request(conn: Connection, actor: str, items: list[HeldItem]) -> list[HeldItem]:
     """At most one item per request for the actor, and none where they have already decided:
     a person counts once per request, whether for themself or for those who delegated to them."""
-    chosen: dict[str, Row] = {}
-    for item in sorted(items, key=lambda i: (i["approver"] != actor, i["id"])):  # their own item first
-        if item["request_id"] in chosen:
+    chosen: dict[str, HeldItem] = {}
+    for held in sorted(items, key=lambda h: (h.item.approver != actor, h.item.id)):  # their own item first
+        if held.item.request_id in chosen:
             continue
-        done = conn.execute("SELECT 1 FROM items WHERE request_id = ? AND decided_by = ?",
-                            (item["request_id"], actor)).fetchone()
-        if done is None:
-            chosen[item["request_id"]] = item
-    return sorted(chosen.values(), key=lambda i: i["id"])
+        if not store.has_decided(conn, held.item.request_id, actor):
+            chosen[held.item.request_id] = held
+    return sorted(chosen.values(), key=lambda h: h.item.id)
 
 
 def decide(conn: Connection, actor: str, quote_id: str | None, approve: bool, comment: str | None,
@@ -404,27 +382,28 @@ def decide(conn: Connection, actor: str, quote_id: str | None, approve: bool, co
     Where the policy set (now, or when the quote was submitted) requires signed decisions, each
     item's decision is signed by `signer` and checked against the actor's key in `policy`.
     """
-    held = [i for i in open_items_for(conn, actor, quote_id) if only_items is None or i["id"] in only_items]
-    items = _once_per_request(conn, actor, held)
+    held = [h for h in open_items_for(conn, actor, quote_id) if only_items is None or h.item.id in only_items]
+    chosen = _once_per_request(conn, actor, held)
+    items = [h.item for h in chosen]
     verb = "approve" if approve else "reject"
     if held and not items:
-        raise Refused(f"{actor} has already decided {held[0]['request_id']} on {held[0]['quote_id']}; a person counts "
+        first = held[0].item
+        raise Refused(f"{actor} has already decided {first.request_id} on {first.quote_id}; a person counts "
                       "once per request, whoever they act for", hint="the others asked decide the remaining items")
     if not items:
         if quote_id is not None:
             last = latest_submission(conn, quote_id)
             if last is None:
                 raise Refused(f"{quote_id} has never been submitted")
-            if last["status"] != "PENDING":
-                raise Refused(f"{quote_id} is {last['status'].lower()} ({last['id']}); there is nothing to {verb}")
-            closed = conn.execute("SELECT COUNT(*) FROM items WHERE submission_id = ? AND approver = ?",
-                                  (last["id"], actor)).fetchone()[0]
+            if last.status != "PENDING":
+                raise Refused(f"{quote_id} is {last.status.lower()} ({last.id}); there is nothing to {verb}")
+            closed = store.count_items(conn, last.id, actor)
             if closed:
                 raise Refused(f"{actor} has no open request on {quote_id}: theirs was already decided or closed")
             raise Refused(f"{actor} has no open request on {quote_id}",
                           hint=f"`cpq status {quote_id}` shows who is asked now")
         raise Refused(f"{actor} has no open approval requests", hint="`cpq inbox` lists requests")
-    quotes = sorted({r["quote_id"] for r in items})
+    quotes = sorted({r.quote_id for r in items})
     if len(quotes) > 1:
         raise Refused(f"{actor} has open requests on {len(quotes)} quotes: {', '.join(quotes)}",
                       hint=f"name one: cpq {verb} {quotes[0]}")
@@ -432,36 +411,34 @@ def decide(conn: Connection, actor: str, quote_id: str | None, approve: bool, co
     submission = latest_submission(conn, quote_id)
     assert submission is not None
     state = check_against_events(conn, submission)
-    if submission["owner"] == actor:
+    if submission.owner == actor:
         raise Refused(f"{actor} owns {quote_id} and cannot {verb} it", hint="no one approves their own quote")
-    if submission["submitted_by"] == actor:
-        raise Refused(f"{actor} submitted {quote_id} ({submission['id']}) and cannot {verb} that submission",
+    if submission.submitted_by == actor:
+        raise Refused(f"{actor} submitted {quote_id} ({submission.id}) and cannot {verb} that submission",
                       hint="whoever submits a quote may not approve it; another approver or delegate must")
     if current_hash is not None:
-        file_hash = current_hash(submission["quote_file"], submission["quote_hash"])
-        if file_hash is not None and file_hash != submission["quote_hash"]:
-            raise Refused(f"{quote_id} has changed since it was submitted ({submission['quote_file']}); "
+        file_hash = current_hash(submission.quote_file, submission.quote_hash)
+        if file_hash is not None and file_hash != submission.quote_hash:
+            raise Refused(f"{quote_id} has changed since it was submitted ({submission.quote_file}); "
                           "a pending quote is frozen", hint=f"recall and resubmit: cpq recall {quote_id}")
     stamp = now()
     decided: list[Decision] = []
     status = "APPROVED" if approve else "REJECTED"
     required = state.signed or (policy is not None and policy.settings.require_signed_decisions)
-    signatures = {item["id"]: _signature(policy, signer, actor, item["id"], submission["quote_hash"], status)
+    signatures = {item.id: _signature(policy, signer, actor, item.id, submission.quote_hash, status)
                   for item in items} if required else {}
     for item in items:
-        on_behalf = item["approver"] if item["approver"] != actor else None
-        conn.execute("UPDATE items SET status = ?, decided_at = ?, decided_by = ?, on_behalf_of = ?, comment = ? "
-                     "WHERE id = ? AND status = 'REQUESTED'",
-                     (status, stamp, actor, on_behalf, comment, item["id"]))
-        data: dict[str, Any] = {"item": item["id"], "on_behalf_of": on_behalf, "comment": comment}
+        on_behalf = item.approver if item.approver != actor else None
+        store.record_decision(conn, item, ItemStatus(status), stamp, actor, on_behalf, comment)
+        data: dict[str, Any] = {"item": item.id, "on_behalf_of": on_behalf, "comment": comment}
         if required:
-            data["signature"] = signatures[item["id"]]
-        events.append(conn, f"item.{status.lower()}", quote_id=quote_id, submission_id=item["submission_id"],
-                      request_id=item["request_id"], actor=actor, data=data, at=stamp)
-        decided.append(Decision(item["id"], item["request_id"], quote_id, item["approver"]))
+            data["signature"] = signatures[item.id]
+        events.append(conn, f"item.{status.lower()}", quote_id=quote_id, submission_id=item.submission_id,
+                      request_id=item.request_id, actor=actor, data=data, at=stamp)
+        decided.append(Decision(item.id, item.request_id, quote_id, item.approver))
         fault("decide.after-item")
     final = settle(conn, submission, {d.request_id for d in decided}, actor, stamp)
-    return Outcome(submission["id"], final, True, f"{quote_id}: {verb}d by {actor} ({len(decided)} request"
+    return Outcome(submission.id, final, True, f"{quote_id}: {verb}d by {actor} ({len(decided)} request"
                    f"{'s' if len(decided) != 1 else ''}); submission {final.lower()}"), decided
 
 
@@ -486,54 +463,54 @@ def _signature(policy: Policy | None, signer: Signer | None, actor: str, item_id
     return signature
 
 
-def settle(conn: Connection, submission: Row, request_ids: Iterable[str], actor: str,
+def settle(conn: Connection, submission: Submission, request_ids: Iterable[str], actor: str,
            stamp: str) -> str:
     """Close requests whose items have decided them; reject or advance the submission."""
     rejected = False
     for request_id in sorted(set(request_ids)):
-        row = conn.execute("SELECT * FROM requests WHERE id = ?", (request_id,)).fetchone()
-        if row["status"] != "REQUESTED":
+        row = store.request(conn, request_id)
+        if row is None or row.status is not RequestStatus.REQUESTED:
             continue
         items = items_of(conn, request_id)
-        approvals = [i for i in items if i["status"] == "APPROVED"]
-        rejections = [i for i in items if i["status"] == "REJECTED"]
-        still_open = [i for i in items if i["status"] == "REQUESTED"]
-        needed = row["needed"]
-        approvers = {i["decided_by"] for i in approvals}
+        approvals = [i for i in items if i.status == "APPROVED"]
+        rejections = [i for i in items if i.status == "REJECTED"]
+        still_open = [i for i in items if i.status == "REQUESTED"]
+        needed = row.needed
+        approvers = {i.decided_by for i in approvals}
         if len(approvers) >= needed:  # a person counts once, whoever they act for
             outcome = "APPROVED"
-        elif rejections and (row["kind"] == "user" or len(approvers) + len(still_open) < needed
+        elif rejections and (row.kind == "user" or len(approvers) + len(still_open) < needed
                              or _first_decision_settles(row)):
             outcome = "REJECTED"
         else:
             continue
-        snapshot = _snapshot(submission, json.loads(row["rules"])) if outcome == "APPROVED" else None
-        conn.execute("UPDATE requests SET status = ?, snapshot = ?, closed_at = ? WHERE id = ?",
-                     (outcome, _json(snapshot) if snapshot else None, stamp, request_id))
-        events.append(conn, f"request.{outcome.lower()}", quote_id=submission["quote_id"],
-                      submission_id=submission["id"], request_id=request_id, actor=actor,
-                      data={"approvals": [i["decided_by"] for i in approvals],
-                            "rejections": [i["decided_by"] for i in rejections], "snapshot": snapshot}, at=stamp)
+        snapshot = _snapshot(submission, list(row.rules)) if outcome == "APPROVED" else None
+        store.close_request(conn, row, RequestStatus(outcome), stamp, snapshot=snapshot, keep_reason=True)
+        events.append(conn, f"request.{outcome.lower()}", quote_id=submission.quote_id,
+                      submission_id=submission.id, request_id=request_id, actor=actor,
+                      data={"approvals": [i.decided_by for i in approvals],
+                            "rejections": [i.decided_by for i in rejections], "snapshot": snapshot}, at=stamp)
         for item in still_open:  # peers of a settled group: no longer needed
-            conn.execute("UPDATE items SET status = 'CANCELLED', decided_at = ? WHERE id = ?", (stamp, item["id"]))
-            events.append(conn, "item.cancelled", quote_id=submission["quote_id"], submission_id=submission["id"],
-                          request_id=request_id, actor="cpq", data={"item": item["id"], "reason": "settled"},
+            store.close_item(conn, item, ItemStatus.CANCELLED, stamp)
+            events.append(conn, "item.cancelled", quote_id=submission.quote_id, submission_id=submission.id,
+                          request_id=request_id, actor="cpq", data={"item": item.id, "reason": "settled"},
                           at=stamp)
         rejected = rejected or outcome == "REJECTED"
     if rejected:
-        _close_open(conn, submission["id"], submission["quote_id"], "CANCELLED", "cpq", stamp, "rejected")
-        _close_submission(conn, submission["id"], submission["quote_id"], "REJECTED", None, actor, stamp)
+        _close_open(conn, submission.id, submission.quote_id, "CANCELLED", "cpq", stamp, "rejected")
+        _close_submission(conn, submission.id, submission.quote_id, SubmissionStatus.PENDING,
+                          SubmissionStatus.REJECTED, None, actor, stamp)
         return "REJECTED"
-    return advance(conn, submission["id"], submission["quote_id"], stamp)
+    return advance(conn, submission.id, submission.quote_id, stamp)
 
 
-def _first_decision_settles(row: Row) -> bool:
+def _first_decision_settles(row: Request) -> bool:
     """`require: any`: the first decision, approve or reject, settles the group."""
-    return bool(row["kind"] == "group" and row["needed"] == 1)
+    return bool(row.kind == "group" and row.needed == 1)
 
 
-def _snapshot(submission: Row, rules: list[str]) -> dict[str, Any]:
-    tested = json.loads(submission["path"]).get("tested", {})
+def _snapshot(submission: Submission, rules: list[str]) -> dict[str, Any]:
+    tested = submission.tested
     return {rule: tested[rule] for rule in rules if rule in tested}
 
 
@@ -545,15 +522,15 @@ def recall(conn: Connection, policy: Policy, actor: str, quote_id: str) -> Outco
     if last is None:
         raise Refused(f"{quote_id} has never been submitted")
     check_against_events(conn, last)
-    if last["status"] != "PENDING":
-        extra = " (an approved quote cannot be recalled)" if last["status"] == "APPROVED" else ""
-        raise Refused(f"{quote_id} is {last['status'].lower()}, not pending{extra}")
-    if actor not in (last["owner"], last["submitted_by"]) and actor not in policy.admins:
+    if last.status != "PENDING":
+        extra = " (an approved quote cannot be recalled)" if last.status == "APPROVED" else ""
+        raise Refused(f"{quote_id} is {last.status.lower()}, not pending{extra}")
+    if actor not in (last.owner, last.submitted_by) and actor not in policy.admins:
         raise Refused(f"{actor} may not recall {quote_id}", hint="the owner, the submitter or an admin may")
     stamp = now()
-    _close_open(conn, last["id"], quote_id, "RECALLED", actor, stamp, "recalled")
-    _close_submission(conn, last["id"], quote_id, "RECALLED", None, actor, stamp)
-    return Outcome(last["id"], "RECALLED", True, f"{quote_id} recalled ({last['id']}); edit and resubmit")
+    _close_open(conn, last.id, quote_id, "RECALLED", actor, stamp, "recalled")
+    _close_submission(conn, last.id, quote_id, SubmissionStatus.PENDING, SubmissionStatus.RECALLED, None, actor, stamp)
+    return Outcome(last.id, "RECALLED", True, f"{quote_id} recalled ({last.id}); edit and resubmit")
 
 
 def _require_admin(policy: Policy, actor: str) -> None:
@@ -566,16 +543,17 @@ def revoke(conn: Connection, policy: Policy, actor: str, quote_id: str, reason: 
     last = latest_submission(conn, quote_id)
     if last is not None:
         check_against_events(conn, last)
-    if last is None or last["status"] != "APPROVED":
-        state = "never submitted" if last is None else last["status"].lower()
+    if last is None or last.status != "APPROVED":
+        state = "never submitted" if last is None else last.status.lower()
         raise Refused(f"{quote_id} is {state}; only an approved quote can be revoked")
     from cpq_cli.orders.store import cancel_for_revoke
 
     stamp = now()
-    _close_submission(conn, last["id"], quote_id, "REVOKED", reason, actor, stamp)
-    cancelled = cancel_for_revoke(conn, last["id"], actor, reason, stamp)
+    _close_submission(conn, last.id, quote_id, SubmissionStatus.APPROVED, SubmissionStatus.REVOKED, reason, actor,
+                      stamp)
+    cancelled = cancel_for_revoke(conn, last.id, actor, reason, stamp)
     note = f"; {len(cancelled)} order(s) cancelled" if cancelled else ""
-    return Outcome(last["id"], "REVOKED", True, f"{quote_id} approval revoked ({last['id']}){note}; it must be "
+    return Outcome(last.id, "REVOKED", True, f"{quote_id} approval revoked ({last.id}){note}; it must be "
                    "resubmitted", tuple(cancelled))
 
 
@@ -583,42 +561,44 @@ def override(conn: Connection, policy: Policy, actor: str, target: str, approve:
              reason: str, *, signer: Signer | None = None) -> Outcome:
     """An admin decides a REQUESTED request (by request or item id) in place of its approvers."""
     _require_admin(policy, actor)
-    request = conn.execute("SELECT * FROM requests WHERE id = ?", (target,)).fetchone()
+    request = store.request(conn, target)
     if request is None:
-        item = conn.execute("SELECT * FROM items WHERE id = ?", (target,)).fetchone()
+        item = store.item(conn, target)
         if item is None:
             raise Refused(f"no request or item {target!r}", hint="`cpq status QUOTE` lists them")
-        request = conn.execute("SELECT * FROM requests WHERE id = ?", (item["request_id"],)).fetchone()
-    if request["status"] != "REQUESTED":
-        raise Refused(f"{request['id']} is {request['status'].lower()}; only a requested item can be overridden")
-    submission = conn.execute("SELECT * FROM submissions WHERE id = ?", (request["submission_id"],)).fetchone()
+        request = store.request(conn, item.request_id)
+        assert request is not None, f"item {item.id} names a missing request"
+    if request.status != "REQUESTED":
+        raise Refused(f"{request.id} is {request.status.lower()}; only a requested item can be overridden")
+    submission = store.submission(conn, request.submission_id)
+    assert submission is not None, f"request {request.id} names a missing submission"
     state = check_against_events(conn, submission)
-    if submission["owner"] == actor:
-        raise Refused(f"{actor} owns {submission['quote_id']} and cannot override its approvals")
-    if submission["submitted_by"] == actor:
-        raise Refused(f"{actor} submitted {submission['quote_id']} ({submission['id']}) and cannot override its "
+    if submission.owner == actor:
+        raise Refused(f"{actor} owns {submission.quote_id} and cannot override its approvals")
+    if submission.submitted_by == actor:
+        raise Refused(f"{actor} submitted {submission.quote_id} ({submission.id}) and cannot override its "
                       "approvals", hint="another admin must")
     outcome = "APPROVED" if approve else "REJECTED"
-    signature = _signature(policy, signer, actor, request["id"], submission["quote_hash"], outcome) if (
+    signature = _signature(policy, signer, actor, request.id, submission.quote_hash, outcome) if (
         state.signed or policy.settings.require_signed_decisions) else None
     stamp = now()
-    for item in items_of(conn, request["id"]):
-        if item["status"] == "REQUESTED":
-            conn.execute("UPDATE items SET status = 'CANCELLED', decided_at = ? WHERE id = ?", (stamp, item["id"]))
-    snapshot = _snapshot(submission, json.loads(request["rules"])) if approve else None
-    conn.execute("UPDATE requests SET status = ?, reason = ?, snapshot = ?, closed_at = ? WHERE id = ?",
-                 (outcome, f"override: {reason}", _json(snapshot) if snapshot else None, stamp, request["id"]))
-    events.append(conn, f"request.{outcome.lower()}", quote_id=submission["quote_id"], submission_id=submission["id"],
-                  request_id=request["id"], actor=actor,
+    for item in items_of(conn, request.id):
+        if item.status is ItemStatus.REQUESTED:
+            store.close_item(conn, item, ItemStatus.CANCELLED, stamp)
+    snapshot = _snapshot(submission, list(request.rules)) if approve else None
+    store.close_request(conn, request, RequestStatus(outcome), stamp, reason=f"override: {reason}", snapshot=snapshot)
+    events.append(conn, f"request.{outcome.lower()}", quote_id=submission.quote_id, submission_id=submission.id,
+                  request_id=request.id, actor=actor,
                   data={"override": True, "reason": reason, "snapshot": snapshot,
                         **({"signature": signature} if signature else {})}, at=stamp)
     if approve:
-        final = advance(conn, submission["id"], submission["quote_id"], stamp)
+        final = advance(conn, submission.id, submission.quote_id, stamp)
     else:
-        _close_open(conn, submission["id"], submission["quote_id"], "CANCELLED", "cpq", stamp, "rejected")
-        _close_submission(conn, submission["id"], submission["quote_id"], "REJECTED", None, actor, stamp)
+        _close_open(conn, submission.id, submission.quote_id, "CANCELLED", "cpq", stamp, "rejected")
+        _close_submission(conn, submission.id, submission.quote_id, SubmissionStatus.PENDING,
+                          SubmissionStatus.REJECTED, None, actor, stamp)
         final = "REJECTED"
-    return Outcome(submission["id"], final, True, f"{request['id']} {outcome.lower()} by override ({actor}); "
+    return Outcome(submission.id, final, True, f"{request.id} {outcome.lower()} by override ({actor}); "
                    f"submission {final.lower()}")
 
 
@@ -638,22 +618,19 @@ def delegate(conn: Connection, policy: Policy, actor: str, to: str, starts: str,
         raise Refused(f"the window {starts} .. {ends} ended before today ({today().isoformat()})",
                       hint="a delegation acts only inside its window; give one that includes today or later")
     stamp = now()
-    delegation_id = conn.execute("INSERT INTO delegations (approver, delegate, starts, ends, created_by, created_at) "
-                                 "VALUES (?, ?, ?, ?, ?, ?) RETURNING id", (actor, to, starts, ends, actor, stamp)
-                                 ).fetchone()[0]
+    delegation_id = store.insert_delegation(conn, actor, to, starts, ends, actor, stamp)
     events.append(conn, "delegation.created", actor=actor,
                   data={"id": delegation_id, "approver": actor, "delegate": to, "from": starts, "until": ends},
                   at=stamp)
     moved = 0
     if reassign_pending:
-        for item in conn.execute("SELECT * FROM items WHERE approver = ? AND status = 'REQUESTED'",
-                                 (actor,)).fetchall():
-            delegates = json.loads(item["delegates"])
+        for item in store.open_items(conn, actor):
+            delegates = list(item.delegates)
             if to not in delegates:
                 delegates.append(to)
-                conn.execute("UPDATE items SET delegates = ? WHERE id = ?", (_json(delegates), item["id"]))
-                events.append(conn, "item.delegated", quote_id=item["quote_id"], submission_id=item["submission_id"],
-                              request_id=item["request_id"], actor=actor, data={"item": item["id"], "delegate": to},
+                store.set_delegates(conn, item.id, delegates)
+                events.append(conn, "item.delegated", quote_id=item.quote_id, submission_id=item.submission_id,
+                              request_id=item.request_id, actor=actor, data={"item": item.id, "delegate": to},
                               at=stamp)
                 moved += 1
     note = f"; {moved} open request(s) now also go to {to}" if reassign_pending else ""
@@ -664,14 +641,13 @@ def reassign(conn: Connection, old: str, new: str, actor: str) -> list[str]:
     """Move OLD's open items to NEW (approver replacement). Returns the item ids moved."""
     stamp = now()
     moved = []
-    for item in conn.execute("SELECT items.*, submissions.owner AS owner FROM items JOIN submissions "
-                             "ON submissions.id = items.submission_id WHERE items.approver = ? "
-                             "AND items.status = 'REQUESTED'", (old,)).fetchall():
-        if item["owner"] == new:
-            raise Refused(f"{new} owns {item['quote_id']} and cannot take over {old}'s request on it")
-        conn.execute("UPDATE items SET approver = ? WHERE id = ?", (new, item["id"]))
-        events.append(conn, "item.reassigned", quote_id=item["quote_id"], submission_id=item["submission_id"],
-                      request_id=item["request_id"], actor=actor, data={"item": item["id"], "from": old, "to": new},
+    for held in store.held_items(conn, [old]):
+        item = held.item
+        if held.owner == new:
+            raise Refused(f"{new} owns {item.quote_id} and cannot take over {old}'s request on it")
+        store.set_approver(conn, item.id, new)
+        events.append(conn, "item.reassigned", quote_id=item.quote_id, submission_id=item.submission_id,
+                      request_id=item.request_id, actor=actor, data={"item": item.id, "from": old, "to": new},
                       at=stamp)
-        moved.append(item["id"])
+        moved.append(item.id)
     return moved

@@ -40,7 +40,8 @@ def _build_history(run: Any) -> None:
 
 
 def _state(run: Any, journal: str) -> dict[str, Any]:
-    status = {q: json.loads(_ok(run("status", q, "--format", "json", "--journal", journal)).stdout) for q in ("Q-1004", "Q-1002")}
+    status = {q: json.loads(_ok(run("status", q, "--format", "json", "--journal", journal)).stdout)
+              for q in ("Q-1004", "Q-1002")}
     orders = json.loads(_ok(run("orders", "list", "--format", "json", "--journal", journal)).stdout)
     return {"status": status, "orders": orders,
             "log": json.loads(_ok(run("log", "Q-1004", "--format", "json", "--journal", journal)).stdout)}

@@ -18,7 +18,9 @@ from cpq_cli.errors import InputError
 from cpq_cli.paths import display_path
 
 if TYPE_CHECKING:
-    from cpq_cli.journal.db import Connection, Row
+    from cpq_cli.journal.db import Connection
+    from cpq_cli.journal.records import Order as OrderRecord
+    from cpq_cli.journal.records import Submission
     from cpq_cli.quote import Quote
 
 
@@ -69,19 +71,19 @@ def _orders_dir(option: Path | None) -> Path:
     return load_config().orders
 
 
-def _approved(conn: Connection, quote_arg: str | None) -> tuple[Quote, Row]:
+def _approved(conn: Connection, quote_arg: str | None) -> tuple[Quote, Submission]:
     """The quote and its approved submission; refuses anything else (exit 1), writing nothing."""
     from cpq_cli.quote import load_quote
     from cpq_cli.workflow import Refused, latest_submission
 
     if quote_arg is None:
-        rows = conn.execute("SELECT s.* FROM submissions s WHERE s.number = (SELECT MAX(number) FROM submissions "
-                            "WHERE quote_id = s.quote_id) AND s.status = 'APPROVED' AND NOT EXISTS "
-                            "(SELECT 1 FROM orders o WHERE o.quote_id = s.quote_id) ORDER BY s.quote_id").fetchall()
-        if len(rows) != 1:
-            listed = ", ".join(r["quote_id"] for r in rows) or "none"
-            raise Refused(f"name the quote: {len(rows)} approved quotes have no orders yet ({listed})")
-        quote_arg = rows[0]["quote_id"]
+        from cpq_cli.journal.orders import approved_without_orders
+
+        waiting = approved_without_orders(conn)
+        if len(waiting) != 1:
+            listed = ", ".join(waiting) or "none"
+            raise Refused(f"name the quote: {len(waiting)} approved quotes have no orders yet ({listed})")
+        quote_arg = waiting[0]
     assert quote_arg is not None
     path = Path(quote_arg)
     if path.is_file():
@@ -91,21 +93,21 @@ def _approved(conn: Connection, quote_arg: str | None) -> tuple[Quote, Row]:
         submission = latest_submission(conn, quote_arg)
         if submission is None:
             raise Refused(f"{quote_arg} is neither a quote file nor a submitted quote id")
-        if not submission["quote_file"] or not Path(submission["quote_file"]).is_file():
-            raise Refused(f"the quote file of {quote_arg} ({submission['quote_file']}) is gone",
+        if not submission.quote_file or not Path(submission.quote_file).is_file():
+            raise Refused(f"the quote file of {quote_arg} ({submission.quote_file}) is gone",
                           hint="pass the quote file instead of the id")
-        quote = load_quote(Path(submission["quote_file"]))
+        quote = load_quote(Path(submission.quote_file))
     if submission is None:
         raise Refused(f"{quote.id} has never been submitted", hint=f"cpq submit {quote_arg}")
     from cpq_cli.journal.replay import check
     from cpq_cli.quote import content_hash_like
 
     check(conn, submission)  # a status row set to APPROVED by hand is refused here
-    if submission["status"] != "APPROVED":
-        raise Refused(f"{quote.id} is {submission['status'].lower()} ({submission['id']}); orders are made from "
+    if submission.status != "APPROVED":
+        raise Refused(f"{quote.id} is {submission.status.lower()} ({submission.id}); orders are made from "
                       "approved quotes only")
-    if content_hash_like(quote.data, submission["quote_hash"]) != submission["quote_hash"]:
-        raise Refused(f"{quote.id} has changed since it was approved ({submission['id']})",
+    if content_hash_like(quote.data, submission.quote_hash) != submission.quote_hash:
+        raise Refused(f"{quote.id} has changed since it was approved ({submission.id})",
                       hint="resubmit it for approval; orders are made from the approved content only")
     return quote, submission
 
@@ -130,17 +132,17 @@ def _make_orders(quote_arg: str | None, split_by: tuple[str, ...], file_format: 
                       hint="orders are made from approved quotes: cpq submit, then approvals")
     conn = open_journal(resolve_journal(journal))
 
-    def plan() -> tuple[list[tuple[Path, str]], tuple[Quote, list[Order], list[Row]]]:
+    def plan() -> tuple[list[tuple[Path, str]], tuple[Quote, list[Order], list[OrderRecord]]]:
         # Under the journal's write lock: a concurrent `cpq split` of the same quote waits, then finds these.
         quote, submission = _approved(conn, quote_arg)
         existing = existing_orders(conn, quote.id)
         if existing:
-            if not all(row["submission_id"] == submission["id"] and json.loads(row["split_by"]) == list(split_by)
+            if not all(row.submission_id == submission.id and json.loads(row.split_by) == list(split_by)
                        for row in existing):
-                raise Refused(f"{quote.id} already has orders ({', '.join(r['id'] for r in existing)}) made "
+                raise Refused(f"{quote.id} already has orders ({', '.join(r.id for r in existing)}) made "
                               "differently", hint="orders are made once per approved quote")
             return [], (quote, [], existing)
-        orders = build_orders(quote, submission["id"], split_by, policy.settings, today())
+        orders = build_orders(quote, submission.id, split_by, policy.settings, today())
         files = stage_orders(conn, orders, directory, file_format.value, policy.settings.digits(quote.currency),
                              actor)
         return files, (quote, orders, [])
@@ -150,9 +152,9 @@ def _make_orders(quote_arg: str | None, split_by: tuple[str, ...], file_format: 
     finally:
         conn.close()
     if existing:
-        _emit(fmt, {"quote_id": quote.id, "orders": [r["id"] for r in existing], "files": [r["file"] for r in existing],
+        _emit(fmt, {"quote_id": quote.id, "orders": [r.id for r in existing], "files": [r.file for r in existing],
                     "changed": False}, f"{quote.id} already has {len(existing)} order(s); nothing to do: "
-              + ", ".join(r["id"] for r in existing))
+              + ", ".join(r.id for r in existing))
         return
     digits = policy.settings.digits(quote.currency)
     files = [directory / f"{o.id}.{file_format.value}" for o in orders]
@@ -202,9 +204,10 @@ def list_orders(
     fmt: Format = FORMAT, journal: str = JOURNAL,
 ) -> None:
     """List orders with their status."""
+    from cpq_cli.journal.orders import all_orders
+
     with _journal(journal, write=False) as conn:
-        sql = "SELECT * FROM orders" + (" WHERE quote_id = ?" if quote else "") + " ORDER BY quote_id, number"
-        rows = [dict(r) for r in conn.execute(sql, (quote,) if quote else ())]
+        rows = [o.as_json() for o in all_orders(conn, quote)]
     for r in rows:
         r["split_key"] = json.loads(r["split_key"])
         r.pop("data")
@@ -221,18 +224,19 @@ def list_orders(
 def show(order_id: str = typer.Argument(..., help="The order id."), fmt: Format = FORMAT,
          journal: str = JOURNAL) -> None:
     """Show an order: its lines, and amendments as separate delta lines."""
+    from cpq_cli.journal import orders as order_rows
+
     with _journal(journal, write=False) as conn:
-        row = conn.execute("SELECT * FROM orders WHERE id = ?", (order_id,)).fetchone()
+        row = order_rows.order(conn, order_id)
         if row is None:
             raise InputError(f"no order {order_id!r}", hint="`cpq orders list` shows them")
-        lines = [dict(r) for r in conn.execute("SELECT * FROM order_lines WHERE order_id = ? ORDER BY created_at, id",
-                                               (order_id,))]
+        lines = [ln.as_json() for ln in order_rows.lines_of_order(conn, order_id)]
     if fmt is Format.json:
-        _emit(fmt, {"order": {**{k: v for k, v in dict(row).items() if k != "data"},
-                              "split_key": json.loads(row["split_key"])}, "lines": lines}, "")
+        _emit(fmt, {"order": {**{k: v for k, v in row.as_json().items() if k != "data"},
+                              "split_key": json.loads(row.split_key)}, "lines": lines}, "")
         return
-    print(f"{row['id']}  {row['status']}  quote {row['quote_id']} ({row['submission_id']})  account "
-          f"{row['account_id']}  starts {row['start_date']}  file {row['file']}")
+    print(f"{row.id}  {row.status}  quote {row.quote_id} ({row.submission_id})  account "
+          f"{row.account_id}  starts {row.start_date}  file {row.file}")
     for ln in lines:
         marker = f"  amends {ln['amends']}" if ln["amends"] else ""
         end = f"..{ln['end_date']}" if ln["end_date"] else ""
@@ -278,11 +282,12 @@ def amend(
     day = _date(starts, "--from")
     conn = open_journal(resolve_journal(journal))
     try:
-        row = conn.execute("SELECT currency FROM orders WHERE id = ?", (order_id,)).fetchone()
-        digits = policy.settings.digits(row["currency"]) if row else 2
-        product_row = conn.execute("SELECT product FROM order_lines WHERE order_id = ? AND quote_line = ?",
-                                   (order_id, line)).fetchone()
-        product = policy.products.get(product_row["product"]) if product_row else None
+        from cpq_cli.journal import orders as order_rows
+
+        row = order_rows.order(conn, order_id)
+        digits = policy.settings.digits(row.currency) if row else 2
+        its_lines = order_rows.lines_of_order(conn, order_id, line)
+        product = policy.products.get(its_lines[0].product) if its_lines else None
         mode = Mode(product.proration if product and product.proration else policy.settings.proration)
 
         def stage() -> tuple[list[tuple[Path, str]], Any]:
@@ -319,13 +324,13 @@ def contract(
     conn = open_journal(resolve_journal(journal))
     try:
         def quote_term(quote_id: str) -> int:
+            from cpq_cli.journal.approvals import approved_submission
             from cpq_cli.journal.replay import check
 
-            row = conn.execute("SELECT * FROM submissions WHERE quote_id = ? AND status = 'APPROVED' "
-                               "ORDER BY number DESC LIMIT 1", (quote_id,)).fetchone()
+            row = approved_submission(conn, quote_id)
             if row is not None:
                 check(conn, row)
-            return int(json.loads(row["quote"]).get("term_months", 12)) if row else 12
+            return int(row.quote_data.get("term_months", 12)) if row else 12
 
         directory = _orders_dir(out_dir)
 
@@ -397,20 +402,20 @@ def revenue(
     except ValueError:
         raise InputError(f"--method {method!r} is not daily or month30") from None
     policy = _policy(policies)
+    from cpq_cli.journal.orders import lines_with_currency
+
     with _journal(journal, write=False) as conn:
-        sql = "SELECT l.*, o.currency FROM order_lines l JOIN orders o ON o.id = l.order_id"
-        rows = conn.execute(sql + (" WHERE l.account_id = ?" if account else "") + " ORDER BY l.id",
-                            (account,) if account else ()).fetchall()
+        rows = lines_with_currency(conn, account)
     periods: dict[tuple[str, str], Decimal] = {}
     total = Decimal(0)
-    for r in rows:
-        digits = policy.settings.digits(r["currency"])
-        amount = Decimal(r["amount"])
+    for r, currency in rows:
+        digits = policy.settings.digits(currency)
+        amount = Decimal(r.amount)
         total += amount
-        end = dt.date.fromisoformat(r["end_date"]) if r["end_date"] else None
-        for period, part in schedule(amount, dt.date.fromisoformat(r["start_date"]), end, chosen, digits,
-                                     ratable=r["kind"] == "subscription"):
-            key = (period, r["currency"])
+        end = dt.date.fromisoformat(r.end_date) if r.end_date else None
+        for period, part in schedule(amount, dt.date.fromisoformat(r.start_date), end, chosen, digits,
+                                     ratable=r.kind == "subscription"):
+            key = (period, currency)
             periods[key] = periods.get(key, Decimal(0)) + part
     ordered = sorted(periods.items())
     if fmt is Format.json:
@@ -447,30 +452,32 @@ def renew(
             uplift = Decimal(pricing.split(":", 1)[1])
         except InvalidOperation:
             raise InputError(f"--pricing {pricing!r}: the uplift is not a number") from None
+    from cpq_cli.journal import orders as order_rows
+
     with _journal(journal, write=False) as conn:
-        row = conn.execute("SELECT * FROM contracts WHERE id = ?", (contract_id,)).fetchone()
+        row = order_rows.contract(conn, contract_id)
         if row is None:
             raise InputError(f"no contract {contract_id!r}")
-        doc = json.loads(row["data"])
-        end = dt.date.fromisoformat(row["end_date"])
-        current = {e.line: e for e in do_entitlements(conn, row["account_id"], end) if e.contract_id == contract_id}
-        quote_rows = {r["id"]: r for r in conn.execute("SELECT * FROM order_lines WHERE contract_id = ?",
-                                                       (contract_id,))}
-        first_order = conn.execute("SELECT * FROM orders WHERE id = ?", (doc["orders"][0],)).fetchone()
-    source = json.loads(first_order["data"])
+        doc = json.loads(row.data)
+        end = dt.date.fromisoformat(row.end_date)
+        current = {e.line: e for e in do_entitlements(conn, row.account_id, end) if e.contract_id == contract_id}
+        quote_rows = {r.id: r for r in order_rows.lines_of_contract(conn, contract_id)}
+        first_order = order_rows.order(conn, doc["orders"][0])
+    assert first_order is not None, f"contract {contract_id} names a missing order"
+    source = json.loads(first_order.data)
     lines = []
     for i, sub in enumerate(doc["subscriptions"], start=1):
         qty = current[sub["order_line"]].quantity if sub["order_line"] in current else Decimal(sub["quantity"])
         if qty <= 0:
             continue
         ln = quote_rows[sub["order_line"]]
-        list_price = Decimal(ln["list_price"])
-        unit = Decimal(ln["unit_price"])
+        list_price = Decimal(ln.list_price)
+        unit = Decimal(ln.unit_price)
         discount = (1 - unit / list_price) * 100 if list_price else Decimal(0)
         if pricing == "list":
             discount = Decimal(0)
         price = list_price * (1 + uplift / 100)
-        lines.append({"id": f"L{i}", "product": ln["product"], "kind": "subscription", "quantity": _number(qty),
+        lines.append({"id": f"L{i}", "product": ln.product, "kind": "subscription", "quantity": _number(qty),
                       "list_price": str(price.quantize(Decimal("0.01"))),
                       "discount_pct": _number(discount.quantize(Decimal("0.0001"))),
                       "term_months": int(doc["term_months"]) or 12})

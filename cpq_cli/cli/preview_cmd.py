@@ -124,9 +124,9 @@ def _smart_preview(compiled: Any, quote: Any, path: Any, journal: str | None) ->
         return None
     try:
         last = latest_submission(conn, quote.id)
-        if last is None or last["status"] not in ("REJECTED", "RECALLED"):
+        if last is None or last.status not in ("REJECTED", "RECALLED"):
             return None
-        plan = smart_plan(conn, compiled, quote_env_values(compiled, quote), path, last["id"])
+        plan = smart_plan(conn, compiled, quote_env_values(compiled, quote), path, last.id)
     finally:
         conn.close()
     approvers = []
@@ -137,7 +137,7 @@ def _smart_preview(compiled: Any, quote: Any, path: Any, journal: str | None) ->
             "why": {rule: outcome.explain() for rule, outcome in entry.outcomes.items()}
             | {rule: "not approved by this approver before" for rule in rules if rule not in entry.outcomes},
         })
-    return {"after": last["id"], "previous_status": last["status"], "approvers": approvers}
+    return {"after": last.id, "previous_status": last.status, "approvers": approvers}
 
 
 def _single(compiled: Any, path: Path, fmt: PreviewFormat, explain: bool, fail_on: FailOn,

@@ -178,16 +178,14 @@ def status(
         sub = latest_submission(conn, quote_id)
         if sub is None:
             raise InputError(f"{quote_id} has never been submitted")
-        requests = [{**dict(r), "rules": json.loads(r["rules"]), "members": json.loads(r["members"]),
-                     "snapshot": None,
-                     "items": [{**dict(i), "delegates": json.loads(i["delegates"])} for i in items_of(conn, r["id"])]}
-                    for r in requests_of(conn, sub["id"])]
-    submission = {k: v for k, v in dict(sub).items() if k not in ("quote", "path")}
+        requests = [{**r.as_json(), "snapshot": None, "items": [i.as_json() for i in items_of(conn, r.id)]}
+                    for r in requests_of(conn, sub.id)]
+    submission = {k: v for k, v in sub.as_json().items() if k not in ("quote", "path")}
     if fmt is Format.json:
         _emit(fmt, {"quote_id": quote_id, "submission": submission, "requests": requests}, "")
         return
-    lines = [f"{quote_id}: {sub['status']}" + (f" ({sub['reason']})" if sub["reason"] else "")
-             + f" — {sub['id']}, submitted by {sub['submitted_by']} at {sub['submitted_at']}"]
+    lines = [f"{quote_id}: {sub.status}" + (f" ({sub.reason})" if sub.reason else "")
+             + f" — {sub.id}, submitted by {sub.submitted_by} at {sub.submitted_at}"]
     for r in requests:
         who = r["approver"] + (f" (group, {r['needed']} of {len(r['members'])})" if r["kind"] == "group" else "")
         extra = f" [{r['reason']}]" if r["reason"] else ""
@@ -210,13 +208,11 @@ def inbox(as_user: str = AS, fmt: Format = FORMAT, journal: str = JOURNAL, polic
 
     actor = resolve_actor(_policy(policies), as_user)
     with _journal(journal, write=False) as conn:
-        entries = []
-        for row in open_items_for(conn, actor):
-            request = conn.execute("SELECT * FROM requests WHERE id = ?", (row["request_id"],)).fetchone()
-            entries.append({"item": row["id"], "quote_id": row["quote_id"], "approver": row["approver"],
-                            "on_behalf_of": row["approver"] if row["approver"] != actor else None,
-                            "owner": row["owner"], "chain": request["chain"], "step": request["step"],
-                            "rules": json.loads(request["rules"]), "requested_at": row["requested_at"]})
+        held_items = open_items_for(conn, actor)  # one query, the request's fields joined in
+    entries: list[dict[str, Any]] = [
+        {"item": h.item.id, "quote_id": h.item.quote_id, "approver": h.item.approver,
+         "on_behalf_of": h.item.approver if h.item.approver != actor else None, "owner": h.owner, "chain": h.chain,
+         "step": h.step, "rules": list(h.rules), "requested_at": h.item.requested_at} for h in held_items]
     if fmt is Format.json:
         _emit(fmt, {"user": actor, "requests": entries}, "")
         return
@@ -355,11 +351,13 @@ def log(
     fmt: Format = FORMAT, journal: str = JOURNAL,
 ) -> None:
     """A quote's history: every event, in order."""
+    from cpq_cli.journal.events import of_quote
+
     with _journal(journal, write=False) as conn:
-        rows = conn.execute("SELECT * FROM events WHERE quote_id = ? ORDER BY seq", (quote_id,)).fetchall()
+        rows = of_quote(conn, quote_id)
     if not rows:
         raise InputError(f"{quote_id} has no history in the journal")
-    events = [{**{k: v for k, v in dict(r).items() if k not in ("data", "prev_hash")}, "data": json.loads(r["data"])}
+    events = [{**{k: v for k, v in r.as_json().items() if k not in ("data", "prev_hash")}, "data": r.payload}
               for r in rows]
     if fmt is Format.json:
         _emit(fmt, {"quote_id": quote_id, "events": events}, "")
@@ -398,10 +396,11 @@ def delegate(
 
 def delegations(fmt: Format = FORMAT, journal: str = JOURNAL) -> None:
     """List delegations, with whether each is active today."""
+    from cpq_cli.journal.approvals import delegations as all_delegations
     from cpq_cli.journal.db import today
 
     with _journal(journal, write=False) as conn:
-        rows = [dict(r) for r in conn.execute("SELECT * FROM delegations ORDER BY starts, id")]
+        rows = [d.as_json() for d in all_delegations(conn)]
     day = today().isoformat()
     for r in rows:
         r["active"] = r["starts"] <= day <= r["ends"]
@@ -475,8 +474,9 @@ def _open_items_of(journal: str | None, user: str) -> list[str]:
     from cpq_cli.journal.db import JournalError
 
     try:
+        from cpq_cli.journal.approvals import open_items
+
         with _journal(journal, write=False) as conn:
-            return [r["id"] for r in conn.execute("SELECT id FROM items WHERE approver = ? AND status = 'REQUESTED'",
-                                                  (user,))]
+            return [i.id for i in open_items(conn, user)]
     except JournalError:
         return []  # no journal yet: nothing to move

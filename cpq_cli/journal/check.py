@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+from cpq_cli.journal import approvals, orders
 from cpq_cli.journal.db import Connection
 from cpq_cli.journal.events import Head, Verified, verify
 from cpq_cli.journal.replay import Tampered, check_order, differences
@@ -27,12 +28,12 @@ def check_journal(conn: Connection, against: Head | None = None) -> Report:
     problems: list[str] = []
     if chain.broken is not None:
         return Report(chain, problems)
-    for sub in conn.execute("SELECT * FROM submissions ORDER BY quote_id, number").fetchall():
-        problems += [f"{sub['id']}: {d}" for d in differences(conn, sub)]
-    known = {r[0] for r in conn.execute("SELECT DISTINCT submission_id FROM events WHERE kind = 'submission.created'")}
-    rows = {r[0] for r in conn.execute("SELECT id FROM submissions")}
-    problems += [f"{sid}: its row was deleted" for sid in sorted(known - rows)]
-    for order in conn.execute("SELECT * FROM orders ORDER BY id").fetchall():
+    submissions = approvals.all_submissions(conn)
+    for sub in submissions:
+        problems += [f"{sub.id}: {d}" for d in differences(conn, sub)]
+    known = approvals.created_submission_ids(conn)
+    problems += [f"{sid}: its row was deleted" for sid in sorted(known - {s.id for s in submissions})]
+    for order in orders.all_orders(conn):
         try:
             check_order(conn, order)
         except Tampered as exc:

@@ -15,7 +15,8 @@ import hmac
 import json
 from typing import Any, NamedTuple
 
-from cpq_cli.journal.db import Connection, Row, now
+from cpq_cli.journal.db import Connection, now
+from cpq_cli.journal.records import Event
 
 GENESIS = "0" * 64
 
@@ -42,17 +43,44 @@ def _key_for(conn: Connection, seq: int) -> tuple[bool, bytes | None]:
     return True, getattr(conn, "chain_key", None)
 
 
-def row_intact(conn: Connection, row: Row) -> bool | None:
-    """Does the row's stored hash match its content and its stored predecessor's hash?
+def row_intact(conn: Connection, event: Event) -> bool | None:
+    """Does the event's stored hash match its content and its stored predecessor's hash?
 
     None when it cannot be told (a keyed event, read without the key).
     """
-    keyed, key = _key_for(conn, row["seq"])
+    keyed, key = _key_for(conn, event.seq)
     if keyed and key is None:
         return None
-    digest = _digest(row["prev_hash"], row["seq"], row["at"], row["kind"], row["quote_id"], row["submission_id"],
-                     row["request_id"], row["actor"], row["data"], key)
-    return hmac.compare_digest(digest, row["hash"])
+    digest = _digest(event.prev_hash, event.seq, event.at, event.kind, event.quote_id, event.submission_id,
+                     event.request_id, event.actor, event.data, key)
+    return hmac.compare_digest(digest, event.hash)
+
+
+def _select(conn: Connection, where: str, params: tuple[Any, ...], suffix: str = "") -> list[Event]:
+    return [Event.from_row(r) for r in conn.execute(f"SELECT * FROM events WHERE {where} ORDER BY seq{suffix}",
+                                                    params)]
+
+
+def of_submission(conn: Connection, submission_id: str, kinds: tuple[str, ...] = ()) -> list[Event]:
+    """A submission's events in order (optionally only some kinds)."""
+    if not kinds:
+        return _select(conn, "submission_id = ?", (submission_id,))
+    marks = ", ".join("?" * len(kinds))
+    return _select(conn, f"submission_id = ? AND kind IN ({marks})", (submission_id, *kinds))
+
+
+def of_quote(conn: Connection, quote_id: str) -> list[Event]:
+    return _select(conn, "quote_id = ?", (quote_id,))
+
+
+def after(conn: Connection, seq: int) -> list[Event]:
+    """Every event after `seq`, in order."""
+    return _select(conn, "seq > ?", (seq,))
+
+
+def last_seq(conn: Connection) -> int:
+    row = conn.execute("SELECT seq FROM journal_head WHERE id = 1").fetchone()
+    return 0 if row is None else int(row[0])
 
 
 def append(conn: Connection, kind: str, *, quote_id: str | None = None, submission_id: str | None = None,
@@ -113,26 +141,27 @@ def verify(conn: Connection, against: Head | None = None) -> Verified:
     """Walk the chain: (events checked, the first broken link or None, keyed events not checkable)."""
     prev, expected_seq, count, unchecked = GENESIS, 1, 0, 0
     found_against = against is None or against.seq == 0
-    for row in conn.execute("SELECT * FROM events ORDER BY seq"):
+    for raw in conn.execute("SELECT * FROM events ORDER BY seq"):
+        row = Event.from_row(raw)
         count += 1
-        if row["seq"] != expected_seq:
-            return Verified(count, Break(expected_seq, f"event {expected_seq} is missing (next is {row['seq']})"),
+        if row.seq != expected_seq:
+            return Verified(count, Break(expected_seq, f"event {expected_seq} is missing (next is {row.seq})"),
                             unchecked)
-        if row["prev_hash"] != prev:
-            return Verified(count, Break(row["seq"], f"event {row['seq']} does not link to event {row['seq'] - 1}"),
+        if row.prev_hash != prev:
+            return Verified(count, Break(row.seq, f"event {row.seq} does not link to event {row.seq - 1}"),
                             unchecked)
         intact = row_intact(conn, row)
         if intact is None:
             unchecked += 1
         elif not intact:
-            return Verified(count, Break(row["seq"], f"event {row['seq']} ({row['kind']}) was changed after it was "
+            return Verified(count, Break(row.seq, f"event {row.seq} ({row.kind}) was changed after it was "
                                                      "written, or its hash was recomputed without the key"), unchecked)
-        if against is not None and row["seq"] == against.seq:
-            if not hmac.compare_digest(row["hash"], against.digest):
-                return Verified(count, Break(row["seq"], f"event {row['seq']} is not the one recorded in the head "
+        if against is not None and row.seq == against.seq:
+            if not hmac.compare_digest(row.hash, against.digest):
+                return Verified(count, Break(row.seq, f"event {row.seq} is not the one recorded in the head "
                                                          "given: the journal was rewritten since"), unchecked)
             found_against = True
-        prev, expected_seq = row["hash"], expected_seq + 1
+        prev, expected_seq = row.hash, expected_seq + 1
     if not found_against:
         assert against is not None
         return Verified(count, Break(against.seq, f"the journal was cut: it ends at event {expected_seq - 1}, before "

@@ -23,7 +23,12 @@ from string import Template
 from typing import Any, NamedTuple
 
 from cpq_cli.errors import ConfigError
-from cpq_cli.journal.db import Connection, Row, now
+from cpq_cli.journal import approvals, outbound
+from cpq_cli.journal.db import Connection, now
+from cpq_cli.journal.events import after as events_after
+from cpq_cli.journal.events import last_seq
+from cpq_cli.journal.records import Event, Notification
+from cpq_cli.journal.states import ItemStatus
 from cpq_cli.policy.model import Policy
 
 
@@ -81,11 +86,11 @@ def render(name: str, settings: NotifySettings, values: dict[str, Any]) -> tuple
 
 
 def token_for(conn: Connection, item_id: str) -> str:
-    row = conn.execute("SELECT token FROM mail_tokens WHERE item_id = ?", (item_id,)).fetchone()
-    if row:
-        return str(row["token"])
+    existing = outbound.token_of_item(conn, item_id)
+    if existing:
+        return existing
     token = secrets.token_hex(6)
-    conn.execute("INSERT INTO mail_tokens (token, item_id, created_at) VALUES (?, ?, ?)", (token, item_id, now()))
+    outbound.add_token(conn, token, item_id, now())
     return token
 
 
@@ -103,9 +108,7 @@ def reply_footer(settings: NotifySettings, item_id: str, user: str) -> str:
 
 def _queue(conn: Connection, key: str, kind: str, channel: str, recipient: str, subject: str,
            body: str) -> None:
-    conn.execute("INSERT INTO notifications (key, kind, channel, recipient, subject, body, created_at) "
-                 "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (key) DO NOTHING",
-                 (key, kind, channel, recipient, subject, body, now()))
+    outbound.queue_notification(conn, key, kind, channel, recipient, subject, body, now())
 
 
 def queue(conn: Connection, settings: NotifySettings, key: str, kind: str, email: str | None,
@@ -124,16 +127,16 @@ def notifying(conn: Connection, policy: Policy, settings: NotifySettings) -> Ite
     from cpq_cli.journal.db import transaction
 
     with transaction(conn):
-        head = conn.execute("SELECT seq FROM journal_head WHERE id = 1").fetchone()
+        head = last_seq(conn)
         yield
-        enqueue(conn, policy, settings, head["seq"] if head else 0)
+        enqueue(conn, policy, settings, head)
 
 
 def enqueue(conn: Connection, policy: Policy, settings: NotifySettings, after_seq: int) -> int:
     """Queue the notifications for every event after `after_seq`. Returns how many events were read."""
     if not settings.smtp and not settings.webhook:
         return 0
-    rows = conn.execute("SELECT * FROM events WHERE seq > ? ORDER BY seq", (after_seq,)).fetchall()
+    rows = events_after(conn, after_seq)
     contexts: dict[str, dict[str, Any]] = {}  # one parse of the quote per submission, not per event
 
     def context(submission_id: str) -> dict[str, Any]:
@@ -147,16 +150,17 @@ def enqueue(conn: Connection, policy: Policy, settings: NotifySettings, after_se
 
 
 def _context(conn: Connection, submission_id: str) -> dict[str, Any]:
-    sub = conn.execute("SELECT * FROM submissions WHERE id = ?", (submission_id,)).fetchone()
-    quote = json.loads(sub["quote"])
+    sub = approvals.submission(conn, submission_id)
+    assert sub is not None, f"an event names a missing submission {submission_id}"
+    quote = sub.quote_data
     from cpq_cli.quote import parse_quote
     from cpq_cli.report.path import money_text, percent
 
     model = parse_quote(quote)
-    return {"quote_id": sub["quote_id"], "submission": sub["id"], "owner": sub["owner"],
+    return {"quote_id": sub.quote_id, "submission": sub.id, "owner": sub.owner,
             "account": quote.get("account", {}).get("name", ""), "currency": model.currency,
             "net_total": money_text(model.values["net_total"]), "discount_pct": percent(model.values["discount_pct"]),
-            "submitted_by": sub["submitted_by"]}
+            "submitted_by": sub.submitted_by}
 
 
 def _person(policy: Policy, user: str) -> tuple[str | None, str]:
@@ -164,61 +168,61 @@ def _person(policy: Policy, user: str) -> tuple[str | None, str]:
     return (found.email, found.name) if found else (None, user)
 
 
-def _for_event(conn: Connection, policy: Policy, settings: NotifySettings, event: Row,
+def _for_event(conn: Connection, policy: Policy, settings: NotifySettings, event: Event,
                context_of: Callable[[str], dict[str, Any]]) -> None:
-    kind, data = event["kind"], json.loads(event["data"])
+    kind, data = event.kind, event.payload
     if kind == "item.requested":
-        item = conn.execute("SELECT * FROM items WHERE id = ?", (data["item"],)).fetchone()
-        request = conn.execute("SELECT * FROM requests WHERE id = ?", (item["request_id"],)).fetchone()
-        context = context_of(item["submission_id"])
-        rules = json.loads(request["rules"])
+        item = approvals.item(conn, data["item"])
+        assert item is not None, f"event {event.seq} names a missing item"
+        request = approvals.request(conn, item.request_id)
+        assert request is not None, f"item {item.id} names a missing request"
+        context = context_of(item.submission_id)
+        rules = list(request.rules)
         described = {r.id: r.description or r.id for r in policy.rules}
-        token = token_for(conn, item["id"])
-        template = "escalated" if item["escalated_from"] else "request"
-        for user in [item["approver"], *json.loads(item["delegates"])]:
+        token = token_for(conn, item.id)
+        template = "escalated" if item.escalated_from else "request"
+        for user in [item.approver, *item.delegates]:
             email, name = _person(policy, user)
             subject, body = render(template, settings, {
                 **context, "name": name, "user": user, "rules": ", ".join(rules),
                 "reasons": "; ".join(described.get(r, r) for r in rules),
-                "on_behalf": f" (as delegate of {item['approver']})" if user != item["approver"] else "",
-                "from_user": item["escalated_from"] or ""})
-            queue(conn, settings, f"{event['seq']}:{user}", template, email, f"[cpq {token}] {subject}",
-                  body + reply_footer(settings, item["id"], user),
-                  {"quote_id": context["quote_id"], "item": item["id"], "to": user})
+                "on_behalf": f" (as delegate of {item.approver})" if user != item.approver else "",
+                "from_user": item.escalated_from or ""})
+            queue(conn, settings, f"{event.seq}:{user}", template, email, f"[cpq {token}] {subject}",
+                  body + reply_footer(settings, item.id, user),
+                  {"quote_id": context["quote_id"], "item": item.id, "to": user})
     elif kind in ("submission.approved", "submission.rejected"):
-        context = context_of(event["submission_id"])
+        context = context_of(str(event.submission_id))
         comment = ""
         if kind == "submission.rejected":
-            last = conn.execute("SELECT comment, decided_by FROM items WHERE submission_id = ? AND status = 'REJECTED' "
-                                "ORDER BY decided_at DESC LIMIT 1", (event["submission_id"],)).fetchone()
-            comment = last["comment"] if last else ""
+            last = approvals.last_rejection(conn, str(event.submission_id))
+            comment = (last.comment or "") if last else ""
         template = kind.split(".")[1]
         for user in dict.fromkeys([context["owner"], context["submitted_by"]]):
             email, name = _person(policy, user)
-            subject, body = render(template, settings, {**context, "name": name, "actor": event["actor"],
+            subject, body = render(template, settings, {**context, "name": name, "actor": event.actor,
                                                         "comment": comment})
-            queue(conn, settings, f"{event['seq']}:{user}", template, email, subject, body,
+            queue(conn, settings, f"{event.seq}:{user}", template, email, subject, body,
                   {"quote_id": context["quote_id"], "to": user})
     elif kind == "request.recalled":
-        context = context_of(event["submission_id"])
-        for item in conn.execute("SELECT approver FROM items WHERE request_id = ? AND status = 'RECALLED'",
-                                 (event["request_id"],)).fetchall():
-            email, name = _person(policy, item["approver"])
-            subject, body = render("recalled", settings, {**context, "name": name, "actor": event["actor"]})
-            queue(conn, settings, f"{event['seq']}:{item['approver']}", "recalled", email, subject, body,
-                  {"quote_id": context["quote_id"], "to": item["approver"]})
+        context = context_of(str(event.submission_id))
+        for item in approvals.items_in(conn, str(event.request_id), ItemStatus.RECALLED):
+            email, name = _person(policy, item.approver)
+            subject, body = render("recalled", settings, {**context, "name": name, "actor": event.actor})
+            queue(conn, settings, f"{event.seq}:{item.approver}", "recalled", email, subject, body,
+                  {"quote_id": context["quote_id"], "to": item.approver})
 
 
 def deliver(conn: Connection, settings: NotifySettings, limit: int = 500) -> tuple[int, int]:
     """Send pending notifications; (sent, failed). Each success is recorded at once, on its own."""
-    rows = conn.execute("SELECT * FROM notifications WHERE sent_at IS NULL ORDER BY id LIMIT ?", (limit,)).fetchall()
+    rows = outbound.unsent(conn, limit)
     sent = failed = 0
     smtp_client = None
     smtp_down: str | None = None  # after a failed connection, do not wait out a timeout per message
     try:
         for row in rows:
             try:
-                if row["channel"] == "email":
+                if row.channel == "email":
                     if settings.smtp is None:
                         raise RuntimeError("no [smtp] settings")
                     if smtp_down is not None:
@@ -231,18 +235,16 @@ def deliver(conn: Connection, settings: NotifySettings, limit: int = 500) -> tup
                             raise
                     _send_mail(smtp_client, settings.smtp, row)
                 else:
-                    _post(row["recipient"], row["body"], row["key"])
+                    _post(row.recipient, row.body, row.key)
             except Exception as exc:  # any failure leaves the row pending, with the reason
                 failed += 1
-                conn.execute("UPDATE notifications SET attempts = attempts + 1, last_error = ? WHERE id = ?",
-                             (smtp_down or _describe(exc), row["id"]))
+                outbound.notification_failed(conn, row.id, smtp_down or _describe(exc))
                 if smtp_client is not None and isinstance(exc, OSError | _smtp_errors()):
                     with contextlib.suppress(Exception):
                         smtp_client.close()
                     smtp_client = None
                 continue
-            conn.execute("UPDATE notifications SET attempts = attempts + 1, sent_at = ?, last_error = NULL "
-                         "WHERE id = ?", (now(), row["id"]))
+            outbound.notification_sent(conn, row.id, now())
             sent += 1
     finally:
         if smtp_client is not None:
@@ -281,21 +283,21 @@ def _connect(smtp: SmtpSettings) -> Any:
     return client
 
 
-def _send_mail(client: Any, smtp: SmtpSettings, row: Row) -> None:
+def _send_mail(client: Any, smtp: SmtpSettings, row: Notification) -> None:
     from email.message import EmailMessage
     from email.utils import formatdate, make_msgid, parseaddr
 
     domain = parseaddr(smtp.sender)[1].rpartition("@")[2] or "localhost"
     message = EmailMessage()
     message["From"] = smtp.sender
-    message["To"] = row["recipient"]
-    message["Subject"] = row["subject"]
+    message["To"] = row.recipient
+    message["Subject"] = row.subject
     message["Date"] = formatdate(usegmt=True)
-    message["Message-ID"] = make_msgid(idstring=f"cpq-{row['id']}", domain=domain)
+    message["Message-ID"] = make_msgid(idstring=f"cpq-{row.id}", domain=domain)
     # RFC 3834: our bounces answer a message automatically; everything else is generated.
-    message["Auto-Submitted"] = "auto-replied" if row["kind"] == "bounce" else "auto-generated"
-    message["X-cpq-key"] = row["key"]
-    message.set_content(row["body"])
+    message["Auto-Submitted"] = "auto-replied" if row.kind == "bounce" else "auto-generated"
+    message["X-cpq-key"] = row.key
+    message.set_content(row.body)
     client.send_message(message)
 
 

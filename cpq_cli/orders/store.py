@@ -20,8 +20,12 @@ from typing import Any, NamedTuple, TypeVar
 
 from cpq_cli.errors import CpqError, InputError
 from cpq_cli.journal import events
-from cpq_cli.journal.db import Connection, Row, fault, now, transaction
+from cpq_cli.journal import orders as rows
+from cpq_cli.journal.db import Connection, fault, now, transaction
+from cpq_cli.journal.records import Contract, OrderLine
+from cpq_cli.journal.records import Order as OrderRecord
 from cpq_cli.journal.replay import check_order
+from cpq_cli.journal.states import OrderStatus
 from cpq_cli.orders.build import Order, money_text, order_document
 from cpq_cli.orders.dates import months_between, term_end
 from cpq_cli.orders.proration import Mode, amount, multiplier
@@ -79,9 +83,7 @@ def commit_with_files(conn: Connection, plan: Callable[[], tuple[list[tuple[Path
             stamp = now()
             for final, text in files:
                 _mkdirs(final.parent)
-                conn.execute("INSERT INTO written_files (path, content, created_at, placed_at) VALUES (?, ?, ?, NULL) "
-                             "ON CONFLICT (path) DO UPDATE SET content = excluded.content, placed_at = NULL",
-                             (str(final), text, stamp))
+                rows.record_file(conn, str(final), text, stamp)
                 temps.append((_write_temp(final, text), final))
                 fault("orders.temp-written")
             fault_raise("orders.before-commit")
@@ -98,7 +100,7 @@ def commit_with_files(conn: Connection, plan: Callable[[], tuple[list[tuple[Path
         with transaction(conn):
             stamp = now()
             for _, target in temps:
-                conn.execute("UPDATE written_files SET placed_at = ? WHERE path = ?", (stamp, str(target)))
+                rows.mark_placed(conn, str(target), stamp)
     return result
 
 
@@ -139,14 +141,13 @@ def reconcile(conn: Connection, folder: Path | None = None) -> int:
     many files were (re)written.
     """
     with transaction(conn):
-        pending = conn.execute("SELECT path, content FROM written_files WHERE placed_at IS NULL").fetchall()
-        folders = {Path(r[0]).parent for r in conn.execute(
-            "SELECT path FROM written_files ORDER BY created_at DESC LIMIT 200")} | ({folder} if folder else set())
-        for row in pending:
-            final = Path(row["path"])
+        pending = rows.unplaced_files(conn)
+        folders = {Path(p).parent for p in rows.recent_file_paths(conn)} | ({folder} if folder else set())
+        for path, content in pending:
+            final = Path(path)
             if final.parent.is_dir() and not final.is_dir():
-                os.replace(_write_temp(final, row["content"]), final)
-            conn.execute("UPDATE written_files SET placed_at = ? WHERE path = ?", (now(), row["path"]))
+                os.replace(_write_temp(final, content), final)
+            rows.mark_placed(conn, path, now())
         for folder in folders:
             with contextlib.suppress(OSError):
                 for entry in folder.iterdir():
@@ -155,16 +156,11 @@ def reconcile(conn: Connection, folder: Path | None = None) -> int:
     return len(pending)
 
 
-def _outbox(conn: Connection, kind: str, key: str, payload: dict[str, Any], stamp: str) -> None:
-    conn.execute("INSERT INTO outbox (kind, key, payload, created_at) VALUES (?, ?, ?, ?)",
-                 (kind, key, json.dumps(payload, sort_keys=True, ensure_ascii=False), stamp))
-
-
 # -------------------------------------------------------------------------------------- orders
 
 
-def existing_orders(conn: Connection, quote_id: str) -> list[Row]:
-    return conn.execute("SELECT * FROM orders WHERE quote_id = ? ORDER BY number", (quote_id,)).fetchall()
+def existing_orders(conn: Connection, quote_id: str) -> list[OrderRecord]:
+    return rows.orders_of_quote(conn, quote_id)
 
 
 def stage_orders(conn: Connection, orders: list[Order], directory: Path, fmt: str, digits: int,
@@ -178,42 +174,35 @@ def stage_orders(conn: Connection, orders: list[Order], directory: Path, fmt: st
 
     files = [(place(directory, o.id, fmt, "order id"), render(doc, fmt)) for o, doc in zip(orders, docs, strict=True)]
     for order, doc, (path, _) in zip(orders, docs, files, strict=True):
-        conn.execute(
-            "INSERT INTO orders (id, quote_id, submission_id, number, account_id, currency, status, start_date, "
-            "split_by, split_key, file, data, created_at, activated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
-            "?, ?, ?)",
-            (order.id, order.quote_id, order.submission_id, order.number, order.account["id"], order.currency,
-             order.status, order.start_date.isoformat(), json.dumps(list(order.split_by)),
-             json.dumps(order.split_key, default=str), str(path), json.dumps(doc), stamp,
-             stamp if order.status == "ACTIVATED" else None))
+        rows.insert_order(conn, OrderRecord(
+            order.id, order.quote_id, order.submission_id, order.number, order.account["id"], order.currency,
+            OrderStatus(order.status), order.start_date.isoformat(), json.dumps(list(order.split_by)),
+            json.dumps(order.split_key, default=str), str(path), json.dumps(doc), stamp,
+            stamp if order.status == "ACTIVATED" else None))
         for ln in order.lines:
-            conn.execute(
-                "INSERT INTO order_lines (id, order_id, quote_line, amends, account_id, product, kind, quantity, "
-                "unit_price, list_price, amount, start_date, end_date, term_months, contract_id, created_at) "
-                "VALUES (?, ?, ?, NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?)",
-                (ln.id, order.id, ln.quote_line, order.account["id"], ln.product, ln.kind, str(ln.quantity),
-                 str(ln.unit_price), str(ln.list_price), str(ln.amount), ln.start_date.isoformat(),
-                 ln.end_date.isoformat() if ln.end_date else None, ln.term_months, stamp))
+            rows.insert_line(conn, OrderLine(
+                ln.id, order.id, ln.quote_line, None, order.account["id"], ln.product, ln.kind, str(ln.quantity),
+                str(ln.unit_price), str(ln.list_price), str(ln.amount), ln.start_date.isoformat(),
+                ln.end_date.isoformat() if ln.end_date else None, ln.term_months, None, stamp))
         events.append(conn, "order.created", quote_id=order.quote_id, submission_id=order.submission_id,
                       actor=actor, data={"order": order.id, "split": order.split_key, "status": order.status,
                                          "total": doc["total"], "file": str(path)}, at=stamp)
-        _outbox(conn, "order.created", f"order:{order.id}:created", doc, stamp)
+        rows.queue_outbox(conn, "order.created", f"order:{order.id}:created", doc, stamp)
     return files
 
 
 def activate(conn: Connection, as_of: dt.date, actor: str) -> list[str]:
     """Activate every DRAFT order that has started by `as_of` (idempotent)."""
     stamp = now()
-    due = conn.execute("SELECT * FROM orders WHERE status = 'DRAFT' AND start_date <= ? "
-                       "ORDER BY id", (as_of.isoformat(),)).fetchall()
+    due = rows.due_orders(conn, as_of.isoformat())
     for row in due:
         check_order(conn, row)
-        conn.execute("UPDATE orders SET status = 'ACTIVATED', activated_at = ? WHERE id = ?", (stamp, row["id"]))
-        events.append(conn, "order.activated", quote_id=row["quote_id"], submission_id=row["submission_id"],
-                      actor=actor, data={"order": row["id"], "as_of": as_of.isoformat()}, at=stamp)
-        _outbox(conn, "order.activated", f"order:{row['id']}:activated", {"order": row["id"],
-                                                                          "as_of": as_of.isoformat()}, stamp)
-    return [r["id"] for r in due]
+        rows.set_order_status(conn, row, OrderStatus.ACTIVATED, stamp)
+        events.append(conn, "order.activated", quote_id=row.quote_id, submission_id=row.submission_id,
+                      actor=actor, data={"order": row.id, "as_of": as_of.isoformat()}, at=stamp)
+        rows.queue_outbox(conn, "order.activated", f"order:{row.id}:activated", {"order": row.id,
+                                                                                 "as_of": as_of.isoformat()}, stamp)
+    return [r.id for r in due]
 
 
 def cancel_for_revoke(conn: Connection, submission_id: str, actor: str, reason: str,
@@ -225,29 +214,24 @@ def cancel_for_revoke(conn: Connection, submission_id: str, actor: str, reason: 
     to rewrite with their new status (after the commit: the journal is the record).
     """
     rewrites = []
-    for row in conn.execute("SELECT * FROM orders WHERE submission_id = ? AND status != 'CANCELLED' ORDER BY id",
-                            (submission_id,)).fetchall():
-        conn.execute("UPDATE orders SET status = 'CANCELLED' WHERE id = ?", (row["id"],))
-        events.append(conn, "order.cancelled", quote_id=row["quote_id"], submission_id=submission_id, actor=actor,
-                      data={"order": row["id"], "was": row["status"], "reason": f"approval revoked: {reason}"},
+    for row in rows.live_orders_of_submission(conn, submission_id):
+        rows.set_order_status(conn, row, OrderStatus.CANCELLED, stamp)
+        events.append(conn, "order.cancelled", quote_id=row.quote_id, submission_id=submission_id, actor=actor,
+                      data={"order": row.id, "was": str(row.status), "reason": f"approval revoked: {reason}"},
                       at=stamp)
-        pattern = f"%:{row['id']}%"
-        delivered = conn.execute("SELECT 1 FROM outbox WHERE key LIKE ? AND delivered_at IS NOT NULL",
-                                 (pattern,)).fetchone()
-        conn.execute("DELETE FROM outbox WHERE key LIKE ? AND delivered_at IS NULL", (pattern,))
-        if delivered:
-            _outbox(conn, "order.cancelled", f"order:{row['id']}:cancelled",
-                    {"order": row["id"], "reason": "approval revoked"}, stamp)
-        doc = json.loads(row["data"])
-        rewrites.append((Path(row["file"]), {**doc, "status": "CANCELLED"}))
+        if rows.drop_undelivered(conn, row.id):
+            rows.queue_outbox(conn, "order.cancelled", f"order:{row.id}:cancelled",
+                              {"order": row.id, "reason": "approval revoked"}, stamp)
+        doc = json.loads(row.data)
+        rewrites.append((Path(row.file), {**doc, "status": "CANCELLED"}))
     return rewrites
 
 
-def refuse_cancelled(row: Row, conn: Connection | None = None) -> None:
+def refuse_cancelled(row: OrderRecord, conn: Connection | None = None) -> None:
     if conn is not None:
         check_order(conn, row)
-    if row["status"] == "CANCELLED":
-        raise Refused(f"order {row['id']} was cancelled (its approval was revoked)",
+    if row.status is OrderStatus.CANCELLED:
+        raise Refused(f"order {row.id} was cancelled (its approval was revoked)",
                       hint="resubmit the quote for approval; a cancelled order is never activated, amended or "
                            "contracted")
 
@@ -268,72 +252,72 @@ class Amendment(NamedTuple):
 
 
 def plan_amendment(conn: Connection, order_id: str, quote_line: str, quantity: Decimal,
-                   starts: dt.date, mode: Mode, digits: int) -> tuple[Amendment, Row]:
-    order = conn.execute("SELECT * FROM orders WHERE id = ?", (order_id,)).fetchone()
+                   starts: dt.date, mode: Mode, digits: int) -> tuple[Amendment, OrderLine]:
+    order = rows.order(conn, order_id)
     if order is None:
         raise Refused(f"no order {order_id!r}", hint="`cpq orders list` shows them")
     refuse_cancelled(order, conn)
-    lines = conn.execute("SELECT * FROM order_lines WHERE order_id = ? AND quote_line = ? ORDER BY created_at, id",
-                         (order_id, quote_line)).fetchall()
-    original = next((ln for ln in lines if ln["amends"] is None), None)
+    lines = rows.lines_of_order(conn, order_id, quote_line)
+    original = next((ln for ln in lines if ln.amends is None), None)
     if original is None:
         raise Refused(f"order {order_id} has no line {quote_line!r}")
-    if original["kind"] == "one_time":
+    if original.kind == "one_time":
         raise Refused(f"{quote_line} is a one-time line; it cannot be amended")
     if quantity < 0:
         raise Refused(f"a quantity cannot be negative (got {quantity})", hint="use 0 to cancel the line")
-    current = sum((Decimal(ln["quantity"]) for ln in lines), Decimal(0))
+    current = sum((Decimal(ln.quantity) for ln in lines), Decimal(0))
     delta = quantity - current
     if delta == 0:
         raise Refused(f"{quote_line} already has quantity {current}; nothing to amend")
-    line_start = dt.date.fromisoformat(original["start_date"])
+    line_start = dt.date.fromisoformat(original.start_date)
     end = _co_term_end(conn, original)
     if starts < line_start:
         raise Refused(f"the amendment starts {starts}, before the line does ({line_start})")
     if end is not None and starts > end:
         raise Refused(f"the amendment starts {starts}, after the line ends ({end})")
-    unit = Decimal(original["unit_price"])
-    pm = multiplier(starts, end, int(original["term_months"]), mode) if end is not None else Decimal(1)
+    unit = Decimal(original.unit_price)
+    # Assets have no term and are not prorated: their delta is priced in full.
+    pm = (multiplier(starts, end, original.term_months, mode) if end is not None and original.term_months
+          else Decimal(1))
     number = len(lines)
-    amendment = Amendment(f"{original['id']}-A{number}", order_id, quote_line, delta, quantity, starts, end, pm,
+    amendment = Amendment(f"{original.id}-A{number}", order_id, quote_line, delta, quantity, starts, end, pm,
                           amount(delta, unit, pm, digits))
     return amendment, original
 
 
-def _co_term_end(conn: Connection, line: Row) -> dt.date | None:
+def _co_term_end(conn: Connection, line: OrderLine) -> dt.date | None:
     """Deltas end with the contract when the line is contracted, else with the line."""
-    if line["contract_id"]:
-        contract = conn.execute("SELECT end_date FROM contracts WHERE id = ?", (line["contract_id"],)).fetchone()
-        return dt.date.fromisoformat(contract["end_date"])
-    return dt.date.fromisoformat(line["end_date"]) if line["end_date"] else None
+    if line.contract_id:
+        contract = rows.contract(conn, line.contract_id)
+        assert contract is not None, f"order line {line.id} names a missing contract"
+        return dt.date.fromisoformat(contract.end_date)
+    return dt.date.fromisoformat(line.end_date) if line.end_date else None
 
 
-def stage_amendment(conn: Connection, amendment: Amendment, original: Row, directory: Path,
+def stage_amendment(conn: Connection, amendment: Amendment, original: OrderLine, directory: Path,
                     digits: int, actor: str) -> list[tuple[Path, str]]:
     """Insert the amendment's delta line (inside `commit_with_files`); return its file to write."""
     stamp = now()
     doc = {
-        "id": amendment.id, "order_id": amendment.order_id, "amends": original["id"],
-        "quote_line": amendment.quote_line, "product": original["product"], "kind": original["kind"],
+        "id": amendment.id, "order_id": amendment.order_id, "amends": original.id,
+        "quote_line": amendment.quote_line, "product": original.product, "kind": original.kind,
         "quantity_delta": format(amendment.delta, "f"), "quantity_after": format(amendment.quantity_after, "f"),
-        "unit_price": original["unit_price"], "start_date": amendment.start_date.isoformat(),
+        "unit_price": original.unit_price, "start_date": amendment.start_date.isoformat(),
         "end_date": amendment.end_date.isoformat() if amendment.end_date else None,
         "prorate_multiplier": format(amendment.multiplier.quantize(Decimal("0.000001")), "f"),
-        "amount": money_text(amendment.amount, digits), "contract_id": original["contract_id"],
+        "amount": money_text(amendment.amount, digits), "contract_id": original.contract_id,
     }
-    conn.execute(
-        "INSERT INTO order_lines (id, order_id, quote_line, amends, account_id, product, kind, quantity, "
-        "unit_price, list_price, amount, start_date, end_date, term_months, contract_id, created_at) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        (amendment.id, amendment.order_id, amendment.quote_line, original["id"], original["account_id"],
-         original["product"], original["kind"], str(amendment.delta), original["unit_price"],
-         original["list_price"], str(amendment.amount), amendment.start_date.isoformat(),
-         amendment.end_date.isoformat() if amendment.end_date else None, original["term_months"],
-         original["contract_id"], stamp))
-    order = conn.execute("SELECT quote_id, submission_id FROM orders WHERE id = ?", (amendment.order_id,)).fetchone()
-    events.append(conn, "order.amended", quote_id=order["quote_id"], submission_id=order["submission_id"],
+    rows.insert_line(conn, OrderLine(
+        amendment.id, amendment.order_id, amendment.quote_line, original.id, original.account_id,
+        original.product, original.kind, str(amendment.delta), original.unit_price,
+        original.list_price, str(amendment.amount), amendment.start_date.isoformat(),
+        amendment.end_date.isoformat() if amendment.end_date else None, original.term_months,
+        original.contract_id, stamp))
+    order = rows.order(conn, amendment.order_id)
+    assert order is not None
+    events.append(conn, "order.amended", quote_id=order.quote_id, submission_id=order.submission_id,
                   actor=actor, data=doc, at=stamp)
-    _outbox(conn, "order.amended", f"amendment:{amendment.id}", doc, stamp)
+    rows.queue_outbox(conn, "order.amended", f"amendment:{amendment.id}", doc, stamp)
     from cpq_cli.filenames import place
 
     return [(place(directory, amendment.id, "json", "amendment id"), json.dumps(doc, indent=2) + "\n")]
@@ -347,61 +331,60 @@ def plan_contracts(conn: Connection, order_ids: Iterable[str], method: str, asse
     """Contract documents for the orders' uncontracted lines: one per subscription end date, or one."""
     orders = []
     for order_id in order_ids:
-        row = conn.execute("SELECT * FROM orders WHERE id = ?", (order_id,)).fetchone()
+        row = rows.order(conn, order_id)
         if row is None:
             raise Refused(f"no order {order_id!r}", hint="`cpq orders list` shows them")
         refuse_cancelled(row, conn)
-        if row["status"] != "ACTIVATED":
-            raise Refused(f"order {order_id} is not activated yet (starts {row['start_date']})",
-                          hint=f"cpq orders activate --as-of {row['start_date']}")
+        if row.status is not OrderStatus.ACTIVATED:
+            raise Refused(f"order {order_id} is not activated yet (starts {row.start_date})",
+                          hint=f"cpq orders activate --as-of {row.start_date}")
         orders.append(row)
-    accounts = {o["account_id"] for o in orders}
+    accounts = {o.account_id for o in orders}
     if len(accounts) != 1:
         raise Refused(f"the orders belong to {len(accounts)} accounts; a contract is for one account")
     lines = []
     for order in orders:
-        lines += conn.execute("SELECT * FROM order_lines WHERE order_id = ? AND amends IS NULL AND contract_id IS NULL "
-                              "AND kind != 'one_time' ORDER BY id", (order["id"],)).fetchall()
+        lines += rows.uncontracted_lines(conn, order.id)
     if not lines:
         raise Refused("nothing to contract: every subscription and asset of these orders is already contracted "
                       "(one-time lines are never contracted)")
-    subscriptions = [ln for ln in lines if ln["kind"] == "subscription"]
-    asset_lines = [ln for ln in lines if ln["kind"] == "asset"]
-    groups: dict[str, list[Row]] = {}
+    subscriptions = [ln for ln in lines if ln.kind == "subscription"]
+    asset_lines = [ln for ln in lines if ln.kind == "asset"]
+    groups: dict[str, list[OrderLine]] = {}
     for ln in subscriptions:
-        groups.setdefault(ln["end_date"] if method == "by_end_date" else "all", []).append(ln)
+        groups.setdefault(str(ln.end_date) if method == "by_end_date" else "all", []).append(ln)
     if not groups and asset_lines:
         groups["assets"] = []
-    account = orders[0]["account_id"]
-    taken = conn.execute("SELECT COUNT(*) FROM contracts WHERE account_id = ?", (account,)).fetchone()[0]
-    contracts = []
+    account = orders[0].account_id
+    taken = rows.contract_count(conn, account)
+    contracts: list[dict[str, Any]] = []
     for n, (_, members) in enumerate(sorted(groups.items()), start=taken + 1):
-        starts = [dt.date.fromisoformat(ln["start_date"]) for ln in members] or [
-            dt.date.fromisoformat(o["start_date"]) for o in orders]
+        starts = [dt.date.fromisoformat(ln.start_date) for ln in members] or [
+            dt.date.fromisoformat(o.start_date) for o in orders]
         start = min(starts)
         if members:
-            end = max(dt.date.fromisoformat(ln["end_date"]) for ln in members)
+            end = max(dt.date.fromisoformat(str(ln.end_date)) for ln in members)  # subscriptions have one
         else:
-            end = term_end(start, quote_term(orders[0]["quote_id"]))
+            end = term_end(start, quote_term(orders[0].quote_id))
         contracts.append({
-            "id": f"C-{account}-{n}", "account": {"id": account}, "currency": orders[0]["currency"],
+            "id": f"C-{account}-{n}", "account": {"id": account}, "currency": orders[0].currency,
             "start_date": start.isoformat(), "end_date": end.isoformat(),
-            "term_months": months_between(start, end), "orders": sorted({o["id"] for o in orders}),
-            "subscriptions": [{"id": f"S-{ln['id']}", "order_line": ln["id"], "product": ln["product"],
-                               "quantity": ln["quantity"], "unit_price": ln["unit_price"], "amount": ln["amount"],
-                               "start_date": ln["start_date"], "end_date": ln["end_date"]} for ln in members],
+            "term_months": months_between(start, end), "orders": sorted({o.id for o in orders}),
+            "subscriptions": [{"id": f"S-{ln.id}", "order_line": ln.id, "product": ln.product,
+                               "quantity": ln.quantity, "unit_price": ln.unit_price, "amount": ln.amount,
+                               "start_date": ln.start_date, "end_date": ln.end_date} for ln in members],
             "assets": [],
         })
     # Assets go with the contract that runs longest.
     if asset_lines and contracts:
         target = max(contracts, key=lambda c: (c["end_date"], c["id"]))
         for ln in asset_lines:
-            units = int(Decimal(ln["quantity"])) if assets == "one_per_unit" else 1
+            units = int(Decimal(ln.quantity)) if assets == "one_per_unit" else 1
             for unit in range(1, units + 1):
                 target["assets"].append({
-                    "id": f"A-{ln['id']}" + (f"-{unit}" if assets == "one_per_unit" else ""), "order_line": ln["id"],
-                    "product": ln["product"], "quantity": "1" if assets == "one_per_unit" else ln["quantity"],
-                    "start_date": ln["start_date"]})
+                    "id": f"A-{ln.id}" + (f"-{unit}" if assets == "one_per_unit" else ""), "order_line": ln.id,
+                    "product": ln.product, "quantity": "1" if assets == "one_per_unit" else ln.quantity,
+                    "start_date": ln.start_date})
     return contracts
 
 
@@ -416,16 +399,13 @@ def stage_contracts(conn: Connection, contracts: list[dict[str, Any]], directory
 
         path = place(directory, doc["id"], fmt, "contract id")
         files.append((path, render(doc, fmt)))
-        conn.execute("INSERT INTO contracts (id, account_id, currency, start_date, end_date, term_months, file, "
-                     "data, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                     (doc["id"], doc["account"]["id"], doc["currency"], doc["start_date"], doc["end_date"],
-                      doc["term_months"], str(path), json.dumps(doc), stamp))
-        for item in doc["subscriptions"] + doc["assets"]:
-            conn.execute("UPDATE order_lines SET contract_id = ? WHERE id = ? OR amends = ?",
-                         (doc["id"], item["order_line"], item["order_line"]))
+        rows.insert_contract(conn, Contract(doc["id"], doc["account"]["id"], doc["currency"], doc["start_date"],
+                                            doc["end_date"], doc["term_months"], str(path), json.dumps(doc), stamp))
+        rows.contract_lines(conn, doc["id"], list(dict.fromkeys(
+            item["order_line"] for item in doc["subscriptions"] + doc["assets"])))
         events.append(conn, "contract.created", actor=actor,
                       data={"contract": doc["id"], "orders": doc["orders"], "end_date": doc["end_date"]}, at=stamp)
-        _outbox(conn, "contract.created", f"contract:{doc['id']}:created", doc, stamp)
+        rows.queue_outbox(conn, "contract.created", f"contract:{doc['id']}:created", doc, stamp)
     return files
 
 
@@ -445,22 +425,21 @@ class Entitlement(NamedTuple):
 
 def entitlements(conn: Connection, account: str, at: dt.date) -> list[Entitlement]:
     """Subscriptions and assets of the account at a date, with amendment deltas in effect summed."""
-    rows = conn.execute("SELECT * FROM order_lines WHERE account_id = ? AND kind != 'one_time' ORDER BY id",
-                        (account,)).fetchall()
-    originals = [r for r in rows if r["amends"] is None]
+    lines = rows.recurring_lines(conn, account)
+    originals = [r for r in lines if r.amends is None]
     out = []
     for line in originals:
-        start = dt.date.fromisoformat(line["start_date"])
-        end = dt.date.fromisoformat(line["end_date"]) if line["end_date"] else None
+        start = dt.date.fromisoformat(line.start_date)
+        end = dt.date.fromisoformat(line.end_date) if line.end_date else None
         status = "PENDING" if at < start else "EXPIRED" if end is not None and at > end else "ACTIVE"
         quantity = Decimal(0)
-        for r in rows:
-            if r["id"] != line["id"] and r["amends"] != line["id"]:
+        for r in lines:
+            if r.id != line.id and r.amends != line.id:
                 continue
-            r_start = dt.date.fromisoformat(r["start_date"])
-            r_end = dt.date.fromisoformat(r["end_date"]) if r["end_date"] else None
+            r_start = dt.date.fromisoformat(r.start_date)
+            r_end = dt.date.fromisoformat(r.end_date) if r.end_date else None
             if r_start <= at and (r_end is None or at <= r_end):
-                quantity += Decimal(r["quantity"])
-        out.append(Entitlement(line["id"], line["product"], line["kind"], quantity, start, end, status,
-                               line["contract_id"]))
+                quantity += Decimal(r.quantity)
+        out.append(Entitlement(line.id, line.product, line.kind, quantity, start, end, status,
+                               line.contract_id))
     return out
