@@ -29,11 +29,11 @@ def build(journal: Path, submissions: int) -> tuple[str, str]:
     """A journal of `submissions` submissions of the example quote Q-1004; returns (quote id, approver) open."""
     import json
 
+    from cpq_cli.approvals.workflow import decide, submit
     from cpq_cli.journal.db import open_journal, transaction
-    from cpq_cli.policy.checked import load_policy
     from cpq_cli.quote import parse_quote
     from cpq_cli.routing import compile_policy
-    from cpq_cli.workflow import decide, submit
+    from cpq_cli.services.policy import load_policy
 
     policy = load_policy(ROOT / "policies", use_cache=False)
     compiled = compile_policy(policy)
@@ -53,8 +53,8 @@ def build(journal: Path, submissions: int) -> tuple[str, str]:
 
 
 def journal_work(journal: Path, quote_id: str, actor: str, repeat: int) -> list[float]:
+    from cpq_cli.approvals.workflow import decide
     from cpq_cli.journal.db import open_journal
-    from cpq_cli.workflow import decide
 
     conn = open_journal(journal)
     times = []

@@ -127,9 +127,9 @@ def main() -> None:
 
     # 2. evaluation of a 1,000-line quote against 500 rules
     sys.path.insert(0, str(ROOT))
-    from cpq_cli.policy.checked import load_policy
     from cpq_cli.quote import parse_quote
     from cpq_cli.routing import compile_policy, route
+    from cpq_cli.services.policy import load_policy
 
     big_policy = work / "policy500"
     make_policy(big_policy, 500, rng)

@@ -43,3 +43,7 @@ class PolicyError(InputError):
 
 class RoutingError(InputError):
     """A quote cannot be routed, e.g. a dynamic approver resolves to nobody."""
+
+
+class Refused(InputError):
+    """An action the workflow does not allow (a decision, an order, a delegation); nothing was written."""

@@ -58,7 +58,7 @@ def policy_at(rev: str, policy_dir: Path, into: Path) -> Path:
 
 def load_at(rev: str | None, policy_dir: Path, scratch: Path) -> Policy:
     from cpq_cli.errors import PolicyError
-    from cpq_cli.policy.checked import load_policy
+    from cpq_cli.services.policy import load_policy
 
     if rev is None:
         return load_policy(policy_dir)

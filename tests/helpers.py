@@ -9,9 +9,9 @@ from typing import Any
 
 import yaml
 
-from cpq_cli.policy.checked import load_policy
 from cpq_cli.policy.model import Policy
 from cpq_cli.quote import Quote, parse_quote
+from cpq_cli.services.policy import load_policy
 
 USERS = {
     "ceo": {"name": "Cee", "email": "ceo@x.example"},

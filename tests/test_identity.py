@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from cpq_cli import identity
+from cpq_cli.approvals import identity
 from cpq_cli.errors import InputError
 from tests.helpers import make_policy
 

@@ -195,11 +195,11 @@ def test_plain_and_rich_trees_render_the_same_text(workdir: Path) -> None:
 
     from rich.console import Console
 
-    from cpq_cli.policy.checked import load_policy
     from cpq_cli.quote import load_quote
     from cpq_cli.report.path_text import path_tree
     from cpq_cli.report.tree import render_plain, to_rich
     from cpq_cli.routing import compile_policy, route
+    from cpq_cli.services.policy import load_policy
 
     compiled = compile_policy(load_policy(workdir / "policies"))
     for quote_file in sorted((workdir / "examples" / "quotes").glob("*.json")):

@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 
+from cpq_cli.approvals.smart import decode, encode, reevaluate
 from cpq_cli.expressions import compile_expression, parse
 from cpq_cli.policy.load import _smart
 from cpq_cli.policy.model import Rule
-from cpq_cli.smart import decode, encode, reevaluate
 
 D = Decimal
 
@@ -19,7 +19,7 @@ def _outcome(when: str, smart: Any, snapshot: dict[str, Any], current: dict[str,
     expr = parse(when)
     fn = compile_expression(expr)
     rule = Rule("r", when, ("x",), smart=_smart(smart))
-    from cpq_cli.smart import tested_values
+    from cpq_cli.approvals.smart import tested_values
 
     taken = tested_values(fn, snapshot)
     return reevaluate(rule, expr, fn, current, taken).reapprove

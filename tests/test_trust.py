@@ -451,7 +451,7 @@ def test_signed_decisions_refuse_as_without_the_key(cli: Cli, tmp_path: Path) ->
     with _db(cli) as conn:
         row = conn.execute("SELECT data FROM events WHERE kind = 'item.approved'").fetchone()
     signature = json.loads(row["data"])["signature"]
-    from cpq_cli import signing
+    from cpq_cli.approvals import signing
 
     quote_hash = _status(cli, "Q-1004")["submission"]["quote_hash"]
     item = _request(cli, "Q-1004", "alice")["items"][0]["id"]

@@ -31,8 +31,8 @@ def register(app: typer.Typer) -> None:
 
 
 def _settings(policy: Any) -> Any:
-    from cpq_cli import notify
     from cpq_cli.config import load_config
+    from cpq_cli.outbound import notify
 
     return notify.load_settings(load_config().sections, Path(policy.root))
 
@@ -43,23 +43,24 @@ def tick(
 ) -> None:
     """Escalate overdue requests, queue reminders, activate due orders and deliver pending
     notifications. Idempotent: safe to run from cron every minute."""
-    from cpq_cli import notify
-    from cpq_cli import tick as ticking
+    from cpq_cli.approvals.escalation import escalate
     from cpq_cli.config import load_config
     from cpq_cli.journal.db import now, open_journal, resolve_journal
     from cpq_cli.orders.store import activate
+    from cpq_cli.outbound import notify
+    from cpq_cli.outbound.reminders import remind, reminder_period
 
     if at:
         os.environ["CPQ_NOW"] = at  # every timestamp of this run
         now()  # validates it, with a clear error
     policy = _policy(policies)
     settings = _settings(policy)
-    period = ticking.reminder_period(load_config().sections)
+    period = reminder_period(load_config().sections)
     conn = open_journal(resolve_journal(journal))
     try:
         with notify.notifying(conn, policy, settings):
-            escalated = ticking.escalate(conn, policy)
-            reminded = ticking.remind(conn, policy, settings, period) if (settings.smtp or settings.webhook) else []
+            escalated = escalate(conn, policy)
+            reminded = remind(conn, policy, settings, period) if (settings.smtp or settings.webhook) else []
             import datetime as dt
 
             activated = activate(conn, dt.datetime.fromisoformat(now()).date(), "cpq")
@@ -85,10 +86,10 @@ def ingest(
     processed once.
 
     Exit 1 when any message was refused or quarantined."""
-    from cpq_cli import mail, notify
     from cpq_cli.cli.workflow_cmd import _file_hash
     from cpq_cli.config import load_config
     from cpq_cli.journal.db import open_journal, resolve_journal
+    from cpq_cli.outbound import mail, notify
     from cpq_cli.secret import load_secret
 
     policy = _policy(policies)
@@ -118,8 +119,8 @@ def ingest(
 
 
 def _bounce(conn: Any, settings: Any, message: Any, reason: str, notify: Any) -> None:
-    from cpq_cli.mail import sender_address
-    from cpq_cli.workflow import Refused
+    from cpq_cli.errors import Refused
+    from cpq_cli.outbound.mail import sender_address
 
     try:
         sender = sender_address(message)
@@ -143,9 +144,9 @@ def sync(
 ) -> None:
     """Deliver outbox events (orders, activations, amendments, contracts) to the ERP, in order,
     each with its Idempotency-Key. Stops at the first event that cannot be delivered (exit 1)."""
-    from cpq_cli import sync as syncing
     from cpq_cli.config import load_config
     from cpq_cli.journal.db import open_journal, resolve_journal
+    from cpq_cli.outbound import sync as syncing
 
     problem = syncing.check_target(to)
     if problem:

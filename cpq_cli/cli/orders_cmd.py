@@ -73,8 +73,9 @@ def _orders_dir(option: Path | None) -> Path:
 
 def _approved(conn: Connection, quote_arg: str | None) -> tuple[Quote, Submission]:
     """The quote and its approved submission; refuses anything else (exit 1), writing nothing."""
+    from cpq_cli.approvals.workflow import latest_submission
+    from cpq_cli.errors import Refused
     from cpq_cli.quote import load_quote
-    from cpq_cli.workflow import Refused, latest_submission
 
     if quote_arg is None:
         from cpq_cli.journal.orders import approved_without_orders
@@ -118,11 +119,11 @@ def _split_label(split_key: dict[str, object]) -> str:
 
 def _make_orders(quote_arg: str | None, split_by: tuple[str, ...], file_format: FileFormat, out_dir: Path | None,
                  fmt: Format, journal: str | None, policies: Path | None, as_user: str | None) -> None:
-    from cpq_cli.identity import resolve_actor
+    from cpq_cli.approvals.identity import resolve_actor
+    from cpq_cli.errors import Refused
     from cpq_cli.journal.db import journal_exists, open_journal, resolve_journal, today
     from cpq_cli.orders.build import Order, build_orders, money_text
     from cpq_cli.orders.store import commit_with_files, existing_orders, stage_orders
-    from cpq_cli.workflow import Refused
 
     policy = _policy(policies)
     actor = resolve_actor(policy, as_user) if as_user else "cpq"

@@ -8,6 +8,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, TextIO
 
 from cpq_cli.errors import CpqError
+from cpq_cli.report.base import quiet_broken_pipe
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -48,15 +49,6 @@ def console(stream: TextIO | None = None) -> Console:
                    emoji=False, width=None if is_tty else 4000)
     made.on_broken_pipe = quiet_broken_pipe  # type: ignore[method-assign]
     return made
-
-
-def quiet_broken_pipe() -> None:
-    """The reader went away (`cpq preview DIR | head -1`): stop quietly with 0, as Unix tools do
-    (Rich's own handler exits 1)."""
-    import os
-
-    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-    raise SystemExit(0)
 
 
 def print_tree(root: Node, stream: TextIO | None = None) -> None:

@@ -62,9 +62,9 @@ def preview(
 ) -> None:
     from cpq_cli.config import resolve_policy_dir
     from cpq_cli.parallel import default_jobs
-    from cpq_cli.policy.checked import load_policy
     from cpq_cli.preview import expand_quote_args
     from cpq_cli.routing import compile_policy
+    from cpq_cli.services.policy import load_policy
 
     policy = load_policy(resolve_policy_dir(policies))
     compiled = compile_policy(policy)
@@ -111,9 +111,9 @@ def _batch(compiled: Any, paths: list[Path], fmt: PreviewFormat, explain: bool, 
 
 def _smart_preview(compiled: Any, quote: Any, path: Any, journal: str | None) -> dict[str, Any] | None:
     """On a quote last rejected or recalled: which earlier approvals a submit would reuse, and why."""
+    from cpq_cli.approvals.workflow import latest_submission, smart_plan
     from cpq_cli.journal.db import JournalError, journal_exists, open_journal, resolve_journal
     from cpq_cli.routing import quote_env_values
-    from cpq_cli.workflow import latest_submission, smart_plan
 
     location = resolve_journal(journal)
     if not journal_exists(location):

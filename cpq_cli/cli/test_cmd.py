@@ -44,9 +44,9 @@ def test(
 ) -> None:
     from cpq_cli.config import resolve_policy_dir
     from cpq_cli.errors import InputError
-    from cpq_cli.policy.checked import load_policy
     from cpq_cli.policytest import discover_test_files, run_tests
     from cpq_cli.routing import compile_policy
+    from cpq_cli.services.policy import load_policy
 
     policy_dir = resolve_policy_dir(policies)
     compiled = compile_policy(load_policy(policy_dir))

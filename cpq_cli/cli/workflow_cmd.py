@@ -50,7 +50,7 @@ def register(app: typer.Typer) -> None:
 
 def _policy(policies: Path | None) -> Any:
     from cpq_cli.config import resolve_policy_dir
-    from cpq_cli.policy.checked import load_policy
+    from cpq_cli.services.policy import load_policy
 
     return load_policy(resolve_policy_dir(policies))
 
@@ -73,9 +73,9 @@ def _journal(path: str | None, *, write: bool) -> Iterator[Connection]:
 def run_write(journal: str | None, policy: Any, action: Any) -> Any:
     """Run a workflow change in one transaction, queue its notifications in the same one, then
     deliver them. A delivery that fails stays queued for `cpq tick`; the change itself stands."""
-    from cpq_cli import notify
     from cpq_cli.config import load_config
     from cpq_cli.journal.db import open_journal, resolve_journal
+    from cpq_cli.outbound import notify
 
     settings = notify.load_settings(load_config().sections, Path(policy.root))
     conn = open_journal(resolve_journal(journal))
@@ -150,10 +150,10 @@ def submit(
     """
     import os
 
-    from cpq_cli.identity import resolve_actor
+    from cpq_cli.approvals.identity import resolve_actor
+    from cpq_cli.approvals.workflow import submit as do_submit
     from cpq_cli.quote import load_quote
     from cpq_cli.routing import compile_policy
-    from cpq_cli.workflow import submit as do_submit
 
     policy = _policy(policies)
     actor = resolve_actor(policy, as_user)
@@ -172,7 +172,7 @@ def status(
     fmt: Format = FORMAT, journal: str = JOURNAL,
 ) -> None:
     """Show a quote's latest submission: every request, who decided what, and what is open."""
-    from cpq_cli.workflow import items_of, latest_submission, requests_of
+    from cpq_cli.approvals.workflow import items_of, latest_submission, requests_of
 
     with _journal(journal, write=False) as conn:
         sub = latest_submission(conn, quote_id)
@@ -203,8 +203,8 @@ def status(
 
 def inbox(as_user: str = AS, fmt: Format = FORMAT, journal: str = JOURNAL, policies: Path = POLICIES) -> None:
     """List the approval requests waiting for you (yours, and those delegated to you)."""
-    from cpq_cli.identity import resolve_actor
-    from cpq_cli.workflow import open_items_for
+    from cpq_cli.approvals.identity import resolve_actor
+    from cpq_cli.approvals.workflow import open_items_for
 
     actor = resolve_actor(_policy(policies), as_user)
     with _journal(journal, write=False) as conn:
@@ -233,15 +233,15 @@ SIGN_KEY = typer.Option(None, "--sign-key", envvar="CPQ_SIGNING_KEY", metavar="F
 def _signer(path: Path | None) -> Any:
     if path is None:
         return None
-    from cpq_cli.signing import load_signer
+    from cpq_cli.approvals.signing import load_signer
 
     return load_signer(path)
 
 
 def _decide(quote_id: str | None, as_user: str | None, approve: bool, comment: str | None, fmt: Format,
             journal: str | None, policies: Path | None, sign_key: Path | None = None) -> None:
-    from cpq_cli.identity import resolve_actor
-    from cpq_cli.workflow import decide
+    from cpq_cli.approvals.identity import resolve_actor
+    from cpq_cli.approvals.workflow import decide
 
     policy = _policy(policies)
     actor = resolve_actor(policy, as_user)
@@ -279,8 +279,8 @@ def recall(
     as_user: str = AS, fmt: Format = FORMAT, journal: str = JOURNAL, policies: Path = POLICIES,
 ) -> None:
     """Recall a pending submission (owner, submitter or admin), to edit and resubmit the quote."""
-    from cpq_cli.identity import resolve_actor
-    from cpq_cli.workflow import recall as do_recall
+    from cpq_cli.approvals.identity import resolve_actor
+    from cpq_cli.approvals.workflow import recall as do_recall
 
     policy = _policy(policies)
     actor = resolve_actor(policy, as_user)
@@ -294,14 +294,22 @@ def revoke(
     fmt: Format = FORMAT, journal: str = JOURNAL, policies: Path = POLICIES,
 ) -> None:
     """Revoke an approved quote's approval (admins only); it must be submitted again."""
-    from cpq_cli.identity import resolve_actor
-    from cpq_cli.workflow import revoke as do_revoke
+    from cpq_cli.approvals.identity import resolve_actor
+    from cpq_cli.approvals.workflow import revoke as do_revoke
 
     policy = _policy(policies)
     actor = resolve_actor(policy, as_user)
-    outcome = run_write(journal, policy, lambda conn: do_revoke(conn, policy, actor, quote_id, reason))
-    _rewrite_cancelled(outcome.rewrites)
-    _outcome(fmt, outcome)
+    from cpq_cli.journal.db import now
+    from cpq_cli.orders.store import cancel_for_revoke
+
+    def action(conn: Connection) -> tuple[Any, list[tuple[Path, dict[str, Any]]]]:
+        outcome = do_revoke(conn, policy, actor, quote_id, reason)
+        return outcome, cancel_for_revoke(conn, outcome.submission_id, actor, reason, now())
+
+    outcome, rewrites = run_write(journal, policy, action)
+    _rewrite_cancelled(rewrites)
+    note = f"; {len(rewrites)} order(s) cancelled" if rewrites else ""
+    _outcome(fmt, outcome._replace(message=outcome.message.replace("; it must", f"{note}; it must")))
 
 
 def _rewrite_cancelled(rewrites: Any) -> None:
@@ -333,8 +341,8 @@ def override(
     fmt: Format = FORMAT, journal: str = JOURNAL, policies: Path = POLICIES, sign_key: Path = SIGN_KEY,
 ) -> None:
     """Decide a requested item in place of its approvers (admins only), with a recorded reason."""
-    from cpq_cli.identity import resolve_actor
-    from cpq_cli.workflow import override as do_override
+    from cpq_cli.approvals.identity import resolve_actor
+    from cpq_cli.approvals.workflow import override as do_override
 
     if approve is None:
         raise InputError("say --approve or --reject")
@@ -379,8 +387,8 @@ def delegate(
     """Let another user act on your requests during a window. Not transitive; either of you may act."""
     import datetime as dt
 
-    from cpq_cli.identity import resolve_actor
-    from cpq_cli.workflow import delegate as do_delegate
+    from cpq_cli.approvals.identity import resolve_actor
+    from cpq_cli.approvals.workflow import delegate as do_delegate
 
     for label, value in (("--from", starts), ("--until", ends)):
         try:
@@ -426,9 +434,9 @@ def replace(
     Without --apply, prints the diff and the requests that would move; nothing changes.
     Every other byte of the files (comments, order, quoting) stays as it is.
     """
-    from cpq_cli import replace as rep
+    from cpq_cli.approvals import replace as rep
+    from cpq_cli.approvals.identity import resolve_actor
     from cpq_cli.config import resolve_policy_dir
-    from cpq_cli.identity import resolve_actor
 
     policy = _policy(policies)
     if old not in policy.users:
@@ -459,7 +467,7 @@ def replace(
         raise InputError(f"{actor} is not an admin", hint="admins are listed under `admins:` in the policy set")
     moved: list[str] = []
     if open_items:
-        from cpq_cli.workflow import reassign
+        from cpq_cli.approvals.workflow import reassign
 
         with _journal(journal, write=True) as conn:
             moved = reassign(conn, old, new, actor)

@@ -18,7 +18,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, NamedTuple, TypeVar
 
-from cpq_cli.errors import CpqError, InputError
+from cpq_cli.errors import CpqError, InputError, Refused
 from cpq_cli.journal import events
 from cpq_cli.journal import orders as rows
 from cpq_cli.journal.db import Connection, fault, now, transaction
@@ -29,7 +29,6 @@ from cpq_cli.journal.states import OrderStatus
 from cpq_cli.orders.build import Order, money_text, order_document
 from cpq_cli.orders.dates import months_between, term_end
 from cpq_cli.orders.proration import Mode, amount, multiplier
-from cpq_cli.workflow import Refused
 
 T = TypeVar("T")
 

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from itertools import groupby
 
 from cpq_cli.diagnostics import Report, Severity
-from cpq_cli.report.lint import Output, RuleInfo, summary_line
+from cpq_cli.report.base import Output, RuleInfo, summary_line
 
 _LEVEL = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "notice"}
 

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 
 from cpq_cli import __version__
 from cpq_cli.diagnostics import Report, Severity
-from cpq_cli.report.lint import Output, RuleInfo
+from cpq_cli.report.base import Output, RuleInfo
 
 ENVELOPE_VERSION = 1
 

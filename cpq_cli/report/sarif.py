@@ -9,7 +9,7 @@ from typing import Any
 from cpq_cli import __version__
 from cpq_cli.diagnostics import Report, Severity
 from cpq_cli.jsonpath import format_json_path
-from cpq_cli.report.lint import Output, RuleInfo
+from cpq_cli.report.base import Output, RuleInfo
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 _LEVEL = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "note"}

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from cpq_cli.diagnostics import Report, Severity
-from cpq_cli.report.lint import Output, RuleInfo, summary_line
+from cpq_cli.report.base import Output, RuleInfo, quiet_broken_pipe, summary_line
 
 _STYLE = {Severity.ERROR: "bold red", Severity.WARNING: "yellow", Severity.INFO: "cyan"}
 
@@ -14,7 +14,6 @@ def report_text(report: Report, out: Output, failed: bool, rules: Mapping[str, R
     from rich.console import Console
     from rich.text import Text
 
-    from cpq_cli.cli.output import quiet_broken_pipe
 
     console = Console(file=out.stdout, force_terminal=out.color, no_color=not out.color, highlight=False,
                       soft_wrap=True)

@@ -14,10 +14,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from cpq_cli.errors import InputError
+from cpq_cli.approvals.smart import SmartOutcome, decode, encode, reevaluate, tested_values
+from cpq_cli.errors import Refused
 from cpq_cli.journal import approvals as store
 from cpq_cli.journal import events
 from cpq_cli.journal.db import Connection, fault, now, today
@@ -27,21 +27,15 @@ from cpq_cli.journal.states import OPEN_REQUEST, SETTLED_OK, ItemStatus, Request
 from cpq_cli.policy.model import Policy
 from cpq_cli.quote import Quote, content_hash_like
 from cpq_cli.routing import ApprovalPath, ApproverKind, CompiledPolicy, quote_env_values, route
-from cpq_cli.smart import SmartOutcome, decode, encode, reevaluate, tested_values
 
 if TYPE_CHECKING:
-    from cpq_cli.signing import Signer
-
-class Refused(InputError):
-    """An action the workflow does not allow; nothing was written."""
-
+    from cpq_cli.approvals.signing import Signer
 
 class Outcome(NamedTuple):
     submission_id: str
     status: str
     changed: bool
     message: str
-    rewrites: tuple[tuple[Path, dict[str, Any]], ...] = ()  # files to rewrite once the change is committed
 
 
 def _json(value: Any) -> str:
@@ -445,7 +439,7 @@ def decide(conn: Connection, actor: str, quote_id: str | None, approve: bool, co
 def _signature(policy: Policy | None, signer: Signer | None, actor: str, item_id: str, quote_hash: str,
                verdict: str) -> str:
     """The actor's signature of one decision, checked against their key in the policy set."""
-    from cpq_cli import signing
+    from cpq_cli.approvals import signing
 
     if signer is None:
         raise Refused(f"this policy set requires signed decisions, and {actor}'s decision on {item_id} is not signed",
@@ -539,6 +533,8 @@ def _require_admin(policy: Policy, actor: str) -> None:
 
 
 def revoke(conn: Connection, policy: Policy, actor: str, quote_id: str, reason: str) -> Outcome:
+    """Close an approved submission as REVOKED. The caller cancels what was made from it (orders)
+    in the same transaction: approvals know nothing of what comes after them."""
     _require_admin(policy, actor)
     last = latest_submission(conn, quote_id)
     if last is not None:
@@ -546,15 +542,10 @@ def revoke(conn: Connection, policy: Policy, actor: str, quote_id: str, reason: 
     if last is None or last.status != "APPROVED":
         state = "never submitted" if last is None else last.status.lower()
         raise Refused(f"{quote_id} is {state}; only an approved quote can be revoked")
-    from cpq_cli.orders.store import cancel_for_revoke
-
     stamp = now()
     _close_submission(conn, last.id, quote_id, SubmissionStatus.APPROVED, SubmissionStatus.REVOKED, reason, actor,
                       stamp)
-    cancelled = cancel_for_revoke(conn, last.id, actor, reason, stamp)
-    note = f"; {len(cancelled)} order(s) cancelled" if cancelled else ""
-    return Outcome(last.id, "REVOKED", True, f"{quote_id} approval revoked ({last.id}){note}; it must be "
-                   "resubmitted", tuple(cancelled))
+    return Outcome(last.id, "REVOKED", True, f"{quote_id} approval revoked ({last.id}); it must be resubmitted")
 
 
 def override(conn: Connection, policy: Policy, actor: str, target: str, approve: bool,

@@ -1,22 +1,19 @@
-"""`cpq tick`: the periodic job. Escalates overdue requests, queues reminders, activates due orders.
+"""Escalation: a request left undecided past its rule's `escalate.after` moves to `escalate.to`.
 
 Idempotent and safe to run from cron every minute: an escalated item is closed (ESCALATED) and
-its successor requested, so a second tick finds nothing to escalate; a reminder is sent at most
-once per reminder period per item.
+its successor requested, so a second run finds nothing to escalate.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 
+from cpq_cli.approvals.workflow import active_delegates
 from cpq_cli.journal import approvals, events
 from cpq_cli.journal.db import Connection, now
 from cpq_cli.journal.records import Item
 from cpq_cli.journal.states import ItemStatus
-from cpq_cli.notify import NotifySettings, queue, render
-from cpq_cli.policy.load import parse_duration
 from cpq_cli.policy.model import Policy
-from cpq_cli.workflow import active_delegates
 
 
 def _at(stamp: str) -> dt.datetime:
@@ -62,41 +59,3 @@ def escalate(conn: Connection, policy: Policy) -> list[str]:
                       data={"item": successor, "approver": plan.to, "escalated_from": item.approver}, at=stamp)
         done.append(item.id)
     return done
-
-
-def remind(conn: Connection, policy: Policy, settings: NotifySettings, every: dt.timedelta) -> list[str]:
-    stamp = now()
-    current = _at(stamp)
-    done = []
-    for item in approvals.open_items(conn):
-        last = _at(item.reminded_at or item.requested_at)
-        if current < last + every:
-            continue
-        user = policy.users.get(item.approver)
-        sub = approvals.submission(conn, item.submission_id)
-        assert sub is not None, f"item {item.id} names a missing submission"
-        account = sub.quote_data.get("account", {}).get("name", "")
-        subject, body = render("reminder", settings, {"quote_id": item.quote_id, "account": account,
-                                                      "owner": sub.owner, "name": user.name if user else "",
-                                                      "requested_at": item.requested_at})
-        from cpq_cli.notify import token_for
-
-        token = token_for(conn, item.id)
-        from cpq_cli.notify import reply_footer
-
-        queue(conn, settings, f"remind:{item.id}:{stamp}", "reminder", user.email if user else None,
-              f"[cpq {token}] {subject}", body + reply_footer(settings, item.id, item.approver),
-              {"quote_id": item.quote_id, "item": item.id})
-        approvals.set_reminded(conn, item.id, stamp)
-        done.append(item.id)
-    return done
-
-
-def reminder_period(sections: dict[str, dict[str, object]]) -> dt.timedelta:
-    raw = str((sections.get("notify") or {}).get("remind_every", "24h"))
-    period = parse_duration(raw)
-    if period is None:
-        from cpq_cli.errors import ConfigError
-
-        raise ConfigError(f"[notify] remind_every = {raw!r} is not a duration like 24h or 2d")
-    return period

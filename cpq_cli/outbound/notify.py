@@ -98,7 +98,7 @@ def reply_footer(settings: NotifySettings, item_id: str, user: str) -> str:
     """The recipient's own reply code, appended to their e-mail only (never to webhooks)."""
     if settings.smtp is None:
         return ""
-    from cpq_cli.mail import reply_code
+    from cpq_cli.outbound.mail import reply_code
     from cpq_cli.secret import load_secret
 
     key = load_secret("e-mail decisions (the reply code in each request e-mail)")  # read when needed, never cached
@@ -304,7 +304,7 @@ def _send_mail(client: Any, smtp: SmtpSettings, row: Notification) -> None:
 def _post(url: str, body: str, key: str) -> None:
     import urllib.request
 
-    from cpq_cli.sync import sf_string
+    from cpq_cli.outbound.sync import sf_string
 
     request = urllib.request.Request(url, data=body.encode(), method="POST",
                                      headers={"Content-Type": "application/json", "Idempotency-Key": sf_string(key)})

@@ -32,11 +32,12 @@ from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from cpq_cli.approvals.workflow import decide
+from cpq_cli.errors import Refused
 from cpq_cli.journal import approvals, outbound
 from cpq_cli.journal.db import Connection, now
 from cpq_cli.journal.records import Item
 from cpq_cli.policy.model import Policy
-from cpq_cli.workflow import Refused, decide
 
 TOKEN = re.compile(r"\[cpq ([0-9a-f]{12})\]")
 CODE = re.compile(r"cpq-reply-code:\s*([0-9a-f]{24})")

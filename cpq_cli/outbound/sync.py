@@ -54,7 +54,7 @@ class SyncBusy(Exception):
 def render(kind: str, payload: str, fmt: str, seller: str, queued_at: str) -> tuple[str, str]:
     """(content type, body): UBL 2.1 Order XML for created orders with --format ubl, JSON otherwise."""
     if fmt == "ubl" and kind == "order.created":
-        from cpq_cli.ubl import order_xml
+        from cpq_cli.outbound.ubl import order_xml
 
         doc = json.loads(payload)
         return "application/xml", order_xml(doc, queued_at[:10], seller)

@@ -1,0 +1,2 @@
+"""What leaves the journal: notifications (SMTP, webhook), e-mail decisions coming back, and the
+ERP sync (JSON events, UBL orders)."""

@@ -1,0 +1,50 @@
+"""Reminders: an open request is reminded at most once per `[notify] remind_every` (default 24h)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from cpq_cli.journal import approvals
+from cpq_cli.journal.db import Connection, now
+from cpq_cli.outbound.notify import NotifySettings, queue, render, reply_footer, token_for
+from cpq_cli.policy.load import parse_duration
+from cpq_cli.policy.model import Policy
+
+
+def _at(stamp: str) -> dt.datetime:
+    parsed = dt.datetime.fromisoformat(stamp)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
+
+
+def remind(conn: Connection, policy: Policy, settings: NotifySettings, every: dt.timedelta) -> list[str]:
+    stamp = now()
+    current = _at(stamp)
+    done = []
+    for item in approvals.open_items(conn):
+        last = _at(item.reminded_at or item.requested_at)
+        if current < last + every:
+            continue
+        user = policy.users.get(item.approver)
+        sub = approvals.submission(conn, item.submission_id)
+        assert sub is not None, f"item {item.id} names a missing submission"
+        account = sub.quote_data.get("account", {}).get("name", "")
+        subject, body = render("reminder", settings, {"quote_id": item.quote_id, "account": account,
+                                                      "owner": sub.owner, "name": user.name if user else "",
+                                                      "requested_at": item.requested_at})
+        token = token_for(conn, item.id)
+        queue(conn, settings, f"remind:{item.id}:{stamp}", "reminder", user.email if user else None,
+              f"[cpq {token}] {subject}", body + reply_footer(settings, item.id, item.approver),
+              {"quote_id": item.quote_id, "item": item.id})
+        approvals.set_reminded(conn, item.id, stamp)
+        done.append(item.id)
+    return done
+
+
+def reminder_period(sections: dict[str, dict[str, object]]) -> dt.timedelta:
+    raw = str((sections.get("notify") or {}).get("remind_every", "24h"))
+    period = parse_duration(raw)
+    if period is None:
+        from cpq_cli.errors import ConfigError
+
+        raise ConfigError(f"[notify] remind_every = {raw!r} is not a duration like 24h or 2d")
+    return period
