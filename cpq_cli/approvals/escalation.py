@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import datetime as dt
 
-from cpq_cli.approvals.workflow import active_delegates
+from cpq_cli.acting import Act
+from cpq_cli.approvals.workflow import SYSTEM, active_delegates
 from cpq_cli.journal import approvals, events
-from cpq_cli.journal.db import Connection, now
+from cpq_cli.journal.db import Connection
 from cpq_cli.journal.records import Item
 from cpq_cli.journal.states import ItemStatus
 from cpq_cli.policy.model import Policy
@@ -21,8 +22,9 @@ def _at(stamp: str) -> dt.datetime:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
 
 
-def escalate(conn: Connection, policy: Policy) -> list[str]:
-    stamp = now()
+def escalate(conn: Connection, act: Act, policy: Policy) -> list[str]:
+    """Escalate every overdue open item at `act.at`; returns the item ids escalated."""
+    stamp = act.at
     current = _at(stamp)
     rules = {r.id: r for r in policy.rules}
     done = []
@@ -49,13 +51,13 @@ def escalate(conn: Connection, policy: Policy) -> list[str]:
         approvals.close_item(conn, item, ItemStatus.ESCALATED, stamp)
         approvals.insert_item(conn, Item(
             successor, item.request_id, item.submission_id, item.quote_id, plan.to,
-            tuple(d for d in active_delegates(conn, plan.to) if d != plan.to), ItemStatus.REQUESTED, stamp,
+            tuple(d for d in active_delegates(conn, plan.to, act.day) if d != plan.to), ItemStatus.REQUESTED, stamp,
             None, None, None, None, None, item.approver))
         events.append(conn, "item.escalated", quote_id=item.quote_id, submission_id=item.submission_id,
-                      request_id=item.request_id, actor="cpq",
+                      request_id=item.request_id, actor=SYSTEM,
                       data={"item": item.id, "to": plan.to, "successor": successor}, at=stamp)
         events.append(conn, "item.requested", quote_id=item.quote_id, submission_id=item.submission_id,
-                      request_id=item.request_id, actor="cpq",
+                      request_id=item.request_id, actor=SYSTEM,
                       data={"item": successor, "approver": plan.to, "escalated_from": item.approver}, at=stamp)
         done.append(item.id)
     return done

@@ -4,9 +4,11 @@ Submission: PENDING -> APPROVED | REJECTED | RECALLED, and APPROVED -> REVOKED (
 Request (one per chain step and approver, listing every rule that needs them):
     WAITING -> REQUESTED -> APPROVED | REJECTED; side exits CANCELLED, RECALLED, AUTO_APPROVED.
 Item (one per person asked; a group's request has one per member):
-    REQUESTED -> APPROVED | REJECTED; side exits CANCELLED, RECALLED.
+    REQUESTED -> APPROVED | REJECTED; side exits CANCELLED, RECALLED, ESCALATED.
 
-Every function here runs inside the caller's transaction and appends journal events for
+The allowed moves are one table (`journal.states`); what a request's items decide and which
+steps follow are pure functions (`machine`). Every function here runs inside the caller's
+transaction, takes the `Act` (who, when, through which channel) and appends journal events for
 every change; it raises Refused (exit 1) before writing anything when an action is not allowed.
 """
 
@@ -16,20 +18,25 @@ import json
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from cpq_cli.acting import Act, Channel
+from cpq_cli.approvals.machine import next_steps, verdict
 from cpq_cli.approvals.smart import SmartOutcome, decode, encode, reevaluate, tested_values
 from cpq_cli.errors import Refused
 from cpq_cli.journal import approvals as store
 from cpq_cli.journal import events
-from cpq_cli.journal.db import Connection, fault, now, today
+from cpq_cli.journal.db import Connection
 from cpq_cli.journal.records import HeldItem, Item, Request, Submission
 from cpq_cli.journal.replay import check as check_against_events
-from cpq_cli.journal.states import OPEN_REQUEST, SETTLED_OK, ItemStatus, RequestStatus, SubmissionStatus
+from cpq_cli.journal.states import OPEN_REQUEST, ItemStatus, RequestStatus, SubmissionStatus
 from cpq_cli.policy.model import Policy
 from cpq_cli.quote import Quote, content_hash_like
 from cpq_cli.routing import ApprovalPath, ApproverKind, CompiledPolicy, quote_env_values, route
 
 if TYPE_CHECKING:
     from cpq_cli.approvals.signing import Signer
+
+SYSTEM = Channel.SYSTEM  # the actor of what cpq does on its own (advancing steps, cancelling peers)
+
 
 class Outcome(NamedTuple):
     submission_id: str
@@ -78,18 +85,18 @@ def delegation_windows(conn: Connection, approver: str) -> list[tuple[str, str, 
     return windows
 
 
-def active_delegates(conn: Connection, approver: str, day: str | None = None) -> list[str]:
-    """Delegates whose window contains the day (default today; inclusive). Not transitive."""
-    day = day or today().isoformat()
+def active_delegates(conn: Connection, approver: str, day: str) -> list[str]:
+    """Delegates whose window contains the day (YYYY-MM-DD, inclusive). Not transitive."""
     return sorted({d for d, starts, ends in delegation_windows(conn, approver) if starts <= day <= ends})
 
 
 # ------------------------------------------------------------------------------------ submit
 
 
-def submit(conn: Connection, policy: Policy, compiled: CompiledPolicy, quote: Quote, quote_file: str | None,
-           actor: str, *, policy_commit: str | None = None) -> Outcome:
+def submit(conn: Connection, act: Act, policy: Policy, compiled: CompiledPolicy, quote: Quote,
+           quote_file: str | None, *, policy_commit: str | None = None) -> Outcome:
     """Submit a quote for approval. Same content while pending (or approved): a no-op."""
+    actor, stamp = act.actor, act.at
     quote_hash = quote.content_hash
     last = latest_submission(conn, quote.id)
     if last is not None:
@@ -111,7 +118,6 @@ def submit(conn: Connection, policy: Policy, compiled: CompiledPolicy, quote: Qu
     previous = last.id if last is not None and last.status in ("REJECTED", "RECALLED") else None
     number = (last.number + 1) if last is not None else 1
     submission_id = f"{quote.id}#{number}"
-    stamp = now()
     tested = {cr.rule.id: {str(n): encode(v) for n, v in tested_values(cr.fn, values).items()}
               for cr in compiled.rules if cr.rule.id in path.fired}
     reuse = _reusable(conn, compiled, values, path, previous) if previous else {}
@@ -125,7 +131,7 @@ def submit(conn: Connection, policy: Policy, compiled: CompiledPolicy, quote: Qu
                         "fired": list(path.fired), "previous": previous, "owner": quote.owner, "requests": plan,
                         "signed_decisions": policy.settings.require_signed_decisions},
                   at=stamp)
-    fault("submit.after-submission")
+    act.fault("submit.after-submission")
     for planned in plan:
         store.insert_request(conn, Request(
             planned["id"], submission_id, planned["chain"], planned["chain_order"], planned["step"],
@@ -134,15 +140,15 @@ def submit(conn: Connection, policy: Policy, compiled: CompiledPolicy, quote: Qu
             None, stamp if planned["status"] == "AUTO_APPROVED" else None))
         if planned["status"] == "AUTO_APPROVED":
             events.append(conn, "request.auto_approved", quote_id=quote.id, submission_id=submission_id,
-                          request_id=planned["id"], actor="cpq",
+                          request_id=planned["id"], actor=SYSTEM,
                           data={"approver": planned["approver"], "rules": planned["rules"],
                                 "reason": planned["reason"], "reused_from": planned["reused_from"]}, at=stamp)
-    fault("submit.after-requests")
+    act.fault("submit.after-requests")
     if not plan:
-        _close_submission(conn, submission_id, quote.id, SubmissionStatus.PENDING, SubmissionStatus.APPROVED,
-                          "no_rules", "cpq", stamp)
+        _close_submission(conn, act.as_system(), submission_id, quote.id, SubmissionStatus.PENDING,
+                          SubmissionStatus.APPROVED, "no_rules")
         return Outcome(submission_id, "APPROVED", True, f"{quote.id}: no approval required ({submission_id})")
-    status = advance(conn, submission_id, quote.id, stamp)
+    status = advance(conn, act, submission_id, quote.id)
     return Outcome(submission_id, status, True, f"{quote.id} submitted ({submission_id}): {status.lower()}")
 
 
@@ -272,64 +278,54 @@ def _human_origin(conn: Connection, found: Request) -> tuple[str, dict[str, Any]
 # ----------------------------------------------------------------------------------- advance
 
 
-def advance(conn: Connection, submission_id: str, quote_id: str, stamp: str) -> str:
+def advance(conn: Connection, act: Act, submission_id: str, quote_id: str) -> str:
     """Request the next steps that can run; close the submission when every chain is done."""
-    rows = requests_of(conn, submission_id)
-    chains: dict[str, list[Request]] = {}
-    for row in rows:
-        chains.setdefault(row.chain, []).append(row)
-    unfinished = {name: reqs for name, reqs in chains.items() if any(r.status not in SETTLED_OK for r in reqs)}
-    if not unfinished:
-        _close_submission(conn, submission_id, quote_id, SubmissionStatus.PENDING, SubmissionStatus.APPROVED, None,
-                          "cpq", stamp)
+    following = next_steps(requests_of(conn, submission_id))
+    if following.complete:
+        _close_submission(conn, act.as_system(), submission_id, quote_id, SubmissionStatus.PENDING,
+                          SubmissionStatus.APPROVED, None)
         return "APPROVED"
-    active_order = min(reqs[0].chain_order for reqs in unfinished.values())
-    for reqs in unfinished.values():
-        if reqs[0].chain_order != active_order:
-            continue
-        current = min(r.step for r in reqs if r.status not in SETTLED_OK)
-        for row in reqs:
-            if row.step == current and row.status == "WAITING":
-                _request(conn, row, quote_id, stamp)
+    for row in following.start:
+        _request(conn, act, row, quote_id)
     return "PENDING"
 
 
-def _request(conn: Connection, row: Request, quote_id: str, stamp: str) -> None:
+def _request(conn: Connection, act: Act, row: Request, quote_id: str) -> None:
+    stamp = act.at
     store.mark_requested(conn, row, stamp)
     members = list(row.members)
     events.append(conn, "request.requested", quote_id=quote_id, submission_id=row.submission_id,
-                  request_id=row.id, actor="cpq",
+                  request_id=row.id, actor=SYSTEM,
                   data={"approver": row.approver, "kind": row.kind, "members": members,
                         "needed": row.needed, "rules": list(row.rules), "chain": row.chain,
                         "step": row.step}, at=stamp)
     for i, member in enumerate(members, start=1):
-        delegates = [d for d in active_delegates(conn, member) if d != member]
+        delegates = [d for d in active_delegates(conn, member, act.day) if d != member]
         item_id = f"{row.id}.{i}" if row.kind == "group" else row.id
         store.insert_item(conn, Item(item_id, row.id, row.submission_id, quote_id, member, tuple(delegates),
                                      ItemStatus.REQUESTED, stamp, None, None, None, None, None, None))
         events.append(conn, "item.requested", quote_id=quote_id, submission_id=row.submission_id,
-                      request_id=row.id, actor="cpq", data={"item": item_id, "approver": member,
-                                                                "delegates": delegates}, at=stamp)
+                      request_id=row.id, actor=SYSTEM, data={"item": item_id, "approver": member,
+                                                             "delegates": delegates}, at=stamp)
 
 
-def _close_submission(conn: Connection, submission_id: str, quote_id: str, old: SubmissionStatus,
-                      status: SubmissionStatus, reason: str | None, actor: str, stamp: str) -> None:
-    store.close_submission(conn, submission_id, old, status, reason, stamp)
+def _close_submission(conn: Connection, act: Act, submission_id: str, quote_id: str, old: SubmissionStatus,
+                      status: SubmissionStatus, reason: str | None) -> None:
+    store.close_submission(conn, submission_id, old, status, reason, act.at)
     events.append(conn, f"submission.{status.lower()}", quote_id=quote_id, submission_id=submission_id,
-                  actor=actor, data={"reason": reason} if reason else {}, at=stamp)
+                  actor=act.actor, data={"reason": reason} if reason else {}, at=act.at)
 
 
-def _close_open(conn: Connection, submission_id: str, quote_id: str, status: str, actor: str,
-                stamp: str, why: str) -> None:
+def _close_open(conn: Connection, act: Act, submission_id: str, quote_id: str, status: str, why: str) -> None:
     """Every open request and item of the submission -> `status` (CANCELLED or RECALLED)."""
     for row in requests_of(conn, submission_id):
         if row.status in OPEN_REQUEST:
-            store.close_request(conn, row, RequestStatus(status), stamp, reason=why)
+            store.close_request(conn, row, RequestStatus(status), act.at, reason=why)
             events.append(conn, f"request.{status.lower()}", quote_id=quote_id, submission_id=submission_id,
-                          request_id=row.id, actor=actor, data={"reason": why}, at=stamp)
+                          request_id=row.id, actor=act.actor, data={"reason": why}, at=act.at)
         for item in items_of(conn, row.id):
             if item.status is ItemStatus.REQUESTED:
-                store.close_item(conn, item, ItemStatus(status), stamp)
+                store.close_item(conn, item, ItemStatus(status), act.at)
 
 
 # ---------------------------------------------------------------------------------- decisions
@@ -342,10 +338,9 @@ class Decision(NamedTuple):
     approver: str
 
 
-def open_items_for(conn: Connection, user: str, quote_id: str | None = None) -> list[HeldItem]:
-    """REQUESTED items the user may act on today: their own, or those of an approver whose
-    delegation to the user (as recorded in the events) covers today."""
-    day = today().isoformat()
+def open_items_for(conn: Connection, user: str, day: str, quote_id: str | None = None) -> list[HeldItem]:
+    """REQUESTED items the user may act on that day: their own, or those of an approver whose
+    delegation to the user (as recorded in the events) covers the day."""
     approvers = [user, *sorted(a for a in _delegators(conn, user)
                                if user in active_delegates(conn, a, day))]
     return store.held_items(conn, approvers, quote_id)
@@ -368,7 +363,10 @@ def _once_per_request(conn: Connection, actor: str, items: list[HeldItem]) -> li
     return sorted(chosen.values(), key=lambda h: h.item.id)
 
 
-def decide(conn: Connection, actor: str, quote_id: str | None, approve: bool, comment: str | None,
+PAST = {"approve": "approved", "reject": "rejected"}
+
+
+def decide(conn: Connection, act: Act, quote_id: str | None, approve: bool, comment: str | None,
            *, current_hash: Any = None, only_items: set[str] | None = None, policy: Policy | None = None,
            signer: Signer | None = None) -> tuple[Outcome, list[Decision]]:
     """Approve or reject every open item the actor holds on one quote (or just `only_items`).
@@ -376,7 +374,8 @@ def decide(conn: Connection, actor: str, quote_id: str | None, approve: bool, co
     Where the policy set (now, or when the quote was submitted) requires signed decisions, each
     item's decision is signed by `signer` and checked against the actor's key in `policy`.
     """
-    held = [h for h in open_items_for(conn, actor, quote_id) if only_items is None or h.item.id in only_items]
+    actor = act.actor
+    held = [h for h in open_items_for(conn, actor, act.day, quote_id) if only_items is None or h.item.id in only_items]
     chosen = _once_per_request(conn, actor, held)
     items = [h.item for h in chosen]
     verb = "approve" if approve else "reject"
@@ -410,12 +409,7 @@ def decide(conn: Connection, actor: str, quote_id: str | None, approve: bool, co
     if submission.submitted_by == actor:
         raise Refused(f"{actor} submitted {quote_id} ({submission.id}) and cannot {verb} that submission",
                       hint="whoever submits a quote may not approve it; another approver or delegate must")
-    if current_hash is not None:
-        file_hash = current_hash(submission.quote_file, submission.quote_hash)
-        if file_hash is not None and file_hash != submission.quote_hash:
-            raise Refused(f"{quote_id} has changed since it was submitted ({submission.quote_file}); "
-                          "a pending quote is frozen", hint=f"recall and resubmit: cpq recall {quote_id}")
-    stamp = now()
+    _refuse_changed(submission, current_hash)
     decided: list[Decision] = []
     status = "APPROVED" if approve else "REJECTED"
     required = state.signed or (policy is not None and policy.settings.require_signed_decisions)
@@ -423,21 +417,32 @@ def decide(conn: Connection, actor: str, quote_id: str | None, approve: bool, co
                   for item in items} if required else {}
     for item in items:
         on_behalf = item.approver if item.approver != actor else None
-        store.record_decision(conn, item, ItemStatus(status), stamp, actor, on_behalf, comment)
-        data: dict[str, Any] = {"item": item.id, "on_behalf_of": on_behalf, "comment": comment}
+        store.record_decision(conn, item, ItemStatus(status), act.at, actor, on_behalf, comment, act.channel)
+        data: dict[str, Any] = {"item": item.id, "on_behalf_of": on_behalf, "comment": comment,
+                                "channel": act.channel}
         if required:
             data["signature"] = signatures[item.id]
         events.append(conn, f"item.{status.lower()}", quote_id=quote_id, submission_id=item.submission_id,
-                      request_id=item.request_id, actor=actor, data=data, at=stamp)
+                      request_id=item.request_id, actor=actor, data=data, at=act.at)
         decided.append(Decision(item.id, item.request_id, quote_id, item.approver))
-        fault("decide.after-item")
-    final = settle(conn, submission, {d.request_id for d in decided}, actor, stamp)
-    return Outcome(submission.id, final, True, f"{quote_id}: {verb}d by {actor} ({len(decided)} request"
+        act.fault("decide.after-item")
+    final = settle(conn, act, submission, {d.request_id for d in decided})
+    return Outcome(submission.id, final, True, f"{quote_id}: {PAST[verb]} by {actor} ({len(decided)} request"
                    f"{'s' if len(decided) != 1 else ''}); submission {final.lower()}"), decided
 
 
+def _refuse_changed(submission: Submission, current_hash: Any) -> None:
+    """A pending quote is frozen: its file must still hash to what was submitted (if it is still there)."""
+    if current_hash is None:
+        return
+    file_hash = current_hash(submission.quote_file, submission.quote_hash)
+    if file_hash is not None and file_hash != submission.quote_hash:
+        raise Refused(f"{submission.quote_id} has changed since it was submitted ({submission.quote_file}); "
+                      "a pending quote is frozen", hint=f"recall and resubmit: cpq recall {submission.quote_id}")
+
+
 def _signature(policy: Policy | None, signer: Signer | None, actor: str, item_id: str, quote_hash: str,
-               verdict: str) -> str:
+               outcome: str) -> str:
     """The actor's signature of one decision, checked against their key in the policy set."""
     from cpq_cli.approvals import signing
 
@@ -449,7 +454,7 @@ def _signature(policy: Policy | None, signer: Signer | None, actor: str, item_id
     if user is None or not user.signing_key:
         raise Refused(f"{actor} has no signing_key in the policy set, so their decision cannot be checked",
                       hint=f"add users.{actor}.signing_key (their SSH ed25519 public key)")
-    message = signing.message(item_id, quote_hash, verdict, actor)
+    message = signing.message(item_id, quote_hash, outcome, actor)
     signature = signer(message)
     if not signing.verify(user.signing_key, message, signature):
         raise Refused(f"the signing key given is not {actor}'s: its signature does not match users.{actor}.signing_key",
@@ -457,50 +462,39 @@ def _signature(policy: Policy | None, signer: Signer | None, actor: str, item_id
     return signature
 
 
-def settle(conn: Connection, submission: Submission, request_ids: Iterable[str], actor: str,
-           stamp: str) -> str:
+def settle(conn: Connection, act: Act, submission: Submission, request_ids: Iterable[str]) -> str:
     """Close requests whose items have decided them; reject or advance the submission."""
     rejected = False
     for request_id in sorted(set(request_ids)):
         row = store.request(conn, request_id)
         if row is None or row.status is not RequestStatus.REQUESTED:
             continue
-        items = items_of(conn, request_id)
-        approvals = [i for i in items if i.status == "APPROVED"]
-        rejections = [i for i in items if i.status == "REJECTED"]
-        still_open = [i for i in items if i.status == "REQUESTED"]
-        needed = row.needed
-        approvers = {i.decided_by for i in approvals}
-        if len(approvers) >= needed:  # a person counts once, whoever they act for
-            outcome = "APPROVED"
-        elif rejections and (row.kind == "user" or len(approvers) + len(still_open) < needed
-                             or _first_decision_settles(row)):
-            outcome = "REJECTED"
-        else:
+        found = verdict(row, items_of(conn, request_id))
+        if found.outcome is None:
             continue
-        snapshot = _snapshot(submission, list(row.rules)) if outcome == "APPROVED" else None
-        store.close_request(conn, row, RequestStatus(outcome), stamp, snapshot=snapshot, keep_reason=True)
+        outcome = found.outcome
+        snapshot = _snapshot(submission, list(row.rules)) if outcome is RequestStatus.APPROVED else None
+        store.close_request(conn, row, outcome, act.at, snapshot=snapshot, keep_reason=True)
         events.append(conn, f"request.{outcome.lower()}", quote_id=submission.quote_id,
-                      submission_id=submission.id, request_id=request_id, actor=actor,
-                      data={"approvals": [i.decided_by for i in approvals],
-                            "rejections": [i.decided_by for i in rejections], "snapshot": snapshot}, at=stamp)
-        for item in still_open:  # peers of a settled group: no longer needed
-            store.close_item(conn, item, ItemStatus.CANCELLED, stamp)
+                      submission_id=submission.id, request_id=request_id, actor=act.actor,
+                      data={"approvals": list(found.approvers), "rejections": list(found.rejecters),
+                            "snapshot": snapshot}, at=act.at)
+        for item in found.cancel:  # peers of a settled group: no longer needed
+            store.close_item(conn, item, ItemStatus.CANCELLED, act.at)
             events.append(conn, "item.cancelled", quote_id=submission.quote_id, submission_id=submission.id,
-                          request_id=request_id, actor="cpq", data={"item": item.id, "reason": "settled"},
-                          at=stamp)
-        rejected = rejected or outcome == "REJECTED"
+                          request_id=request_id, actor=SYSTEM, data={"item": item.id, "reason": "settled"},
+                          at=act.at)
+        rejected = rejected or outcome is RequestStatus.REJECTED
     if rejected:
-        _close_open(conn, submission.id, submission.quote_id, "CANCELLED", "cpq", stamp, "rejected")
-        _close_submission(conn, submission.id, submission.quote_id, SubmissionStatus.PENDING,
-                          SubmissionStatus.REJECTED, None, actor, stamp)
+        _reject(conn, act, submission)
         return "REJECTED"
-    return advance(conn, submission.id, submission.quote_id, stamp)
+    return advance(conn, act, submission.id, submission.quote_id)
 
 
-def _first_decision_settles(row: Request) -> bool:
-    """`require: any`: the first decision, approve or reject, settles the group."""
-    return bool(row.kind == "group" and row.needed == 1)
+def _reject(conn: Connection, act: Act, submission: Submission) -> None:
+    _close_open(conn, act.as_system(), submission.id, submission.quote_id, "CANCELLED", "rejected")
+    _close_submission(conn, act, submission.id, submission.quote_id, SubmissionStatus.PENDING,
+                      SubmissionStatus.REJECTED, None)
 
 
 def _snapshot(submission: Submission, rules: list[str]) -> dict[str, Any]:
@@ -511,7 +505,8 @@ def _snapshot(submission: Submission, rules: list[str]) -> dict[str, Any]:
 # ------------------------------------------------------------------------ recall, revoke, override
 
 
-def recall(conn: Connection, policy: Policy, actor: str, quote_id: str) -> Outcome:
+def recall(conn: Connection, act: Act, policy: Policy, quote_id: str) -> Outcome:
+    actor = act.actor
     last = latest_submission(conn, quote_id)
     if last is None:
         raise Refused(f"{quote_id} has never been submitted")
@@ -521,9 +516,8 @@ def recall(conn: Connection, policy: Policy, actor: str, quote_id: str) -> Outco
         raise Refused(f"{quote_id} is {last.status.lower()}, not pending{extra}")
     if actor not in (last.owner, last.submitted_by) and actor not in policy.admins:
         raise Refused(f"{actor} may not recall {quote_id}", hint="the owner, the submitter or an admin may")
-    stamp = now()
-    _close_open(conn, last.id, quote_id, "RECALLED", actor, stamp, "recalled")
-    _close_submission(conn, last.id, quote_id, SubmissionStatus.PENDING, SubmissionStatus.RECALLED, None, actor, stamp)
+    _close_open(conn, act, last.id, quote_id, "RECALLED", "recalled")
+    _close_submission(conn, act, last.id, quote_id, SubmissionStatus.PENDING, SubmissionStatus.RECALLED, None)
     return Outcome(last.id, "RECALLED", True, f"{quote_id} recalled ({last.id}); edit and resubmit")
 
 
@@ -532,27 +526,29 @@ def _require_admin(policy: Policy, actor: str) -> None:
         raise Refused(f"{actor} is not an admin", hint="admins are listed under `admins:` in the policy set")
 
 
-def revoke(conn: Connection, policy: Policy, actor: str, quote_id: str, reason: str) -> Outcome:
+def revoke(conn: Connection, act: Act, policy: Policy, quote_id: str, reason: str) -> Outcome:
     """Close an approved submission as REVOKED. The caller cancels what was made from it (orders)
     in the same transaction: approvals know nothing of what comes after them."""
-    _require_admin(policy, actor)
+    _require_admin(policy, act.actor)
     last = latest_submission(conn, quote_id)
     if last is not None:
         check_against_events(conn, last)
     if last is None or last.status != "APPROVED":
         state = "never submitted" if last is None else last.status.lower()
         raise Refused(f"{quote_id} is {state}; only an approved quote can be revoked")
-    stamp = now()
-    _close_submission(conn, last.id, quote_id, SubmissionStatus.APPROVED, SubmissionStatus.REVOKED, reason, actor,
-                      stamp)
+    _close_submission(conn, act, last.id, quote_id, SubmissionStatus.APPROVED, SubmissionStatus.REVOKED, reason)
     return Outcome(last.id, "REVOKED", True, f"{quote_id} approval revoked ({last.id}); it must be resubmitted")
 
 
-def override(conn: Connection, policy: Policy, actor: str, target: str, approve: bool,
+def override(conn: Connection, act: Act, policy: Policy, target: str, approve: bool,
              reason: str, *, signer: Signer | None = None) -> Outcome:
-    """An admin decides a REQUESTED request (by request or item id) in place of its approvers."""
+    """An admin decides in place of the approvers: a request id decides the whole request; an item
+    id decides that one item (the request then settles as its rules say: an all-members group
+    still waits for its other members)."""
+    actor = act.actor
     _require_admin(policy, actor)
     request = store.request(conn, target)
+    item: Item | None = None
     if request is None:
         item = store.item(conn, target)
         if item is None:
@@ -561,6 +557,9 @@ def override(conn: Connection, policy: Policy, actor: str, target: str, approve:
         assert request is not None, f"item {item.id} names a missing request"
     if request.status != "REQUESTED":
         raise Refused(f"{request.id} is {request.status.lower()}; only a requested item can be overridden")
+    if item is not None and item.status is not ItemStatus.REQUESTED:
+        raise Refused(f"item {item.id} is {item.status.lower()}; only a requested item can be overridden",
+                      hint=f"override the whole request instead: cpq override {request.id}")
     submission = store.submission(conn, request.submission_id)
     assert submission is not None, f"request {request.id} names a missing submission"
     state = check_against_events(conn, submission)
@@ -570,34 +569,51 @@ def override(conn: Connection, policy: Policy, actor: str, target: str, approve:
         raise Refused(f"{actor} submitted {submission.quote_id} ({submission.id}) and cannot override its "
                       "approvals", hint="another admin must")
     outcome = "APPROVED" if approve else "REJECTED"
-    signature = _signature(policy, signer, actor, request.id, submission.quote_hash, outcome) if (
+    signed_id = item.id if item is not None else request.id
+    signature = _signature(policy, signer, actor, signed_id, submission.quote_hash, outcome) if (
         state.signed or policy.settings.require_signed_decisions) else None
-    stamp = now()
-    for item in items_of(conn, request.id):
-        if item.status is ItemStatus.REQUESTED:
-            store.close_item(conn, item, ItemStatus.CANCELLED, stamp)
+    if item is not None:
+        return _override_item(conn, act, submission, item, outcome, reason, signature)
+    for open_item in items_of(conn, request.id):
+        if open_item.status is ItemStatus.REQUESTED:
+            store.close_item(conn, open_item, ItemStatus.CANCELLED, act.at)
     snapshot = _snapshot(submission, list(request.rules)) if approve else None
-    store.close_request(conn, request, RequestStatus(outcome), stamp, reason=f"override: {reason}", snapshot=snapshot)
+    store.close_request(conn, request, RequestStatus(outcome), act.at, reason=f"override: {reason}",
+                        snapshot=snapshot)
     events.append(conn, f"request.{outcome.lower()}", quote_id=submission.quote_id, submission_id=submission.id,
                   request_id=request.id, actor=actor,
-                  data={"override": True, "reason": reason, "snapshot": snapshot,
-                        **({"signature": signature} if signature else {})}, at=stamp)
+                  data={"override": True, "reason": reason, "snapshot": snapshot, "channel": act.channel,
+                        **({"signature": signature} if signature else {})}, at=act.at)
     if approve:
-        final = advance(conn, submission.id, submission.quote_id, stamp)
+        final = advance(conn, act, submission.id, submission.quote_id)
     else:
-        _close_open(conn, submission.id, submission.quote_id, "CANCELLED", "cpq", stamp, "rejected")
-        _close_submission(conn, submission.id, submission.quote_id, SubmissionStatus.PENDING,
-                          SubmissionStatus.REJECTED, None, actor, stamp)
+        _reject(conn, act, submission)
         final = "REJECTED"
     return Outcome(submission.id, final, True, f"{request.id} {outcome.lower()} by override ({actor}); "
                    f"submission {final.lower()}")
 
 
+def _override_item(conn: Connection, act: Act, submission: Submission, item: Item, outcome: str, reason: str,
+                   signature: str | None) -> Outcome:
+    """One item decided by an admin for its approver; it counts as that approver's decision."""
+    comment = f"override: {reason}"
+    store.record_decision(conn, item, ItemStatus(outcome), act.at, act.actor, item.approver, comment, act.channel,
+                          override=True)
+    events.append(conn, f"item.{outcome.lower()}", quote_id=submission.quote_id, submission_id=submission.id,
+                  request_id=item.request_id, actor=act.actor,
+                  data={"item": item.id, "on_behalf_of": item.approver, "comment": comment, "override": True,
+                        "channel": act.channel, **({"signature": signature} if signature else {})}, at=act.at)
+    final = settle(conn, act, submission, {item.request_id})
+    return Outcome(submission.id, final, True, f"{item.id} {outcome.lower()} by override ({act.actor}, for "
+                   f"{item.approver}); submission {final.lower()}")
+
+
 # ----------------------------------------------------------------------------------- delegation
 
 
-def delegate(conn: Connection, policy: Policy, actor: str, to: str, starts: str, ends: str,
+def delegate(conn: Connection, act: Act, policy: Policy, to: str, starts: str, ends: str,
              reassign_pending: bool) -> Outcome:
+    actor = act.actor
     if to not in policy.users:
         hint = "a delegate must be a user, not a group" if to in policy.groups else "delegates are policy users"
         raise Refused(f"{to!r} is not a user of the policy set", hint=hint)
@@ -605,14 +621,13 @@ def delegate(conn: Connection, policy: Policy, actor: str, to: str, starts: str,
         raise Refused("a user cannot delegate to themselves")
     if starts > ends:
         raise Refused(f"the window {starts} .. {ends} is empty", hint="--from must not be after --until")
-    if ends < today().isoformat():
-        raise Refused(f"the window {starts} .. {ends} ended before today ({today().isoformat()})",
+    if ends < act.day:
+        raise Refused(f"the window {starts} .. {ends} ended before today ({act.day})",
                       hint="a delegation acts only inside its window; give one that includes today or later")
-    stamp = now()
-    delegation_id = store.insert_delegation(conn, actor, to, starts, ends, actor, stamp)
+    delegation_id = store.insert_delegation(conn, actor, to, starts, ends, actor, act.at)
     events.append(conn, "delegation.created", actor=actor,
                   data={"id": delegation_id, "approver": actor, "delegate": to, "from": starts, "until": ends},
-                  at=stamp)
+                  at=act.at)
     moved = 0
     if reassign_pending:
         for item in store.open_items(conn, actor):
@@ -622,15 +637,14 @@ def delegate(conn: Connection, policy: Policy, actor: str, to: str, starts: str,
                 store.set_delegates(conn, item.id, delegates)
                 events.append(conn, "item.delegated", quote_id=item.quote_id, submission_id=item.submission_id,
                               request_id=item.request_id, actor=actor, data={"item": item.id, "delegate": to},
-                              at=stamp)
+                              at=act.at)
                 moved += 1
     note = f"; {moved} open request(s) now also go to {to}" if reassign_pending else ""
     return Outcome("", "DELEGATED", True, f"{actor}'s requests from {starts} until {ends} also go to {to}{note}")
 
 
-def reassign(conn: Connection, old: str, new: str, actor: str) -> list[str]:
+def reassign(conn: Connection, act: Act, old: str, new: str) -> list[str]:
     """Move OLD's open items to NEW (approver replacement). Returns the item ids moved."""
-    stamp = now()
     moved = []
     for held in store.held_items(conn, [old]):
         item = held.item
@@ -638,7 +652,7 @@ def reassign(conn: Connection, old: str, new: str, actor: str) -> list[str]:
             raise Refused(f"{new} owns {item.quote_id} and cannot take over {old}'s request on it")
         store.set_approver(conn, item.id, new)
         events.append(conn, "item.reassigned", quote_id=item.quote_id, submission_id=item.submission_id,
-                      request_id=item.request_id, actor=actor, data={"item": item.id, "from": old, "to": new},
-                      at=stamp)
+                      request_id=item.request_id, actor=act.actor, data={"item": item.id, "from": old, "to": new},
+                      at=act.at)
         moved.append(item.id)
     return moved

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from cpq_cli.cli.workflow_cmd import FORMAT, JOURNAL, Format, _emit, _journal
+from cpq_cli.cli.options import FORMAT, JOURNAL, Format, context, emit
 
 journal_app = typer.Typer(help="Check, key, migrate and copy the journal.", no_args_is_help=True)
 
@@ -27,35 +27,14 @@ def verify(
     (a status, an approver, a snapshot) that its events do not bear out. With a secret key
     configured, a chain recomputed without the key shows too; with `--against`, a cut tail does.
     """
-    from cpq_cli.journal.check import check_journal
-    from cpq_cli.journal.events import Head
+    from cpq_cli.services import journal as service
 
     try:
-        recorded = Head.parse(against) if against else None
+        result = service.verify(context(journal=journal), against)
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--against") from None
-    with _journal(journal, write=False) as conn:
-        report = check_journal(conn, recorded)
-        keyed = conn.keyed_since
-    result, problems = report.chain, report.problems
-    if fmt is Format.json:
-        _emit(fmt, {"events": result.checked, "ok": report.ok, "keyed_since": keyed, "unchecked": result.unchecked,
-                    "first_broken": None if result.broken is None else {"seq": result.broken.seq,
-                                                                        "problem": result.broken.problem},
-                    "state_problems": problems}, "")
-    elif result.broken is not None:
-        print(f"journal broken: {result.broken.problem}")
-    elif problems:
-        print(f"journal broken: {len(problems)} state row(s) do not match their events")
-        for problem in problems[:20]:
-            print(f"  {problem}")
-    else:
-        extra = f", keyed from event {keyed}" if keyed else ""
-        if result.unchecked:
-            extra += f"; {result.unchecked} keyed event(s) not checked (no secret key configured)"
-        print(f"journal ok: {result.checked} events, hash chain intact{extra}, tables match the events"
-              + (f", head {recorded.seq} still there" if recorded else ""))
-    if not report.ok:
+    emit(fmt, result)
+    if not result.ok:
         raise typer.Exit(1)
 
 
@@ -66,8 +45,9 @@ def head(journal: str = JOURNAL) -> None:
     `cpq journal verify --against COUNT:HASH` later proves nothing up to it was changed or cut.
     """
     from cpq_cli.journal.events import head as current
+    from cpq_cli.services.journal import reading
 
-    with _journal(journal, write=False) as conn:
+    with reading(context(journal=journal)) as conn:
         print(current(conn))
 
 
@@ -113,18 +93,9 @@ def copy(
 
         cpq journal copy .cpq/journal.sqlite3 postgresql://cpq@db.internal/cpq
     """
-    from cpq_cli.config import journal_location
-    from cpq_cli.journal.copy import copy_journal
-    from cpq_cli.journal.db import describe
+    from cpq_cli.services import journal as service
 
-    src = journal_location(source, "SRC")
-    dst = journal_location(destination, "DST")
-    copied = copy_journal(src, dst)
-    rows = sum(copied.rows.values())
-    message = (f"copied {copied.rows['events']} event(s) and {rows - copied.rows['events']} other row(s) from "
-               f"{describe(src)} to {describe(dst)}; the copy verifies, head {copied.head}")
-    _emit(fmt, {"source": describe(src), "destination": describe(dst), "rows": copied.rows,
-                "head": str(copied.head)}, message)
+    emit(fmt, service.copy(source, destination))
 
 
 def migrate(journal: str = JOURNAL) -> None:

@@ -223,11 +223,12 @@ def close_item(conn: Connection, item_: Item, new: ItemStatus, stamp: str) -> No
 
 
 def record_decision(conn: Connection, item_: Item, new: ItemStatus, stamp: str, actor: str,
-                    on_behalf_of: str | None, comment: str | None) -> None:
+                    on_behalf_of: str | None, comment: str | None, channel: str, *, override: bool = False) -> None:
     move(f"item {item_.id}", item_.status, new)
-    _changed(conn.execute("UPDATE items SET status = ?, decided_at = ?, decided_by = ?, on_behalf_of = ?, comment = ? "
-                          "WHERE id = ? AND status = ?",
-                          (str(new), stamp, actor, on_behalf_of, comment, item_.id, str(item_.status))),
+    _changed(conn.execute("UPDATE items SET status = ?, decided_at = ?, decided_by = ?, on_behalf_of = ?, comment = ?, "
+                          "channel = ?, override = ? WHERE id = ? AND status = ?",
+                          (str(new), stamp, actor, on_behalf_of, comment, channel, int(override), item_.id,
+                           str(item_.status))),
              f"item {item_.id}")
 
 

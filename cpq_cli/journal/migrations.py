@@ -230,4 +230,10 @@ CREATE TABLE written_files (
     placed_at TEXT
 )
 """),
+    # How each decision reached cpq (cli, email, web), and whether an admin made it in the
+    # approver's place: an overridden item counts as its approver's decision, not as the admin's.
+    (6, "decision channel", """
+ALTER TABLE items ADD COLUMN channel TEXT;
+ALTER TABLE items ADD COLUMN override INTEGER NOT NULL DEFAULT 0
+"""),
 )

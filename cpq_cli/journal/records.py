@@ -27,6 +27,7 @@ class Record:
 
     _json_columns: ClassVar[tuple[str, ...]] = ()
     _enums: ClassVar[dict[str, Any]] = {}
+    _bools: ClassVar[tuple[str, ...]] = ()  # INTEGER 0/1 columns
 
     @classmethod
     def from_row(cls: type[R], row: Any) -> R:
@@ -38,6 +39,8 @@ class Record:
                 value = tuple(decoded) if isinstance(decoded, list) else decoded
             elif field.name in cls._enums and value is not None:
                 value = cls._enums[field.name](value)
+            elif field.name in cls._bools:
+                value = bool(value)
             values[field.name] = value
         return cls(**values)
 
@@ -131,6 +134,7 @@ class Request(Record):
 class Item(Record):
     _json_columns: ClassVar[tuple[str, ...]] = ("delegates",)
     _enums: ClassVar[dict[str, Any]] = {"status": ItemStatus}
+    _bools: ClassVar[tuple[str, ...]] = ("override",)
 
     id: str
     request_id: str
@@ -146,6 +150,8 @@ class Item(Record):
     comment: str | None
     reminded_at: str | None
     escalated_from: str | None
+    channel: str | None = None  # how the decision came: cli, email, web
+    override: bool = False  # decided by an admin in the approver's place
 
 
 @dataclass(frozen=True, slots=True)

@@ -39,6 +39,8 @@ class ItemState:
     approver: str
     status: str = "REQUESTED"
     decided_by: str | None = None
+    channel: str | None = None
+    override: bool = False
 
 
 @dataclass
@@ -107,6 +109,7 @@ def project(submission_id: str, rows: list[Event]) -> SubmissionState | None:
                 continue
             if kind in ("item.approved", "item.rejected"):
                 found.status, found.decided_by = kind.split(".")[1].upper(), row.actor
+                found.channel, found.override = data.get("channel"), data.get("override") is True
             elif kind == "item.cancelled":
                 found.status = "CANCELLED"
             elif kind == "item.escalated":
@@ -163,7 +166,9 @@ def differences(conn: Connection, submission: Submission) -> list[str]:
         for name, have_value, wanted in (("request_id", got.request_id, item.request_id),
                                          ("approver", got.approver, item.approver),
                                          ("status", got.status, item.status),
-                                         ("decided_by", got.decided_by, item.decided_by)):
+                                         ("decided_by", got.decided_by, item.decided_by),
+                                         ("channel", got.channel, item.channel),
+                                         ("override", got.override, item.override)):
             if have_value != wanted:
                 shown = None if have_value is None else str(have_value)
                 found.append(f"item {item_id}: {name} is {shown!r} but its events say {wanted!r}")

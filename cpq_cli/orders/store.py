@@ -190,9 +190,9 @@ def stage_orders(conn: Connection, orders: list[Order], directory: Path, fmt: st
     return files
 
 
-def activate(conn: Connection, as_of: dt.date, actor: str) -> list[str]:
+def activate(conn: Connection, as_of: dt.date, actor: str, stamp: str | None = None) -> list[str]:
     """Activate every DRAFT order that has started by `as_of` (idempotent)."""
-    stamp = now()
+    stamp = stamp or now()
     due = rows.due_orders(conn, as_of.isoformat())
     for row in due:
         check_order(conn, row)

@@ -32,10 +32,11 @@ from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from cpq_cli.acting import Act, Channel
 from cpq_cli.approvals.workflow import decide
 from cpq_cli.errors import Refused
 from cpq_cli.journal import approvals, outbound
-from cpq_cli.journal.db import Connection, now
+from cpq_cli.journal.db import Connection
 from cpq_cli.journal.records import Item
 from cpq_cli.policy.model import Policy
 
@@ -233,9 +234,12 @@ def message_id_of(raw: bytes, message: Message | None) -> str:
     return found[:300] or "<sha256:" + hashlib.sha256(raw).hexdigest() + ">"  # stable across runs
 
 
-def ingest_raw(conn: Connection, policy: Policy, raw: bytes, current_hash: Any, key: bytes,
+def ingest_raw(conn: Connection, received: Act, policy: Policy, raw: bytes, current_hash: Any, key: bytes,
                settings: MailSettings = MailSettings()) -> tuple[Result, Message | None]:
     """Decide one reply inside the caller's transaction — or refuse it, or quarantine it.
+
+    `received`: when (and by what) the message was taken in; the decision is made by the sender
+    the message proves, through the e-mail channel.
 
     Runs under a savepoint: a message that fails half-way (however it fails) leaves nothing
     but its `mail_processed` record.
@@ -257,7 +261,8 @@ def ingest_raw(conn: Connection, policy: Policy, raw: bytes, current_hash: Any, 
                 result = Result(message_id, "ignored", "an automatic reply (Auto-Submitted); not answered")
             else:
                 approve, comment, actor, item = _check(conn, policy, message, key, settings)
-                outcome, _ = decide(conn, actor, item.quote_id, approve, comment or None, current_hash=current_hash,
+                act = received._replace(actor=actor, channel=Channel.EMAIL)
+                outcome, _ = decide(conn, act, item.quote_id, approve, comment or None, current_hash=current_hash,
                                     only_items={item.id}, policy=policy)
                 result = Result(message_id, "approved" if approve else "rejected", outcome.message)
     except Refused as refusal:
@@ -265,7 +270,7 @@ def ingest_raw(conn: Connection, policy: Policy, raw: bytes, current_hash: Any, 
     except Exception as exc:  # unreadable: quarantine it rather than block every later reply
         result = Result(message_id, "quarantined", f"cannot read the message: {type(exc).__name__}: "
                         f"{str(exc)[:200]}")
-    outbound.record_processed(conn, message_id, result.outcome, result.detail, now())
+    outbound.record_processed(conn, message_id, result.outcome, result.detail, received.at)
     return result, message
 
 

@@ -24,7 +24,7 @@ from typing import Any, NamedTuple
 
 from cpq_cli.errors import ConfigError
 from cpq_cli.journal import approvals, outbound
-from cpq_cli.journal.db import Connection, now
+from cpq_cli.journal.db import Connection
 from cpq_cli.journal.events import after as events_after
 from cpq_cli.journal.events import last_seq
 from cpq_cli.journal.records import Event, Notification
@@ -85,12 +85,12 @@ def render(name: str, settings: NotifySettings, values: dict[str, Any]) -> tuple
     return subject, body if head.startswith("Subject:") else text
 
 
-def token_for(conn: Connection, item_id: str) -> str:
+def token_for(conn: Connection, item_id: str, stamp: str) -> str:
     existing = outbound.token_of_item(conn, item_id)
     if existing:
         return existing
     token = secrets.token_hex(6)
-    outbound.add_token(conn, token, item_id, now())
+    outbound.add_token(conn, token, item_id, stamp)
     return token
 
 
@@ -107,32 +107,32 @@ def reply_footer(settings: NotifySettings, item_id: str, user: str) -> str:
 
 
 def _queue(conn: Connection, key: str, kind: str, channel: str, recipient: str, subject: str,
-           body: str) -> None:
-    outbound.queue_notification(conn, key, kind, channel, recipient, subject, body, now())
+           body: str, stamp: str) -> None:
+    outbound.queue_notification(conn, key, kind, channel, recipient, subject, body, stamp)
 
 
 def queue(conn: Connection, settings: NotifySettings, key: str, kind: str, email: str | None,
-          subject: str, body: str, event: dict[str, Any]) -> None:
+          subject: str, body: str, event: dict[str, Any], stamp: str) -> None:
     """One notification on every configured channel; the key makes queuing idempotent."""
     if settings.smtp and email:
-        _queue(conn, f"{key}:email:{email}", kind, "email", email, subject, body)
+        _queue(conn, f"{key}:email:{email}", kind, "email", email, subject, body, stamp)
     if settings.webhook:
         _queue(conn, f"{key}:webhook", kind, "webhook", settings.webhook, subject,
-               json.dumps({"event": kind, **event, "text": subject}, sort_keys=True, default=str))
+               json.dumps({"event": kind, **event, "text": subject}, sort_keys=True, default=str), stamp)
 
 
 @contextlib.contextmanager
-def notifying(conn: Connection, policy: Policy, settings: NotifySettings) -> Iterator[None]:
+def notifying(conn: Connection, policy: Policy, settings: NotifySettings, stamp: str) -> Iterator[None]:
     """One transaction for a change and the notifications its new events call for."""
     from cpq_cli.journal.db import transaction
 
     with transaction(conn):
         head = last_seq(conn)
         yield
-        enqueue(conn, policy, settings, head)
+        enqueue(conn, policy, settings, head, stamp)
 
 
-def enqueue(conn: Connection, policy: Policy, settings: NotifySettings, after_seq: int) -> int:
+def enqueue(conn: Connection, policy: Policy, settings: NotifySettings, after_seq: int, stamp: str) -> int:
     """Queue the notifications for every event after `after_seq`. Returns how many events were read."""
     if not settings.smtp and not settings.webhook:
         return 0
@@ -145,7 +145,7 @@ def enqueue(conn: Connection, policy: Policy, settings: NotifySettings, after_se
         return contexts[submission_id]
 
     for event in rows:
-        _for_event(conn, policy, settings, event, context)
+        _for_event(conn, policy, settings, event, context, stamp)
     return len(rows)
 
 
@@ -169,7 +169,7 @@ def _person(policy: Policy, user: str) -> tuple[str | None, str]:
 
 
 def _for_event(conn: Connection, policy: Policy, settings: NotifySettings, event: Event,
-               context_of: Callable[[str], dict[str, Any]]) -> None:
+               context_of: Callable[[str], dict[str, Any]], stamp: str) -> None:
     kind, data = event.kind, event.payload
     if kind == "item.requested":
         item = approvals.item(conn, data["item"])
@@ -179,7 +179,7 @@ def _for_event(conn: Connection, policy: Policy, settings: NotifySettings, event
         context = context_of(item.submission_id)
         rules = list(request.rules)
         described = {r.id: r.description or r.id for r in policy.rules}
-        token = token_for(conn, item.id)
+        token = token_for(conn, item.id, stamp)
         template = "escalated" if item.escalated_from else "request"
         for user in [item.approver, *item.delegates]:
             email, name = _person(policy, user)
@@ -190,7 +190,7 @@ def _for_event(conn: Connection, policy: Policy, settings: NotifySettings, event
                 "from_user": item.escalated_from or ""})
             queue(conn, settings, f"{event.seq}:{user}", template, email, f"[cpq {token}] {subject}",
                   body + reply_footer(settings, item.id, user),
-                  {"quote_id": context["quote_id"], "item": item.id, "to": user})
+                  {"quote_id": context["quote_id"], "item": item.id, "to": user}, stamp)
     elif kind in ("submission.approved", "submission.rejected"):
         context = context_of(str(event.submission_id))
         comment = ""
@@ -203,18 +203,19 @@ def _for_event(conn: Connection, policy: Policy, settings: NotifySettings, event
             subject, body = render(template, settings, {**context, "name": name, "actor": event.actor,
                                                         "comment": comment})
             queue(conn, settings, f"{event.seq}:{user}", template, email, subject, body,
-                  {"quote_id": context["quote_id"], "to": user})
+                  {"quote_id": context["quote_id"], "to": user}, stamp)
     elif kind == "request.recalled":
         context = context_of(str(event.submission_id))
         for item in approvals.items_in(conn, str(event.request_id), ItemStatus.RECALLED):
             email, name = _person(policy, item.approver)
             subject, body = render("recalled", settings, {**context, "name": name, "actor": event.actor})
             queue(conn, settings, f"{event.seq}:{item.approver}", "recalled", email, subject, body,
-                  {"quote_id": context["quote_id"], "to": item.approver})
+                  {"quote_id": context["quote_id"], "to": item.approver}, stamp)
 
 
-def deliver(conn: Connection, settings: NotifySettings, limit: int = 500) -> tuple[int, int]:
-    """Send pending notifications; (sent, failed). Each success is recorded at once, on its own."""
+def deliver(conn: Connection, settings: NotifySettings, clock: Callable[[], str], limit: int = 500) -> tuple[int, int]:
+    """Send pending notifications; (sent, failed). Each success is recorded at once, on its own,
+    at the time `clock` gives when the server accepted it."""
     rows = outbound.unsent(conn, limit)
     sent = failed = 0
     smtp_client = None
@@ -244,7 +245,7 @@ def deliver(conn: Connection, settings: NotifySettings, limit: int = 500) -> tup
                         smtp_client.close()
                     smtp_client = None
                 continue
-            outbound.notification_sent(conn, row.id, now())
+            outbound.notification_sent(conn, row.id, clock())
             sent += 1
     finally:
         if smtp_client is not None:

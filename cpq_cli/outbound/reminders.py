@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 from cpq_cli.journal import approvals
-from cpq_cli.journal.db import Connection, now
+from cpq_cli.journal.db import Connection
 from cpq_cli.outbound.notify import NotifySettings, queue, render, reply_footer, token_for
 from cpq_cli.policy.load import parse_duration
 from cpq_cli.policy.model import Policy
@@ -16,8 +16,8 @@ def _at(stamp: str) -> dt.datetime:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
 
 
-def remind(conn: Connection, policy: Policy, settings: NotifySettings, every: dt.timedelta) -> list[str]:
-    stamp = now()
+def remind(conn: Connection, stamp: str, policy: Policy, settings: NotifySettings, every: dt.timedelta) -> list[str]:
+    """Queue a reminder for every open item not reminded (or requested) within `every` of `stamp`."""
     current = _at(stamp)
     done = []
     for item in approvals.open_items(conn):
@@ -31,10 +31,10 @@ def remind(conn: Connection, policy: Policy, settings: NotifySettings, every: dt
         subject, body = render("reminder", settings, {"quote_id": item.quote_id, "account": account,
                                                       "owner": sub.owner, "name": user.name if user else "",
                                                       "requested_at": item.requested_at})
-        token = token_for(conn, item.id)
+        token = token_for(conn, item.id, stamp)
         queue(conn, settings, f"remind:{item.id}:{stamp}", "reminder", user.email if user else None,
               f"[cpq {token}] {subject}", body + reply_footer(settings, item.id, item.approver),
-              {"quote_id": item.quote_id, "item": item.id})
+              {"quote_id": item.quote_id, "item": item.id}, stamp)
         approvals.set_reminded(conn, item.id, stamp)
         done.append(item.id)
     return done

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from cpq_cli.journal import outbound
-from cpq_cli.journal.db import Connection, now
+from cpq_cli.journal.db import Connection
 from cpq_cli.journal.records import OutboxEntry
 
 
@@ -92,8 +92,9 @@ def pending(conn: Connection) -> list[OutboxEntry]:
     return outbound.undelivered(conn)
 
 
-def sync(conn: Connection, target: str, fmt: str, seller: str, *, dry_run: bool = False, retries: int = 5,
-         backoff: float = 0.5, sleep: Callable[[float], None] = time.sleep) -> list[Delivery]:
+def sync(conn: Connection, target: str, fmt: str, seller: str, clock: Callable[[], str], *, dry_run: bool = False,
+         retries: int = 5, backoff: float = 0.5, sleep: Callable[[float], None] = time.sleep) -> list[Delivery]:
+    """Deliver the outbox in order; each delivery is recorded at `clock()`, when the peer acknowledged it."""
     if dry_run:
         return [Delivery(row.key, row.kind, "would-deliver",
                          f"{len(render(row.kind, row.payload, fmt, seller, row.created_at)[1])} bytes")
@@ -103,13 +104,13 @@ def sync(conn: Connection, target: str, fmt: str, seller: str, *, dry_run: bool 
     owner = secrets.token_hex(8)
     _lease(conn, owner, take=True)
     try:
-        return _deliver(conn, target, fmt, seller, owner, retries, backoff, sleep)
+        return _deliver(conn, target, fmt, seller, owner, retries, backoff, sleep, clock)
     finally:
         _lease(conn, owner, take=False)
 
 
 def _deliver(conn: Connection, target: str, fmt: str, seller: str, owner: str, retries: int, backoff: float,
-             sleep: Callable[[float], None]) -> list[Delivery]:
+             sleep: Callable[[float], None], clock: Callable[[], str]) -> list[Delivery]:
     done: list[Delivery] = []
     while True:
         _lease(conn, owner, take=True)  # renew; and re-read: only this process delivers now
@@ -125,7 +126,7 @@ def _deliver(conn: Connection, target: str, fmt: str, seller: str, owner: str, r
         except _Failure as failure:
             outbound.delivery_failed(conn, row.id, failure.attempts, failure.detail)
             raise SyncStopped(done, Delivery(row.key, row.kind, "failed", failure.detail)) from None
-        outbound.delivered(conn, row.id, now())
+        outbound.delivered(conn, row.id, clock())
         done.append(Delivery(row.key, row.kind, "delivered", detail))
 
 

@@ -1,0 +1,123 @@
+"""Running a command against the journal: read-only, or one transaction with its notifications."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, TypeVar
+
+from cpq_cli.services.results import doc
+
+if TYPE_CHECKING:
+    from cpq_cli.journal.db import Connection
+    from cpq_cli.services.context import Context
+
+T = TypeVar("T")
+
+
+@contextmanager
+def reading(ctx: Context) -> Iterator[Connection]:
+    """The journal opened read-only (so reading works on a read-only disk)."""
+    from cpq_cli.journal.db import open_journal
+
+    conn = open_journal(ctx.journal, readonly=True)
+    try:
+        yield conn
+    finally:
+        conn.close()
+
+
+@contextmanager
+def writing(ctx: Context) -> Iterator[Connection]:
+    """The journal opened for writing, in one transaction (no notifications)."""
+    from cpq_cli.journal.db import open_journal, transaction
+
+    conn = open_journal(ctx.journal)
+    try:
+        with transaction(conn):
+            yield conn
+    finally:
+        conn.close()
+
+
+def change(ctx: Context, action: Callable[[Connection], T]) -> tuple[T, list[str]]:
+    """Run a workflow change in one transaction, queue its notifications in the same one, then
+    deliver them. A delivery that fails stays queued for `cpq tick`; the change itself stands.
+    Returns the action's result and warnings for the caller to show."""
+    from cpq_cli.journal.db import open_journal
+    from cpq_cli.outbound import notify
+
+    settings = ctx.notify_settings
+    conn = open_journal(ctx.journal)
+    warnings: list[str] = []
+    try:
+        with notify.notifying(conn, ctx.policy, settings, ctx.clock.now):
+            result = action(conn)
+        if settings.smtp or settings.webhook:
+            _, failed = notify.deliver(conn, settings, ctx.clock.live)
+            if failed:
+                warnings.append(f"{failed} notification(s) could not be delivered; `cpq tick` retries them")
+    finally:
+        conn.close()
+    return result, warnings
+
+
+# ------------------------------------------------------------------------------ journal commands
+
+
+@dataclass(frozen=True, slots=True)
+class BrokenLink:
+    """The first event of the chain that does not check."""
+
+    seq: int = doc("the event")
+    problem: str = doc("what is wrong with it")
+
+
+@dataclass(frozen=True, slots=True)
+class JournalVerify:
+    """`cpq journal verify`."""
+
+    events: int = doc("events checked")
+    ok: bool = doc("the chain is intact and every state row matches its events")
+    keyed_since: int | None = doc("the first event whose hash is keyed with the team's secret key")
+    unchecked: int = doc("keyed events not checked (no secret key configured)")
+    first_broken: BrokenLink | None = doc("the first broken link of the chain")
+    state_problems: tuple[str, ...] = doc("state rows the events do not bear out")
+    against: str | None = doc("the head given with --against, found intact", None)
+
+
+@dataclass(frozen=True, slots=True)
+class JournalCopy:
+    """`cpq journal copy SRC DST`."""
+
+    source: str = doc("where from (a URL without its password)")
+    destination: str = doc("where to")
+    rows: dict[str, int] = doc("rows copied, by table")
+    head: str = doc("the head both journals end at, COUNT:HASH")
+
+
+def verify(ctx: Context, against: str | None) -> JournalVerify:
+    """The hash chain and every state row against its events; `against` a head recorded earlier."""
+    from cpq_cli.journal.check import check_journal
+    from cpq_cli.journal.events import Head
+
+    recorded = Head.parse(against) if against else None  # ValueError: the caller's usage error
+    with reading(ctx) as conn:
+        report = check_journal(conn, recorded)
+        keyed = conn.keyed_since
+    chain = report.chain
+    broken = None if chain.broken is None else BrokenLink(chain.broken.seq, chain.broken.problem)
+    return JournalVerify(chain.checked, report.ok, keyed, chain.unchecked, broken, tuple(report.problems),
+                         str(recorded) if recorded and report.ok else None)
+
+
+def copy(source: str, destination: str) -> JournalCopy:
+    from cpq_cli.config import journal_location
+    from cpq_cli.journal.copy import copy_journal
+    from cpq_cli.journal.db import describe
+
+    src = journal_location(source, "SRC")
+    dst = journal_location(destination, "DST")
+    copied = copy_journal(src, dst)
+    return JournalCopy(describe(src), describe(dst), dict(copied.rows), str(copied.head))
