@@ -2,8 +2,9 @@
 
     python -m cpq_cli.docgen commands > docs/commands.md
     python -m cpq_cli.docgen schemas > docs/schemas.md
+    python -m cpq_cli.docgen outputs > docs/outputs.md
 
-`tests/test_docs.py` regenerates both and fails when the committed files differ.
+`tests/test_docs.py` regenerates them and fails when the committed files differ.
 """
 
 from __future__ import annotations
@@ -114,9 +115,56 @@ def schemas_markdown() -> str:
     return "\n".join(out).rstrip() + "\n"
 
 
+# Command -> its result record ("module:Record"), for the commands whose JSON is one.
+OUTPUTS: dict[str, str] = {
+    "cpq submit": "approvals:Change", "cpq approve": "approvals:Change", "cpq reject": "approvals:Change",
+    "cpq recall": "approvals:Change", "cpq revoke": "approvals:Change", "cpq override": "approvals:Change",
+    "cpq delegate": "approvals:Change", "cpq status": "approvals:QuoteStatus", "cpq inbox": "approvals:Inbox",
+    "cpq log": "approvals:QuoteLog", "cpq delegations": "approvals:Delegations",
+    "cpq approvers replace": "approvals:Replacement",
+    "cpq journal verify": "journal:JournalVerify", "cpq journal copy": "journal:JournalCopy",
+    "cpq tick": "backoffice:Tick", "cpq mail ingest": "backoffice:MailIngest", "cpq sync": "backoffice:Sync",
+}
+
+
+def output_record(command: str) -> Any:
+    import importlib
+
+    module, name = OUTPUTS[command].split(":")
+    return getattr(importlib.import_module(f"cpq_cli.services.{module}"), name)
+
+
+def outputs_markdown() -> str:
+    from cpq_cli.services.results import VERSION, fields_of, nested
+
+    out = ["# Command output records", "",
+           "Generated from the result records (`cpq_cli/services/`) by `python -m cpq_cli.docgen outputs`; a test "
+           "keeps it current, and the tests validate every command's real `--format json` output against the JSON "
+           "Schema derived from the same records. Lint, preview, test and impact have their own envelopes, in "
+           "[formats.md](formats.md).", "",
+           f"Every record is printed inside an envelope: `{{\"version\": {VERSION}, ...the record's fields}}`. "
+           "Fields are only ever added within a version; a field that would change meaning gets a new version.", "",
+           "| command | record |", "|---|---|"]
+    records: dict[str, type] = {}
+    for command in OUTPUTS:
+        record = output_record(command)
+        out.append(f"| `{command} --format json` | [{record.__name__}](#{record.__name__.lower()}) |")
+        records.update(nested(record))
+    out.append("")
+    for name, record in records.items():
+        out += [f"## {name}", "", inspect.cleandoc(record.__doc__ or ""), "",
+                "| field | type | description |", "|---|---|---|"]
+        out += [f"| `{field}` | {kind} | {_cell(text)} |" for field, kind, text in fields_of(record)]
+        out.append("")
+    return "\n".join(out).rstrip() + "\n"
+
+
 def main() -> None:
     which = sys.argv[1] if len(sys.argv) > 1 else "commands"
-    sys.stdout.write(commands_markdown() if which == "commands" else schemas_markdown())
+    made = {"commands": commands_markdown, "schemas": schemas_markdown, "outputs": outputs_markdown}
+    if which not in made:
+        sys.exit(f"usage: python -m cpq_cli.docgen {{{'|'.join(made)}}}")
+    sys.stdout.write(made[which]())
 
 
 if __name__ == "__main__":

@@ -52,3 +52,8 @@ def test_readme_links_resolve() -> None:
 
 def test_docs_are_markdown_files(tmp_path: Path) -> None:
     assert all(p.suffix == ".md" for p in DOCS.iterdir())
+
+
+def test_output_record_reference_is_current() -> None:
+    committed = (DOCS / "outputs.md").read_text()
+    assert committed == docgen.outputs_markdown(), "run: python -m cpq_cli.docgen outputs > docs/outputs.md"

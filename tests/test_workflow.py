@@ -292,6 +292,8 @@ def test_approvers_replace_rewrites_only_references_and_moves_requests(run, work
     assert _ok(run("lint", "policies")).exit_code == 0
     status = json.loads(run("status", "Q-1002", "--format", "json").stdout)
     assert status["requests"][0]["items"][0]["approver"] == "carol"
+    assert status["requests"][0]["current"] == ["carol"]  # issue 14: the current approver, not the replaced one
+    assert "carol (replacing alice)" in _ok(run("status", "Q-1002")).stdout
     _ok(run("approve", "Q-1002", "--as", "carol"))
 
 
@@ -411,3 +413,69 @@ def test_preview_explain_shows_what_a_resubmit_would_reuse(run, workdir: Path, q
     state = _requests(workdir, f"{Q}#2")
     assert state[("discount", 1, "alice")] == state[("discount", 2, "mira")] == "AUTO_APPROVED"
     assert state[("legal", 1, "legal")] == "REQUESTED"
+
+
+BOARD = """
+chains:
+  board: {order: 1}
+groups:
+  board: {members: [carmen, victor], require: all}
+rules:
+  - id: board-sees-everything
+    when: "net_total > 0"
+    approvers: [board]
+    chain: board
+    step: 1
+"""
+
+
+def _board_request(run: Any) -> dict[str, Any]:
+    status = json.loads(_ok(run("status", "Q-1001", "--format", "json")).stdout)
+    return next(r for r in status["requests"] if r["approver"] == "board")
+
+
+def test_override_of_an_item_decides_that_item_only(run, workdir: Path) -> None:
+    """Issue 14: overriding one member's item of an all-members group must not approve the group."""
+    (workdir / "policies" / "board.yaml").write_text(BOARD)
+    _ok(run("submit", "examples/quotes/Q-1001-standard.json", "--as", "rita"))
+    request = _board_request(run)
+    carmen = next(i["id"] for i in request["items"] if i["approver"] == "carmen")
+    done = json.loads(_ok(run("override", carmen, "--approve", "--as", "dan", "--reason", "travelling",
+                              "--format", "json")).stdout)
+    assert done["status"] == "PENDING" and "for carmen" in done["message"]
+    request = _board_request(run)
+    by_approver = {i["approver"]: i for i in request["items"]}
+    assert request["status"] == "REQUESTED"
+    assert by_approver["carmen"]["status"] == "APPROVED" and by_approver["carmen"]["override"] is True
+    assert by_approver["carmen"]["decided_by"] == "dan" and by_approver["carmen"]["on_behalf_of"] == "carmen"
+    assert by_approver["victor"]["status"] == "REQUESTED"
+    again = run("override", carmen, "--approve", "--as", "dan", "--reason", "twice")
+    assert again.exit_code == 1 and "only a requested item" in again.stderr
+    _ok(run("approve", "Q-1001", "--as", "victor"))
+    assert _board_request(run)["status"] == "APPROVED"
+    assert "(override)" in _ok(run("status", "Q-1001")).stdout
+    assert _ok(run("journal", "verify")).exit_code == 0
+
+
+def test_override_of_a_request_decides_the_whole_request(run, workdir: Path) -> None:
+    (workdir / "policies" / "board.yaml").write_text(BOARD)
+    _ok(run("submit", "examples/quotes/Q-1001-standard.json", "--as", "rita"))
+    request = _board_request(run)
+    _ok(run("override", request["id"], "--approve", "--as", "dan", "--reason", "board approved by phone"))
+    request = _board_request(run)
+    assert request["status"] == "APPROVED"
+    assert {i["status"] for i in request["items"]} == {"CANCELLED"}
+
+
+def test_a_rejection_says_rejected(run, workdir: Path) -> None:
+    _ok(run("submit", "examples/quotes/Q-1002-manager-discount.json", "--as", "sam"))
+    done = _ok(run("reject", "Q-1002", "--as", "alice", "--reason", "too deep"))
+    assert "rejected by alice" in done.stdout and "rejectd" not in done.stdout
+
+
+def test_decisions_record_their_channel(run, workdir: Path) -> None:
+    _ok(run("submit", "examples/quotes/Q-1002-manager-discount.json", "--as", "sam"))
+    _ok(run("approve", "Q-1002", "--as", "alice"))
+    status = json.loads(_ok(run("status", "Q-1002", "--format", "json")).stdout)
+    assert status["requests"][0]["items"][0]["channel"] == "cli"
+    assert "by alice via cli" in _ok(run("status", "Q-1002")).stdout
