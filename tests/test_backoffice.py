@@ -291,3 +291,67 @@ def test_webhook_notifications_and_retry_by_tick(run, workdir: Path, erp: Any) -
     assert all(e["event"] == "request" and e["quote_id"] == Q for e in events)
     assert len({key for key, _ in handler.received}) == 5  # each notification delivered once
     assert json.loads(_ok(run("tick", "--format", "json")).stdout)["sent"] == 0
+
+
+def test_a_delegate_handed_open_requests_is_notified_with_their_own_code(run, workdir: Path, smtp: Inbox) -> None:
+    """Issue 14: `delegate --reassign-pending` asks the delegate, in an e-mail of their own."""
+    _ok(run("submit", "examples/quotes/Q-1002-manager-discount.json", "--as", "sam"))
+    assert [str(m["To"]) for m in smtp.messages] == ["alice@northwind.example"]
+    _ok(run("delegate", "--as", "alice", "--to", "carol", "--from", "2026-01-01", "--until", "2099-12-31",
+            "--reassign-pending"))
+    to_carol = [m for m in smtp.messages if m["To"] == "carol@northwind.example"]
+    assert len(to_carol) == 1 and "Q-1002" in str(to_carol[0]["Subject"])
+    body = to_carol[0].get_content()
+    assert "as delegate of alice" in body
+    codes = {line.split(":", 1)[1].strip() for m in smtp.messages for line in m.get_content().splitlines()
+             if line.startswith("cpq-reply-code:")}
+    assert len(codes) == 2  # alice's and carol's codes differ
+    reply = _reply(to_carol[0], "carol@northwind.example", "APPROVE\n", "<carol@x>")
+    (workdir / "carol.eml").write_bytes(bytes(reply))
+    _ok(run("mail", "ingest", "carol.eml"))
+    status = json.loads(_ok(run("status", "Q-1002", "--format", "json")).stdout)
+    item = status["requests"][0]["items"][0]
+    assert (item["decided_by"], item["on_behalf_of"], item["channel"]) == ("carol", "alice", "email")
+
+
+def test_a_replacement_approver_is_notified_of_the_requests_moved_to_them(run, workdir: Path, smtp: Inbox) -> None:
+    _ok(run("submit", "examples/quotes/Q-1002-manager-discount.json", "--as", "sam"))
+    _ok(run("approvers", "replace", "alice", "carol", "--apply", "--as", "dan"))
+    to_carol = [m for m in smtp.messages if m["To"] == "carol@northwind.example"]
+    assert len(to_carol) == 1 and "Q-1002" in str(to_carol[0]["Subject"])
+    assert "as delegate" not in to_carol[0].get_content()
+
+
+def test_each_user_is_notified_on_their_own_channels(run, workdir: Path, smtp: Inbox, erp: Any) -> None:
+    """users.X.notify chooses e-mail and/or the team webhook; `[notify] channels` is the default."""
+    url, handler = erp
+    handler.fail_first = 0
+    config = workdir / "cpq.toml"
+    config.write_text(config.read_text() + f'\n[webhook]\nurl = "{url}"\n\n[notify]\nchannels = ["email"]\n')
+    org = workdir / "policies" / "org.yaml"
+    org.write_text(org.read_text().replace(
+        "lee:    {name: Lee Chen, email: lee@northwind.example,",
+        "lee:    {notify: [webhook], name: Lee Chen, email: lee@northwind.example,").replace(
+        "lena:   {name: Lena Novak, email: lena@northwind.example,",
+        "lena:   {notify: [email, webhook], name: Lena Novak, email: lena@northwind.example,"))
+    assert _ok(run("lint", "policies")).exit_code == 0
+    quote = workdir / "q.json"
+    quote.write_text(json.dumps(_quote(35), indent=2))
+    _ok(run("submit", str(quote), "--as", "rita"))
+    mailed = sorted(str(m["To"]).split("@")[0] for m in smtp.messages)
+    hooked = sorted(json.loads(body)["to"] for _, body in handler.received)
+    assert mailed == ["alice", "dan", "erin", "lena"]  # lee chose the webhook only
+    assert hooked == ["lee", "lena"]  # the team default is e-mail only; lee and lena chose the webhook
+    assert all("cpq-reply-code" not in body for _, body in handler.received)
+
+
+def test_a_bad_notify_setting_is_one_line(run, workdir: Path) -> None:
+    config = workdir / "cpq.toml"
+    config.write_text(config.read_text() + '\n[notify]\nchannels = ["pigeon"]\n')
+    done = run("submit", "examples/quotes/Q-1002-manager-discount.json", "--as", "sam")
+    assert done.exit_code == 2 and "[notify] channels" in done.stderr and "Traceback" not in done.stderr
+    org = workdir / "policies" / "org.yaml"
+    config.write_text(config.read_text().replace('channels = ["pigeon"]', ""))
+    org.write_text(org.read_text().replace("lee:    {name:", "lee:    {notify: [fax], name:"))
+    linted = run("lint", "policies")
+    assert linted.exit_code == 1 and "notify" in linted.stdout

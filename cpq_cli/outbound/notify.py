@@ -27,7 +27,7 @@ from cpq_cli.journal import approvals, outbound
 from cpq_cli.journal.db import Connection
 from cpq_cli.journal.events import after as events_after
 from cpq_cli.journal.events import last_seq
-from cpq_cli.journal.records import Event, Notification
+from cpq_cli.journal.records import Event, Item, Notification
 from cpq_cli.journal.states import ItemStatus
 from cpq_cli.policy.model import Policy
 
@@ -46,10 +46,14 @@ class SmtpSettings(NamedTuple):
         return os.environ.get(self.password_env)
 
 
+CHANNELS = ("email", "webhook")
+
+
 class NotifySettings(NamedTuple):
     smtp: SmtpSettings | None
     webhook: str | None
     templates: Path | None  # the policy set's templates/ folder, when it has one
+    channels: tuple[str, ...] = CHANNELS  # `[notify] channels`: a user's channels unless they chose (users.X.notify)
 
 
 def load_settings(sections: dict[str, dict[str, Any]], policy_root: Path | None) -> NotifySettings:
@@ -70,7 +74,21 @@ def load_settings(sections: dict[str, dict[str, Any]], policy_root: Path | None)
                             float(raw.get("timeout", 10)))
     webhook = (sections.get("webhook") or {}).get("url")
     templates = policy_root / "templates" if policy_root and (policy_root / "templates").is_dir() else None
-    return NotifySettings(smtp, str(webhook) if webhook else None, templates)
+    return NotifySettings(smtp, str(webhook) if webhook else None, templates, _default_channels(sections))
+
+
+def _default_channels(sections: dict[str, dict[str, Any]]) -> tuple[str, ...]:
+    raw = (sections.get("notify") or {}).get("channels", list(CHANNELS))
+    if not isinstance(raw, list) or any(c not in CHANNELS for c in raw):
+        raise ConfigError(f"[notify] channels = {raw!r}: a list of {' and '.join(CHANNELS)}",
+                          hint='e.g. channels = ["email"]')
+    return tuple(dict.fromkeys(raw))
+
+
+def channels_of(policy: Policy, settings: NotifySettings, user: str | None) -> tuple[str, ...]:
+    """The channels a user is notified on: their own choice, else the team's default."""
+    found = policy.users.get(user) if user else None
+    return found.notify if found is not None and found.notify is not None else settings.channels
 
 
 def render(name: str, settings: NotifySettings, values: dict[str, Any]) -> tuple[str, str]:
@@ -112,11 +130,12 @@ def _queue(conn: Connection, key: str, kind: str, channel: str, recipient: str, 
 
 
 def queue(conn: Connection, settings: NotifySettings, key: str, kind: str, email: str | None,
-          subject: str, body: str, event: dict[str, Any], stamp: str) -> None:
-    """One notification on every configured channel; the key makes queuing idempotent."""
-    if settings.smtp and email:
+          subject: str, body: str, event: dict[str, Any], stamp: str,
+          channels: tuple[str, ...] = CHANNELS) -> None:
+    """One notification on each of `channels` that is configured; the key makes queuing idempotent."""
+    if settings.smtp and email and "email" in channels:
         _queue(conn, f"{key}:email:{email}", kind, "email", email, subject, body, stamp)
-    if settings.webhook:
+    if settings.webhook and "webhook" in channels:
         _queue(conn, f"{key}:webhook", kind, "webhook", settings.webhook, subject,
                json.dumps({"event": kind, **event, "text": subject}, sort_keys=True, default=str), stamp)
 
@@ -171,26 +190,15 @@ def _person(policy: Policy, user: str) -> tuple[str | None, str]:
 def _for_event(conn: Connection, policy: Policy, settings: NotifySettings, event: Event,
                context_of: Callable[[str], dict[str, Any]], stamp: str) -> None:
     kind, data = event.kind, event.payload
-    if kind == "item.requested":
+    if kind in ("item.requested", "item.delegated", "item.reassigned"):
         item = approvals.item(conn, data["item"])
         assert item is not None, f"event {event.seq} names a missing item"
-        request = approvals.request(conn, item.request_id)
-        assert request is not None, f"item {item.id} names a missing request"
-        context = context_of(item.submission_id)
-        rules = list(request.rules)
-        described = {r.id: r.description or r.id for r in policy.rules}
-        token = token_for(conn, item.id, stamp)
-        template = "escalated" if item.escalated_from else "request"
-        for user in [item.approver, *item.delegates]:
-            email, name = _person(policy, user)
-            subject, body = render(template, settings, {
-                **context, "name": name, "user": user, "rules": ", ".join(rules),
-                "reasons": "; ".join(described.get(r, r) for r in rules),
-                "on_behalf": f" (as delegate of {item.approver})" if user != item.approver else "",
-                "from_user": item.escalated_from or ""})
-            queue(conn, settings, f"{event.seq}:{user}", template, email, f"[cpq {token}] {subject}",
-                  body + reply_footer(settings, item.id, user),
-                  {"quote_id": context["quote_id"], "item": item.id, "to": user}, stamp)
+        if item.status is not ItemStatus.REQUESTED:
+            return  # decided within the same change: nothing to ask any more
+        # Who is newly asked: everyone on a new item; the delegate it was handed to; the replacement.
+        recipients = ([item.approver, *item.delegates] if kind == "item.requested"
+                      else [str(data["delegate"])] if kind == "item.delegated" else [item.approver])
+        _request_notice(conn, policy, settings, event, item, recipients, context_of, stamp)
     elif kind in ("submission.approved", "submission.rejected"):
         context = context_of(str(event.submission_id))
         comment = ""
@@ -203,14 +211,38 @@ def _for_event(conn: Connection, policy: Policy, settings: NotifySettings, event
             subject, body = render(template, settings, {**context, "name": name, "actor": event.actor,
                                                         "comment": comment})
             queue(conn, settings, f"{event.seq}:{user}", template, email, subject, body,
-                  {"quote_id": context["quote_id"], "to": user}, stamp)
+                  {"quote_id": context["quote_id"], "to": user}, stamp, channels_of(policy, settings, user))
     elif kind == "request.recalled":
         context = context_of(str(event.submission_id))
         for item in approvals.items_in(conn, str(event.request_id), ItemStatus.RECALLED):
             email, name = _person(policy, item.approver)
             subject, body = render("recalled", settings, {**context, "name": name, "actor": event.actor})
             queue(conn, settings, f"{event.seq}:{item.approver}", "recalled", email, subject, body,
-                  {"quote_id": context["quote_id"], "to": item.approver}, stamp)
+                  {"quote_id": context["quote_id"], "to": item.approver}, stamp,
+                  channels_of(policy, settings, item.approver))
+
+
+def _request_notice(conn: Connection, policy: Policy, settings: NotifySettings, event: Event, item: Item,
+                    recipients: list[str], context_of: Callable[[str], dict[str, Any]], stamp: str) -> None:
+    """Ask each recipient to decide the item: the request (or escalation) template, their own reply code."""
+    request = approvals.request(conn, item.request_id)
+    assert request is not None, f"item {item.id} names a missing request"
+    context = context_of(item.submission_id)
+    rules = list(request.rules)
+    described = {r.id: r.description or r.id for r in policy.rules}
+    token = token_for(conn, item.id, stamp)
+    template = "escalated" if item.escalated_from else "request"
+    for user in dict.fromkeys(recipients):
+        email, name = _person(policy, user)
+        subject, body = render(template, settings, {
+            **context, "name": name, "user": user, "rules": ", ".join(rules),
+            "reasons": "; ".join(described.get(r, r) for r in rules),
+            "on_behalf": f" (as delegate of {item.approver})" if user != item.approver else "",
+            "from_user": item.escalated_from or ""})
+        channels = channels_of(policy, settings, user)
+        queue(conn, settings, f"{event.seq}:{user}", template, email, f"[cpq {token}] {subject}",
+              body + (reply_footer(settings, item.id, user) if "email" in channels else ""),
+              {"quote_id": context["quote_id"], "item": item.id, "to": user}, stamp, channels)
 
 
 def deliver(conn: Connection, settings: NotifySettings, clock: Callable[[], str], limit: int = 500) -> tuple[int, int]:

@@ -6,7 +6,7 @@ import datetime as dt
 
 from cpq_cli.journal import approvals
 from cpq_cli.journal.db import Connection
-from cpq_cli.outbound.notify import NotifySettings, queue, render, reply_footer, token_for
+from cpq_cli.outbound.notify import NotifySettings, channels_of, queue, render, reply_footer, token_for
 from cpq_cli.policy.load import parse_duration
 from cpq_cli.policy.model import Policy
 
@@ -32,9 +32,11 @@ def remind(conn: Connection, stamp: str, policy: Policy, settings: NotifySetting
                                                       "owner": sub.owner, "name": user.name if user else "",
                                                       "requested_at": item.requested_at})
         token = token_for(conn, item.id, stamp)
+        channels = channels_of(policy, settings, item.approver)
         queue(conn, settings, f"remind:{item.id}:{stamp}", "reminder", user.email if user else None,
-              f"[cpq {token}] {subject}", body + reply_footer(settings, item.id, item.approver),
-              {"quote_id": item.quote_id, "item": item.id}, stamp)
+              f"[cpq {token}] {subject}",
+              body + (reply_footer(settings, item.id, item.approver) if "email" in channels else ""),
+              {"quote_id": item.quote_id, "item": item.id}, stamp, channels)
         approvals.set_reminded(conn, item.id, stamp)
         done.append(item.id)
     return done

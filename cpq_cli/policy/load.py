@@ -173,7 +173,8 @@ class _Builder:
             return
         self.users[ident] = User(ident, _str(body.get("name")) or ident, _str(body.get("email")) or "",
                                  _str(body.get("manager")), _str(body.get("title")),
-                                 body.get("active") is not False, origin, _str(body.get("signing_key")))
+                                 body.get("active") is not False, origin, _str(body.get("signing_key")),
+                                 _channels(body.get("notify")))
 
     def _group(self, ident: str, body: dict[str, Any], origin: Origin) -> None:
         if ident in self.groups:
@@ -269,3 +270,10 @@ def _smart(value: Any) -> Smart:
             return Smart(SmartMode.FIELDS, tuple(str(v) for v in fields), individually)
         return Smart(SmartMode.ALL, (), individually)
     return Smart()
+
+
+def _channels(value: Any) -> tuple[str, ...] | None:
+    """A user's `notify` list (the schema checks its values); None when they did not choose."""
+    if not isinstance(value, list):
+        return None
+    return tuple(dict.fromkeys(str(v) for v in value if isinstance(v, str)))

@@ -32,6 +32,7 @@ class User(NamedTuple):
     active: bool = True
     origin: Origin = Origin("", ())
     signing_key: str | None = None  # "ssh-ed25519 AAAA…", for settings.require_signed_decisions
+    notify: tuple[str, ...] | None = None  # the channels they are notified on (None: the team's default)
 
 
 class RequireKind(StrEnum):
