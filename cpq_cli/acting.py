@@ -6,8 +6,6 @@ functions take the `Act` as a parameter and never read the environment, so one c
 events share one instant and a replay with the same inputs gives the same journal.
 """
 
-from __future__ import annotations
-
 import datetime as dt
 import os
 from collections.abc import Callable
@@ -54,7 +52,7 @@ class Clock(NamedTuple):
     pinned: bool = False
 
     @classmethod
-    def read(cls, option: str | None = None) -> Clock:
+    def read(cls, option: str | None = None) -> "Clock":
         if option:
             return cls(parse_instant(option, "--now"), True)
         pinned = os.environ.get("CPQ_NOW")
@@ -88,6 +86,6 @@ class Act(NamedTuple):
         """The UTC calendar day of the instant, YYYY-MM-DD (delegation windows are days, inclusive)."""
         return self.at[:10]
 
-    def as_system(self) -> Act:
+    def as_system(self) -> "Act":
         """The same instant, acted by cpq itself (what a change sets off: advancing steps, cancelling peers)."""
         return self._replace(actor=Channel.SYSTEM, channel=Channel.SYSTEM)

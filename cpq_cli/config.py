@@ -46,12 +46,23 @@ class Config(NamedTuple):
     secret_file: Path | None = None
 
 
+# One parse per file content: a command asks for its configuration in several places (journal,
+# policies, secret key). The bytes are read each time and compared, so an edit is always seen.
+_parsed: dict[str, tuple[bytes, dict[str, Any]]] = {}
+
+
 def _read_toml(path: Path) -> dict[str, Any]:
+    import copy
     import tomllib
 
     try:
-        with path.open("rb") as fh:
-            return tomllib.load(fh)
+        raw = path.read_bytes()
+        known = _parsed.get(str(path))
+        if known is None or known[0] != raw:
+            known = _parsed[str(path)] = (raw, tomllib.loads(raw.decode("utf-8")))
+        return copy.deepcopy(known[1])
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: invalid TOML: not UTF-8") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: invalid TOML: {exc}") from None
     except OSError as exc:

@@ -119,8 +119,9 @@ def schemas_markdown() -> str:
 OUTPUTS: dict[str, str] = {
     "cpq submit": "approvals:Change", "cpq approve": "approvals:Change", "cpq reject": "approvals:Change",
     "cpq recall": "approvals:Change", "cpq revoke": "approvals:Change", "cpq override": "approvals:Change",
-    "cpq delegate": "approvals:Change", "cpq status": "approvals:QuoteStatus", "cpq inbox": "approvals:Inbox",
-    "cpq log": "approvals:QuoteLog", "cpq delegations": "approvals:Delegations",
+    "cpq delegate": "approvals:Change", "cpq status": "approval_views:QuoteStatus",
+    "cpq inbox": "approval_views:Inbox", "cpq log": "approval_views:QuoteLog",
+    "cpq delegations": "approval_views:Delegations",
     "cpq approvers replace": "approvals:Replacement",
     "cpq journal verify": "journal:JournalVerify", "cpq journal copy": "journal:JournalCopy",
     "cpq tick": "backoffice:Tick", "cpq mail ingest": "backoffice:MailIngest", "cpq sync": "backoffice:Sync",

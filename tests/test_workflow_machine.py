@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
 from cpq_cli.acting import Act
+from cpq_cli.approvals import submit as submitting
 from cpq_cli.approvals import workflow
 from cpq_cli.approvals.escalation import escalate
 from cpq_cli.approvals.machine import SETTLED_OK
@@ -97,7 +98,7 @@ class Workflow(RuleBasedStateMachine):
     def submit(self, quote_id: str, discount: int, by_owner: bool, other: str) -> None:
         quote = _variant(quote_id, discount)
         act = self._act(quote.owner if by_owner else other)
-        self._attempt(lambda: workflow.submit(self.conn, act, POLICY, COMPILED, quote, None))
+        self._attempt(lambda: submitting.submit(self.conn, act, POLICY, COMPILED, quote, None))
 
     @rule(quote_id=st.one_of(st.none(), st.sampled_from(QUOTE_IDS)), user=st.sampled_from(USERS),
           approve=st.booleans())

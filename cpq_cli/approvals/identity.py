@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import os
-import subprocess
 
 from cpq_cli.errors import InputError
 from cpq_cli.policy.model import Policy
 
 
 def git_email() -> str | None:
+    import subprocess
+
     try:
         done = subprocess.run(["git", "config", "user.email"], capture_output=True, text=True, timeout=5, check=False)
     except (OSError, subprocess.SubprocessError):

@@ -6,8 +6,6 @@ events) in the caller's one transaction. Nothing here touches the journal, so th
 tested on their own and are the same for every channel (CLI, e-mail, web, the periodic job).
 """
 
-from __future__ import annotations
-
 from collections.abc import Sequence
 from typing import NamedTuple
 

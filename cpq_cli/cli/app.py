@@ -66,6 +66,11 @@ class CpqGroup(TyperGroup):
         holder = typer.Typer(rich_markup_mode=None)
         holder.callback()(lambda: None)  # a callback makes Typer build a group, whatever the count
         module.register(holder)
+        # Convert only the command asked for: Typer inspects every function it converts, and a
+        # module holds up to a dozen commands (`cpq --help` asks for each in turn).
+        holder.registered_commands = [c for c in holder.registered_commands
+                                      if (c.name or getattr(c.callback, "__name__", "")) == cmd_name]
+        holder.registered_groups = [g for g in holder.registered_groups if g.name == cmd_name]
         group = typer.main.get_command(holder)
         for name in group.list_commands(ctx):  # type: ignore[attr-defined]
             self.add_command(group.get_command(ctx, name), name)  # type: ignore[attr-defined]

@@ -111,7 +111,8 @@ def _batch(compiled: Any, paths: list[Path], fmt: PreviewFormat, explain: bool, 
 
 def _smart_preview(compiled: Any, quote: Any, path: Any, journal: str | None) -> dict[str, Any] | None:
     """On a quote last rejected or recalled: which earlier approvals a submit would reuse, and why."""
-    from cpq_cli.approvals.workflow import latest_submission, smart_plan
+    from cpq_cli.approvals.submit import smart_plan
+    from cpq_cli.approvals.workflow import latest_submission
     from cpq_cli.journal.db import JournalError, journal_exists, open_journal, resolve_journal
     from cpq_cli.routing import quote_env_values
 

@@ -74,16 +74,16 @@ def status(
     fmt: Format = FORMAT, journal: str = JOURNAL,
 ) -> None:
     """Show a quote's latest submission: every request, who decided what, and what is open."""
-    from cpq_cli.services import approvals
+    from cpq_cli.services import approval_views
 
-    emit(fmt, approvals.status(context(journal=journal), quote_id))
+    emit(fmt, approval_views.status(context(journal=journal), quote_id))
 
 
 def inbox(as_user: str = AS, fmt: Format = FORMAT, journal: str = JOURNAL, policies: Path = POLICIES) -> None:
     """List the approval requests waiting for you (yours, and those delegated to you), oldest first."""
-    from cpq_cli.services import approvals
+    from cpq_cli.services import approval_views
 
-    emit(fmt, approvals.inbox(context(journal=journal, policies=policies, as_user=as_user)))
+    emit(fmt, approval_views.inbox(context(journal=journal, policies=policies, as_user=as_user)))
 
 
 def approve(
@@ -160,9 +160,9 @@ def log(
     fmt: Format = FORMAT, journal: str = JOURNAL,
 ) -> None:
     """A quote's history: every event, in order."""
-    from cpq_cli.services import approvals
+    from cpq_cli.services import approval_views
 
-    emit(fmt, approvals.log(context(journal=journal), quote_id))
+    emit(fmt, approval_views.log(context(journal=journal), quote_id))
 
 
 def delegate(
@@ -183,9 +183,9 @@ def delegate(
 
 def delegations(fmt: Format = FORMAT, journal: str = JOURNAL) -> None:
     """List delegations, with whether each is active today."""
-    from cpq_cli.services import approvals
+    from cpq_cli.services import approval_views
 
-    emit(fmt, approvals.delegations(context(journal=journal)))
+    emit(fmt, approval_views.delegations(context(journal=journal)))
 
 
 def replace(

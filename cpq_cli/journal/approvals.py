@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from cpq_cli.journal.db import Connection
-from cpq_cli.journal.records import Delegation, Event, HeldItem, Item, Request, Submission
+from cpq_cli.journal.records import Delegation, Event, HeldItem, Item, Request, Submission, from_row, maybe
 from cpq_cli.journal.states import ItemStatus, RequestStatus, SubmissionStatus, move
 
 
@@ -34,12 +34,12 @@ def _changed(cursor: Any, what: str) -> None:
 
 
 def submission(conn: Connection, submission_id: str) -> Submission | None:
-    return Submission.maybe(conn.execute("SELECT * FROM submissions WHERE id = ?", (submission_id,)).fetchone())
+    return maybe(Submission, conn.execute("SELECT * FROM submissions WHERE id = ?", (submission_id,)).fetchone())
 
 
 def newest_submission_row(conn: Connection, quote_id: str) -> Submission | None:
     """The quote's submission row with the highest number (what the table says; see `newest_created`)."""
-    return Submission.maybe(conn.execute("SELECT * FROM submissions WHERE quote_id = ? ORDER BY number DESC LIMIT 1",
+    return maybe(Submission, conn.execute("SELECT * FROM submissions WHERE quote_id = ? ORDER BY number DESC LIMIT 1",
                                          (quote_id,)).fetchone())
 
 
@@ -51,7 +51,7 @@ def newest_created(conn: Connection, quote_id: str) -> str | None:
 
 
 def all_submissions(conn: Connection) -> list[Submission]:
-    return [Submission.from_row(r) for r in conn.execute("SELECT * FROM submissions ORDER BY quote_id, number")]
+    return [from_row(Submission, r) for r in conn.execute("SELECT * FROM submissions ORDER BY quote_id, number")]
 
 
 def created_submission_ids(conn: Connection) -> set[str]:
@@ -63,13 +63,13 @@ def newest_submissions(conn: Connection, *, status: SubmissionStatus | None = No
     """Every quote's newest submission (optionally: only those in `status`), by quote id."""
     rows = conn.execute("SELECT s.* FROM submissions s WHERE s.number = (SELECT MAX(number) FROM submissions "
                         "WHERE quote_id = s.quote_id) ORDER BY s.quote_id").fetchall()
-    found = [Submission.from_row(r) for r in rows]
+    found = [from_row(Submission, r) for r in rows]
     return [s for s in found if status is None or s.status == status]
 
 
 def approved_submission(conn: Connection, quote_id: str) -> Submission | None:
     """The quote's newest approved submission."""
-    return Submission.maybe(conn.execute("SELECT * FROM submissions WHERE quote_id = ? AND status = 'APPROVED' "
+    return maybe(Submission, conn.execute("SELECT * FROM submissions WHERE quote_id = ? AND status = 'APPROVED' "
                                          "ORDER BY number DESC LIMIT 1", (quote_id,)).fetchone())
 
 
@@ -95,12 +95,12 @@ def close_submission(conn: Connection, submission_id: str, old: SubmissionStatus
 
 
 def requests_of(conn: Connection, submission_id: str) -> list[Request]:
-    return [Request.from_row(r) for r in conn.execute(
+    return [from_row(Request, r) for r in conn.execute(
         "SELECT * FROM requests WHERE submission_id = ? ORDER BY chain_order, chain, step, id", (submission_id,))]
 
 
 def request(conn: Connection, request_id: str) -> Request | None:
-    return Request.maybe(conn.execute("SELECT * FROM requests WHERE id = ?", (request_id,)).fetchone())
+    return maybe(Request, conn.execute("SELECT * FROM requests WHERE id = ?", (request_id,)).fetchone())
 
 
 def insert_request(conn: Connection, req: Request) -> None:
@@ -138,12 +138,12 @@ def close_request(conn: Connection, req: Request, new: RequestStatus, stamp: str
 
 
 def items_of(conn: Connection, request_id: str) -> list[Item]:
-    return [Item.from_row(r) for r in conn.execute("SELECT * FROM items WHERE request_id = ? ORDER BY id",
+    return [from_row(Item, r) for r in conn.execute("SELECT * FROM items WHERE request_id = ? ORDER BY id",
                                                    (request_id,))]
 
 
 def items_of_submission(conn: Connection, submission_id: str) -> list[Item]:
-    return [Item.from_row(r) for r in conn.execute("SELECT * FROM items WHERE submission_id = ? ORDER BY id",
+    return [from_row(Item, r) for r in conn.execute("SELECT * FROM items WHERE submission_id = ? ORDER BY id",
                                                    (submission_id,))]
 
 
@@ -152,7 +152,7 @@ def requests_of_submission_by_id(conn: Connection, submission_id: str) -> dict[s
 
 
 def item(conn: Connection, item_id: str) -> Item | None:
-    return Item.maybe(conn.execute("SELECT * FROM items WHERE id = ?", (item_id,)).fetchone())
+    return maybe(Item, conn.execute("SELECT * FROM items WHERE id = ?", (item_id,)).fetchone())
 
 
 def item_exists(conn: Connection, item_id: str) -> bool:
@@ -165,7 +165,7 @@ def open_items(conn: Connection, approver: str | None = None) -> list[Item]:
         rows = conn.execute("SELECT * FROM items WHERE status = 'REQUESTED' ORDER BY id")
     else:
         rows = conn.execute("SELECT * FROM items WHERE approver = ? AND status = 'REQUESTED' ORDER BY id", (approver,))
-    return [Item.from_row(r) for r in rows]
+    return [from_row(Item, r) for r in rows]
 
 
 def held_items(conn: Connection, approvers: Sequence[str] | None, quote_id: str | None = None) -> list[HeldItem]:
@@ -183,7 +183,7 @@ def held_items(conn: Connection, approvers: Sequence[str] | None, quote_id: str 
         "JOIN requests ON requests.id = items.request_id "
         f"WHERE items.status = 'REQUESTED'{of_approvers}{on_quote} ORDER BY items.quote_id, items.id",
         [*(approvers or ()), *([] if quote_id is None else [quote_id])]).fetchall()
-    return [HeldItem(Item.from_row(r), str(r["s_owner"]), str(r["s_submitted_by"]), tuple(json.loads(r["r_rules"])),
+    return [HeldItem(from_row(Item, r), str(r["s_owner"]), str(r["s_submitted_by"]), tuple(json.loads(r["r_rules"])),
                      str(r["r_chain"]), int(r["r_step"])) for r in rows]
 
 
@@ -198,12 +198,12 @@ def count_items(conn: Connection, submission_id: str, approver: str) -> int:
 
 
 def last_rejection(conn: Connection, submission_id: str) -> Item | None:
-    return Item.maybe(conn.execute("SELECT * FROM items WHERE submission_id = ? AND status = 'REJECTED' "
+    return maybe(Item, conn.execute("SELECT * FROM items WHERE submission_id = ? AND status = 'REJECTED' "
                                    "ORDER BY decided_at DESC LIMIT 1", (submission_id,)).fetchone())
 
 
 def items_in(conn: Connection, request_id: str, status: ItemStatus) -> list[Item]:
-    return [Item.from_row(r) for r in conn.execute("SELECT * FROM items WHERE request_id = ? AND status = ? "
+    return [from_row(Item, r) for r in conn.execute("SELECT * FROM items WHERE request_id = ? AND status = ? "
                                                    "ORDER BY id", (request_id, str(status)))]
 
 
@@ -255,7 +255,7 @@ def insert_delegation(conn: Connection, approver: str, delegate: str, starts: st
 
 
 def delegations(conn: Connection) -> list[Delegation]:
-    return [Delegation.from_row(r) for r in conn.execute("SELECT * FROM delegations ORDER BY starts, id")]
+    return [from_row(Delegation, r) for r in conn.execute("SELECT * FROM delegations ORDER BY starts, id")]
 
 
 def delegation_events(conn: Connection, actor: str | None = None) -> list[Event]:
@@ -265,4 +265,4 @@ def delegation_events(conn: Connection, actor: str | None = None) -> list[Event]
     else:
         rows = conn.execute("SELECT * FROM events WHERE kind = 'delegation.created' AND actor = ? ORDER BY seq",
                             (actor,))
-    return [Event.from_row(r) for r in rows]
+    return [from_row(Event, r) for r in rows]

@@ -252,6 +252,11 @@ def migrate(conn: Connection) -> list[int]:
     """
     from cpq_cli.journal.migrations import statements
 
+    version = _schema_version(conn)
+    if version == MIGRATIONS[-1][0]:
+        return []  # the common case: one read, no write transaction
+    if version is not None and version > MIGRATIONS[-1][0]:
+        raise JournalError("the journal was written by a newer cpq", hint="upgrade cpq")
     applied = []
     for number, name, sql in MIGRATIONS:
         with transaction(conn):
@@ -269,7 +274,8 @@ def migrate(conn: Connection) -> list[int]:
     return applied
 
 
-def _check_schema(conn: Connection) -> None:
+def _schema_version(conn: Connection) -> int | None:
+    """The newest migration applied, or None when the journal has no migrations table yet."""
     if conn.dialect == "postgresql":
         row = conn.execute("SELECT to_regclass('_migrations') IS NOT NULL").fetchone()
         has_table = bool(row[0])
@@ -277,9 +283,15 @@ def _check_schema(conn: Connection) -> None:
         has_table = conn.execute("SELECT name FROM sqlite_master WHERE type = 'table' AND name = '_migrations'"
                                  ).fetchone() is not None
     if not has_table:
+        return None
+    return int(conn.execute("SELECT MAX(number) FROM _migrations").fetchone()[0] or 0)
+
+
+def _check_schema(conn: Connection) -> None:
+    latest = _schema_version(conn)
+    if latest is None:
         raise JournalError("the journal has no migrations table; it was not made by cpq",
                            hint="nothing has been submitted yet, or --journal points at the wrong place")
-    latest = conn.execute("SELECT MAX(number) FROM _migrations").fetchone()[0] or 0
     if latest < MIGRATIONS[-1][0]:
         raise JournalError("the journal needs migrating", hint="run any writing command, e.g. `cpq journal migrate`")
     if latest > MIGRATIONS[-1][0]:

@@ -8,15 +8,13 @@ prints it for safekeeping elsewhere, and `verify(against=...)` proves the journa
 that event unchanged, so a cut tail shows even when the head row was rewritten too.
 """
 
-from __future__ import annotations
-
 import hashlib
 import hmac
 import json
 from typing import Any, NamedTuple
 
 from cpq_cli.journal.db import Connection, now
-from cpq_cli.journal.records import Event
+from cpq_cli.journal.records import Event, from_row
 
 GENESIS = "0" * 64
 
@@ -57,7 +55,7 @@ def row_intact(conn: Connection, event: Event) -> bool | None:
 
 
 def _select(conn: Connection, where: str, params: tuple[Any, ...], suffix: str = "") -> list[Event]:
-    return [Event.from_row(r) for r in conn.execute(f"SELECT * FROM events WHERE {where} ORDER BY seq{suffix}",
+    return [from_row(Event, r) for r in conn.execute(f"SELECT * FROM events WHERE {where} ORDER BY seq{suffix}",
                                                     params)]
 
 
@@ -119,7 +117,7 @@ class Head(NamedTuple):
         return f"{self.seq}:{self.digest}"
 
     @classmethod
-    def parse(cls, text: str) -> Head:
+    def parse(cls, text: str) -> "Head":
         seq, sep, digest = text.strip().partition(":")
         if not sep or not seq.isdigit() or len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
             raise ValueError(f"{text!r} is not a journal head (COUNT:SHA256 as printed by `cpq journal head`)")
@@ -142,7 +140,7 @@ def verify(conn: Connection, against: Head | None = None) -> Verified:
     prev, expected_seq, count, unchecked = GENESIS, 1, 0, 0
     found_against = against is None or against.seq == 0
     for raw in conn.execute("SELECT * FROM events ORDER BY seq"):
-        row = Event.from_row(raw)
+        row = from_row(Event, raw)
         count += 1
         if row.seq != expected_seq:
             return Verified(count, Break(expected_seq, f"event {expected_seq} is missing (next is {row.seq})"),

@@ -11,18 +11,18 @@ from collections.abc import Sequence
 from typing import Any
 
 from cpq_cli.journal.db import Connection
-from cpq_cli.journal.records import Contract, Order, OrderLine
+from cpq_cli.journal.records import Contract, Order, OrderLine, from_row, maybe
 from cpq_cli.journal.states import OrderStatus, move
 
 # ----------------------------------------------------------------------------------------- orders
 
 
 def order(conn: Connection, order_id: str) -> Order | None:
-    return Order.maybe(conn.execute("SELECT * FROM orders WHERE id = ?", (order_id,)).fetchone())
+    return maybe(Order, conn.execute("SELECT * FROM orders WHERE id = ?", (order_id,)).fetchone())
 
 
 def orders_of_quote(conn: Connection, quote_id: str) -> list[Order]:
-    return [Order.from_row(r) for r in conn.execute("SELECT * FROM orders WHERE quote_id = ? ORDER BY number",
+    return [from_row(Order, r) for r in conn.execute("SELECT * FROM orders WHERE quote_id = ? ORDER BY number",
                                                     (quote_id,))]
 
 
@@ -31,17 +31,17 @@ def all_orders(conn: Connection, quote_id: str | None = None) -> list[Order]:
         rows = conn.execute("SELECT * FROM orders ORDER BY quote_id, number")
     else:
         rows = conn.execute("SELECT * FROM orders WHERE quote_id = ? ORDER BY number", (quote_id,))
-    return [Order.from_row(r) for r in rows]
+    return [from_row(Order, r) for r in rows]
 
 
 def due_orders(conn: Connection, as_of: str) -> list[Order]:
     """DRAFT orders that start on or before `as_of`."""
-    return [Order.from_row(r) for r in conn.execute(
+    return [from_row(Order, r) for r in conn.execute(
         "SELECT * FROM orders WHERE status = 'DRAFT' AND start_date <= ? ORDER BY id", (as_of,))]
 
 
 def live_orders_of_submission(conn: Connection, submission_id: str) -> list[Order]:
-    return [Order.from_row(r) for r in conn.execute(
+    return [from_row(Order, r) for r in conn.execute(
         "SELECT * FROM orders WHERE submission_id = ? AND status != 'CANCELLED' ORDER BY id", (submission_id,))]
 
 
@@ -84,12 +84,12 @@ def lines_of_order(conn: Connection, order_id: str, quote_line: str | None = Non
     else:
         rows = conn.execute("SELECT * FROM order_lines WHERE order_id = ? AND quote_line = ? ORDER BY created_at, id",
                             (order_id, quote_line))
-    return [OrderLine.from_row(r) for r in rows]
+    return [from_row(OrderLine, r) for r in rows]
 
 
 def uncontracted_lines(conn: Connection, order_id: str) -> list[OrderLine]:
     """The order's original subscription and asset lines not yet under a contract."""
-    return [OrderLine.from_row(r) for r in conn.execute(
+    return [from_row(OrderLine, r) for r in conn.execute(
         "SELECT * FROM order_lines WHERE order_id = ? AND amends IS NULL AND contract_id IS NULL "
         "AND kind != 'one_time' ORDER BY id", (order_id,))]
 
@@ -101,7 +101,7 @@ def recurring_lines(conn: Connection, account_id: str | None = None) -> list[Ord
     else:
         rows = conn.execute("SELECT * FROM order_lines WHERE account_id = ? AND kind != 'one_time' ORDER BY id",
                             (account_id,))
-    return [OrderLine.from_row(r) for r in rows]
+    return [from_row(OrderLine, r) for r in rows]
 
 
 def all_lines(conn: Connection, account_id: str | None = None) -> list[OrderLine]:
@@ -109,11 +109,11 @@ def all_lines(conn: Connection, account_id: str | None = None) -> list[OrderLine
         rows = conn.execute("SELECT * FROM order_lines ORDER BY id")
     else:
         rows = conn.execute("SELECT * FROM order_lines WHERE account_id = ? ORDER BY id", (account_id,))
-    return [OrderLine.from_row(r) for r in rows]
+    return [from_row(OrderLine, r) for r in rows]
 
 
 def lines_of_contract(conn: Connection, contract_id: str) -> list[OrderLine]:
-    return [OrderLine.from_row(r) for r in conn.execute("SELECT * FROM order_lines WHERE contract_id = ? ORDER BY id",
+    return [from_row(OrderLine, r) for r in conn.execute("SELECT * FROM order_lines WHERE contract_id = ? ORDER BY id",
                                                         (contract_id,))]
 
 
@@ -128,7 +128,7 @@ def contract_lines(conn: Connection, contract_id: str, line_ids: Sequence[str]) 
 
 
 def contract(conn: Connection, contract_id: str) -> Contract | None:
-    return Contract.maybe(conn.execute("SELECT * FROM contracts WHERE id = ?", (contract_id,)).fetchone())
+    return maybe(Contract, conn.execute("SELECT * FROM contracts WHERE id = ?", (contract_id,)).fetchone())
 
 
 def contract_count(conn: Connection, account_id: str) -> int:
@@ -201,4 +201,4 @@ def lines_with_currency(conn: Connection, account_id: str | None = None) -> list
         rows = conn.execute(sql + " ORDER BY l.id")
     else:
         rows = conn.execute(sql + " WHERE l.account_id = ? ORDER BY l.id", (account_id,))
-    return [(OrderLine.from_row(r), str(r["o_currency"])) for r in rows]
+    return [(from_row(OrderLine, r), str(r["o_currency"])) for r in rows]

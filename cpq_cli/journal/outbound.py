@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from cpq_cli.journal.db import Connection
-from cpq_cli.journal.records import Notification, OutboxEntry
+from cpq_cli.journal.records import Notification, OutboxEntry, from_row
 
 # ---------------------------------------------------------------------------------- notifications
 
@@ -22,7 +22,7 @@ def queue_notification(conn: Connection, key: str, kind: str, channel: str, reci
 
 
 def unsent(conn: Connection, limit: int) -> list[Notification]:
-    return [Notification.from_row(r) for r in conn.execute(
+    return [from_row(Notification, r) for r in conn.execute(
         "SELECT * FROM notifications WHERE sent_at IS NULL ORDER BY id LIMIT ?", (limit,))]
 
 
@@ -84,7 +84,7 @@ def undelivered(conn: Connection, limit: int | None = None) -> list[OutboxEntry]
         rows = conn.execute("SELECT * FROM outbox WHERE delivered_at IS NULL ORDER BY id")
     else:
         rows = conn.execute("SELECT * FROM outbox WHERE delivered_at IS NULL ORDER BY id LIMIT ?", (limit,))
-    return [OutboxEntry.from_row(r) for r in rows]
+    return [from_row(OutboxEntry, r) for r in rows]
 
 
 def delivery_failed(conn: Connection, entry_id: int, attempts: int, error: str) -> None:

@@ -12,7 +12,6 @@ the event (journal migration 3 and older) are checked at the submission level on
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
 
 from cpq_cli.errors import InputError
@@ -33,35 +32,40 @@ class Tampered(InputError):
     """The state tables disagree with the event chain: refused (exit 1), nothing written."""
 
 
-@dataclass
+# Plain classes, not dataclasses: every acting command imports this module, and a dataclass
+# costs ~1.3 ms to create at start-up (docs/performance.md).
 class ItemState:
-    request_id: str
-    approver: str
-    status: str = "REQUESTED"
-    decided_by: str | None = None
-    channel: str | None = None
-    override: bool = False
+    __slots__ = ("approver", "channel", "decided_by", "override", "request_id", "status")
+
+    def __init__(self, request_id: str, approver: str) -> None:
+        self.request_id, self.approver = request_id, approver
+        self.status = "REQUESTED"
+        self.decided_by: str | None = None
+        self.channel: str | None = None
+        self.override = False
 
 
-@dataclass
 class RequestState:
-    plan: dict[str, Any]
-    status: str
-    snapshot: Any = None
+    __slots__ = ("plan", "snapshot", "status")
+
+    def __init__(self, plan: dict[str, Any], status: str) -> None:
+        self.plan, self.status = plan, status
+        self.snapshot: Any = None
 
 
-@dataclass
 class SubmissionState:
-    id: str
-    quote_id: str
-    status: str
-    quote_hash: str
-    submitted_by: str
-    owner: str | None
-    requests: dict[str, RequestState] | None  # None: recorded before plans were in the event
-    items: dict[str, ItemState] = field(default_factory=dict)
-    problems: list[str] = field(default_factory=list)
-    signed: bool = False  # the policy set required signed decisions when it was submitted
+    """What a submission's events say. `requests` is None for submissions recorded before the
+    plan was in the event; `signed`: the policy set required signed decisions when it was submitted."""
+
+    __slots__ = ("id", "items", "owner", "problems", "quote_hash", "quote_id", "requests", "signed", "status",
+                 "submitted_by")
+
+    def __init__(self, id: str, quote_id: str, status: str, quote_hash: str, submitted_by: str, owner: str | None,
+                 requests: dict[str, RequestState] | None, *, signed: bool = False) -> None:
+        self.id, self.quote_id, self.status, self.quote_hash = id, quote_id, status, quote_hash
+        self.submitted_by, self.owner, self.requests, self.signed = submitted_by, owner, requests, signed
+        self.items: dict[str, ItemState] = {}
+        self.problems: list[str] = []
 
 
 def project(submission_id: str, rows: list[Event]) -> SubmissionState | None:

@@ -11,88 +11,30 @@ the SMTP password is read from the variable named by `password_env` (default CPQ
 and never written anywhere.
 """
 
-from __future__ import annotations
-
 import contextlib
 import json
 import os
-import secrets
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from string import Template
-from typing import Any, NamedTuple
+from typing import Any
 
-from cpq_cli.errors import ConfigError
 from cpq_cli.journal import approvals, outbound
 from cpq_cli.journal.db import Connection
 from cpq_cli.journal.events import after as events_after
 from cpq_cli.journal.events import last_seq
 from cpq_cli.journal.records import Event, Item, Notification
 from cpq_cli.journal.states import ItemStatus
+from cpq_cli.outbound.settings import CHANNELS, NotifySettings, SmtpSettings, channels_of, load_settings
 from cpq_cli.policy.model import Policy
 
-
-class SmtpSettings(NamedTuple):
-    host: str
-    port: int
-    starttls: bool
-    ssl: bool
-    username: str | None
-    password_env: str
-    sender: str
-    timeout: float
-
-    def password(self) -> str | None:
-        return os.environ.get(self.password_env)
-
-
-CHANNELS = ("email", "webhook")
-
-
-class NotifySettings(NamedTuple):
-    smtp: SmtpSettings | None
-    webhook: str | None
-    templates: Path | None  # the policy set's templates/ folder, when it has one
-    channels: tuple[str, ...] = CHANNELS  # `[notify] channels`: a user's channels unless they chose (users.X.notify)
-
-
-def load_settings(sections: dict[str, dict[str, Any]], policy_root: Path | None) -> NotifySettings:
-    smtp = None
-    raw = sections.get("smtp")
-    if raw:
-        known = {"host", "port", "starttls", "ssl", "username", "password_env", "from", "timeout"}
-        unknown = set(raw) - known
-        if unknown:
-            hint = "the password comes from the environment (password_env), never from a file" if (
-                "password" in unknown) else f"known: {', '.join(sorted(known))}"
-            raise ConfigError(f"[smtp]: unknown setting(s) {', '.join(sorted(unknown))}", hint=hint)
-        if not raw.get("host") or not raw.get("from"):
-            raise ConfigError("[smtp] needs host and from")
-        smtp = SmtpSettings(str(raw["host"]), int(raw.get("port", 25)), bool(raw.get("starttls", False)),
-                            bool(raw.get("ssl", False)), raw.get("username"),
-                            str(raw.get("password_env", "CPQ_SMTP_PASSWORD")), str(raw["from"]),
-                            float(raw.get("timeout", 10)))
-    webhook = (sections.get("webhook") or {}).get("url")
-    templates = policy_root / "templates" if policy_root and (policy_root / "templates").is_dir() else None
-    return NotifySettings(smtp, str(webhook) if webhook else None, templates, _default_channels(sections))
-
-
-def _default_channels(sections: dict[str, dict[str, Any]]) -> tuple[str, ...]:
-    raw = (sections.get("notify") or {}).get("channels", list(CHANNELS))
-    if not isinstance(raw, list) or any(c not in CHANNELS for c in raw):
-        raise ConfigError(f"[notify] channels = {raw!r}: a list of {' and '.join(CHANNELS)}",
-                          hint='e.g. channels = ["email"]')
-    return tuple(dict.fromkeys(raw))
-
-
-def channels_of(policy: Policy, settings: NotifySettings, user: str | None) -> tuple[str, ...]:
-    """The channels a user is notified on: their own choice, else the team's default."""
-    found = policy.users.get(user) if user else None
-    return found.notify if found is not None and found.notify is not None else settings.channels
+__all__ = ["CHANNELS", "NotifySettings", "SmtpSettings", "channels_of", "deliver", "enqueue", "load_settings",
+           "notifying", "queue", "render", "reply_footer", "token_for"]
 
 
 def render(name: str, settings: NotifySettings, values: dict[str, Any]) -> tuple[str, str]:
     """(subject, body) from the policy set's template, else the packaged default."""
+    from string import Template
+
     path = settings.templates / f"{name}.txt" if settings.templates else None
     if path is None or not path.is_file():
         path = Path(__file__).parent / "templates" / f"{name}.txt"
@@ -107,7 +49,7 @@ def token_for(conn: Connection, item_id: str, stamp: str) -> str:
     existing = outbound.token_of_item(conn, item_id)
     if existing:
         return existing
-    token = secrets.token_hex(6)
+    token = os.urandom(6).hex()  # what secrets.token_hex does, without importing `random`
     outbound.add_token(conn, token, item_id, stamp)
     return token
 

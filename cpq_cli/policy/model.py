@@ -1,7 +1,5 @@
 """The policy set as immutable values. Built by `load.py`; read by lint, routing and the workflow."""
 
-from __future__ import annotations
-
 import datetime as dt
 import math
 from decimal import Decimal

@@ -8,22 +8,19 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING, NamedTuple, TextIO
 
 if TYPE_CHECKING:
     from cpq_cli.diagnostics import Report
 
 
-@dataclass(frozen=True)
-class Output:
+class Output(NamedTuple):
     stdout: TextIO
     stderr: TextIO
     color: bool = False
 
 
-@dataclass(frozen=True)
-class RuleInfo:
+class RuleInfo(NamedTuple):
     id: str
     summary: str
     severity: str

@@ -1,196 +1,51 @@
-"""Approval services: submit, approve, reject, recall, revoke, override, delegate, status, inbox,
-log, delegations and approver replacement.
+"""Approval services that change the journal: submit, approve, reject, recall, revoke, override,
+delegate and approver replacement (the reads are in `approval_views`).
 
 Each takes the command's `Context` and plain values, does its work through the workflow and the
 journal, and returns a result record (see `results`); none prints.
 """
 
-from __future__ import annotations
-
 import os
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, NamedTuple
 
 from cpq_cli.errors import InputError, Refused
-from cpq_cli.journal.states import ItemStatus, RequestStatus, SubmissionStatus
 from cpq_cli.services.context import Context
 from cpq_cli.services.journal import change, reading
-from cpq_cli.services.results import doc, view
 
 # ------------------------------------------------------------------------------------- records
 
 
-@dataclass(frozen=True, slots=True)
-class Change:
+class Change(NamedTuple):
     """What a workflow command did: `submit`, `approve`, `reject`, `recall`, `revoke`, `override`, `delegate`."""
 
-    submission: str | None = doc("the submission acted on, e.g. `Q-1001#2` (null for `delegate`)")
-    status: str = doc("the submission's status afterwards (`DELEGATED` for `delegate`)")
-    changed: bool = doc("false when the command had nothing to do (the same content submitted again)")
-    message: str = doc("what happened, in words")
-    quote: str | None = doc("the quote id (`submit`)", None)
-    items: tuple[str, ...] = doc("the items decided (`approve`, `reject`)", ())
-    cancelled_orders: tuple[str, ...] = doc("orders cancelled with the approval (`revoke`)", ())
-    warnings: tuple[str, ...] = doc("what went wrong after the change stood (undelivered notifications)", ())
+    submission: Annotated[str | None, "the submission acted on, e.g. `Q-1001#2` (null for `delegate`)"]
+    status: Annotated[str, "the submission's status afterwards (`DELEGATED` for `delegate`)"]
+    changed: Annotated[bool, "false when the command had nothing to do (the same content submitted again)"]
+    message: Annotated[str, "what happened, in words"]
+    quote: Annotated[str | None, "the quote id (`submit`)"] = None
+    items: Annotated[tuple[str, ...], "the items decided (`approve`, `reject`)"] = ()
+    cancelled_orders: Annotated[tuple[str, ...], "orders cancelled with the approval (`revoke`)"] = ()
+    warnings: Annotated[tuple[str, ...], "what went wrong after the change stood (undelivered notifications)"] = ()
 
 
-@dataclass(frozen=True, slots=True)
-class SubmissionView:
-    """A submission, as `cpq status` shows it."""
-
-    id: str = doc("`QUOTE#N`")
-    quote_id: str = doc("the quote")
-    number: int = doc("1 for the first submission, then 2, 3 …")
-    status: SubmissionStatus = doc("where it stands")
-    reason: str | None = doc("why it closed that way (`no_rules`, a revocation's reason)")
-    quote_hash: str = doc("the content hash the approvals are bound to")
-    policy_hash: str = doc("the policy set's content hash at submission")
-    policy_commit: str | None = doc("the policy directory's git commit (`+dirty` when it had changes)")
-    quote_file: str | None = doc("the quote file submitted")
-    owner: str = doc("the quote's owner")
-    submitted_by: str = doc("who submitted it")
-    submitted_at: str = doc("when (ISO 8601, UTC)")
-    closed_at: str | None = doc("when it was approved, rejected, recalled or revoked")
-    previous_id: str | None = doc("the rejected or recalled submission it follows (smart approvals)")
-
-
-@dataclass(frozen=True, slots=True)
-class ItemView:
-    """One person's part of a request."""
-
-    id: str = doc("`QUOTE#N.R` (a group member's: `QUOTE#N.R.M`; an escalation's: `…~USER`)")
-    request_id: str = doc("its request")
-    approver: str = doc("who is asked (after any replacement)")
-    delegates: tuple[str, ...] = doc("who may also act on it, by delegation")
-    status: ItemStatus = doc("where it stands")
-    requested_at: str = doc("when it was requested")
-    decided_at: str | None = doc("when it was decided or closed")
-    decided_by: str | None = doc("who decided it")
-    on_behalf_of: str | None = doc("whose item a delegate or an admin decided")
-    comment: str | None = doc("the approver's comment or reason")
-    escalated_from: str | None = doc("the approver it was escalated from")
-    channel: str | None = doc("how the decision came: `cli`, `email`, `web`")
-    override: bool = doc("decided by an admin in the approver's place")
-
-
-@dataclass(frozen=True, slots=True)
-class RequestView:
-    """One approver's request in one chain step, with every rule that needs them."""
-
-    id: str = doc("`QUOTE#N.R`")
-    chain: str = doc("its chain")
-    chain_order: int = doc("the chain's order (equal orders run in parallel)")
-    step: int = doc("the step within the chain")
-    approver: str = doc("the approver as routed: a user, a group or `auto`")
-    kind: str = doc("`user`, `group` or `auto`")
-    rules: tuple[str, ...] = doc("the rules that asked for this approver here")
-    members: tuple[str, ...] = doc("who is asked (a group's members, less the owner and submitter)")
-    needed: int = doc("how many approvals settle it")
-    status: RequestStatus = doc("where it stands")
-    reason: str | None = doc("`auto`, `smart_reuse`, `override: …`, `recalled`, `rejected`")
-    reused_from: str | None = doc("the earlier request a smart approval stands on")
-    requested_at: str | None = doc("when it was requested")
-    closed_at: str | None = doc("when it closed")
-    current: tuple[str, ...] = doc("who holds its open items now (after replacement or escalation)")
-    items: tuple[ItemView, ...] = doc("one per person asked")
-
-
-@dataclass(frozen=True, slots=True)
-class QuoteStatus:
-    """`cpq status QUOTE`: the quote's newest submission and every request."""
-
-    quote_id: str = doc("the quote")
-    submission: SubmissionView = doc("its newest submission")
-    requests: tuple[RequestView, ...] = doc("in chain order, then step")
-
-
-@dataclass(frozen=True, slots=True)
-class InboxEntry:
-    """One open item the user may decide."""
-
-    item: str = doc("the item id (give it to `cpq override` as an admin)")
-    quote_id: str = doc("the quote")
-    approver: str = doc("whose item it is")
-    on_behalf_of: str | None = doc("set when the user holds it as a delegate")
-    owner: str = doc("the quote's owner")
-    chain: str = doc("the chain")
-    step: int = doc("the step")
-    rules: tuple[str, ...] = doc("the rules that need this approval")
-    requested_at: str = doc("when it was requested (oldest first)")
-
-
-@dataclass(frozen=True, slots=True)
-class Inbox:
-    """`cpq inbox`: what waits for the user."""
-
-    user: str = doc("whose inbox")
-    requests: tuple[InboxEntry, ...] = doc("oldest first")
-
-
-@dataclass(frozen=True, slots=True)
-class LogEvent:
-    """One journal event."""
-
-    seq: int = doc("its place in the journal")
-    at: str = doc("when (ISO 8601, UTC)")
-    kind: str = doc("e.g. `submission.created`, `item.approved`, `order.created`")
-    quote_id: str | None = doc("the quote")
-    submission_id: str | None = doc("the submission")
-    request_id: str | None = doc("the request")
-    actor: str | None = doc("who (`cpq` for what cpq did on its own)")
-    hash: str = doc("the event's link in the hash chain")
-    data: dict[str, Any] = doc("what the event records")
-
-
-@dataclass(frozen=True, slots=True)
-class QuoteLog:
-    """`cpq log QUOTE`: every event of a quote, in order."""
-
-    quote_id: str = doc("the quote")
-    events: tuple[LogEvent, ...] = doc("in journal order")
-
-
-@dataclass(frozen=True, slots=True)
-class DelegationView:
-    """A delegation window."""
-
-    id: int = doc("its number")
-    approver: str = doc("who delegated")
-    delegate: str = doc("to whom")
-    starts: str = doc("first day (inclusive)")
-    ends: str = doc("last day (inclusive)")
-    created_by: str = doc("who made it")
-    created_at: str = doc("when")
-    active: bool = doc("whether today is inside the window")
-
-
-@dataclass(frozen=True, slots=True)
-class Delegations:
-    """`cpq delegations`."""
-
-    delegations: tuple[DelegationView, ...] = doc("by first day")
-
-
-@dataclass(frozen=True, slots=True)
-class FileEdit:
+class FileEdit(NamedTuple):
     """One policy file `approvers replace` rewrites."""
 
-    file: str = doc("the file")
-    references: tuple[str, ...] = doc("the JSON paths of the values replaced")
-    diff: str = doc("a unified diff of the change")
+    file: Annotated[str, "the file"]
+    references: Annotated[tuple[str, ...], "the JSON paths of the values replaced"]
+    diff: Annotated[str, "a unified diff of the change"]
 
 
-@dataclass(frozen=True, slots=True)
-class Replacement:
+class Replacement(NamedTuple):
     """`cpq approvers replace OLD NEW`."""
 
-    old: str = doc("the user replaced")
-    new: str = doc("the user who takes over")
-    applied: bool = doc("false for a dry run (nothing changed)")
-    files: tuple[FileEdit, ...] = doc("the files (to be) rewritten")
-    open_requests: tuple[str, ...] = doc("OLD's open items (to be) moved to NEW")
-    moved: tuple[str, ...] = doc("the items moved (empty for a dry run)")
+    old: Annotated[str, "the user replaced"]
+    new: Annotated[str, "the user who takes over"]
+    applied: Annotated[bool, "false for a dry run (nothing changed)"]
+    files: Annotated[tuple[FileEdit, ...], "the files (to be) rewritten"]
+    open_requests: Annotated[tuple[str, ...], "OLD's open items (to be) moved to NEW"]
+    moved: Annotated[tuple[str, ...], "the items moved (empty for a dry run)"]
 
 
 # ------------------------------------------------------------------------------------- helpers
@@ -213,19 +68,25 @@ def policy_commit(root: Path) -> str | None:
 
 def file_hash(recorded: str | None, recorded_hash: str) -> str | None:
     """The content hash of the quote file as it is now, in the version of `recorded_hash`
-    (None if the file is gone)."""
+    (None if the file is gone; "unreadable" if it no longer reads as a quote file would)."""
     if not recorded:
         return None
     path = Path(recorded)
-    if not path.exists():
-        return None
-    from cpq_cli.quote import content_hash_like
-    from cpq_cli.sources import ParseFailure, load_document
+    from cpq_cli.limits import MAX_FILE_BYTES, limit_problem, strict_json
 
     try:
-        return content_hash_like(load_document(path, "json").data, recorded_hash)
-    except ParseFailure:
+        if path.stat().st_size > MAX_FILE_BYTES:
+            return "unreadable"
+        data = strict_json(path.read_bytes().decode("utf-8"))  # the reader every quote goes through
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError, RecursionError):
         return "unreadable"
+    if limit_problem(data) is not None:
+        return "unreadable"
+    from cpq_cli.quote import content_hash_like
+
+    return content_hash_like(data, recorded_hash)
 
 
 def _signer(path: Path | None) -> Any:
@@ -246,7 +107,7 @@ def _change(outcome: Any, warnings: list[str], **extra: Any) -> Change:
 
 def submit(ctx: Context, quote_file: Path) -> Change:
     """Route the quote, record the submission, request the first steps."""
-    from cpq_cli.approvals.workflow import submit as do_submit
+    from cpq_cli.approvals.submit import submit as do_submit
     from cpq_cli.quote import load_quote
     from cpq_cli.routing import compile_policy
 
@@ -349,57 +210,6 @@ def delegate(ctx: Context, to: str, starts: str, ends: str, reassign_pending: bo
     policy, act = ctx.policy, ctx.act()
     outcome, warnings = change(ctx, lambda conn: do_delegate(conn, act, policy, to, starts, ends, reassign_pending))
     return _change(outcome, warnings)
-
-
-# --------------------------------------------------------------------------------------- reads
-
-
-def status(ctx: Context, quote_id: str) -> QuoteStatus:
-    from cpq_cli.approvals.workflow import items_of, latest_submission, requests_of
-
-    with reading(ctx) as conn:
-        sub = latest_submission(conn, quote_id)
-        if sub is None:
-            raise InputError(f"{quote_id} has never been submitted")
-        requests = []
-        for req in requests_of(conn, sub.id):
-            items = tuple(view(ItemView, i) for i in items_of(conn, req.id))
-            current = tuple(dict.fromkeys(i.approver for i in items if i.status is ItemStatus.REQUESTED))
-            requests.append(view(RequestView, req, items=items, current=current))
-    return QuoteStatus(quote_id, view(SubmissionView, sub), tuple(requests))
-
-
-def inbox(ctx: Context) -> Inbox:
-    from cpq_cli.approvals.workflow import open_items_for
-
-    actor = ctx.actor
-    with reading(ctx) as conn:
-        held = open_items_for(conn, actor, ctx.clock.today.isoformat())  # one query, the request's fields joined in
-    entries = sorted((InboxEntry(h.item.id, h.item.quote_id, h.item.approver,
-                                 h.item.approver if h.item.approver != actor else None, h.owner, h.chain, h.step,
-                                 h.rules, h.item.requested_at) for h in held),
-                     key=lambda e: (e.requested_at, e.item))
-    return Inbox(actor, tuple(entries))
-
-
-def log(ctx: Context, quote_id: str) -> QuoteLog:
-    from cpq_cli.journal.events import of_quote
-
-    with reading(ctx) as conn:
-        rows = of_quote(conn, quote_id)
-    if not rows:
-        raise InputError(f"{quote_id} has no history in the journal")
-    return QuoteLog(quote_id, tuple(LogEvent(r.seq, r.at, r.kind, r.quote_id, r.submission_id, r.request_id, r.actor,
-                                             r.hash, r.payload) for r in rows))
-
-
-def delegations(ctx: Context) -> Delegations:
-    from cpq_cli.journal.approvals import delegations as all_delegations
-
-    day = ctx.clock.today.isoformat()
-    with reading(ctx) as conn:
-        found = all_delegations(conn)
-    return Delegations(tuple(view(DelegationView, d, active=d.starts <= day <= d.ends) for d in found))
 
 
 # --------------------------------------------------------------------------------- replacement

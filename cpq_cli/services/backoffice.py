@@ -2,64 +2,57 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, NamedTuple
 
 from cpq_cli.errors import InputError, Refused
 from cpq_cli.services.context import Context
-from cpq_cli.services.results import doc
 
 # ------------------------------------------------------------------------------------- records
 
 
-@dataclass(frozen=True, slots=True)
-class Tick:
+class Tick(NamedTuple):
     """`cpq tick`: what one run of the periodic job did."""
 
-    escalated: tuple[str, ...] = doc("items escalated (each is closed; its successor is requested)")
-    reminded: tuple[str, ...] = doc("items reminded")
-    activated: tuple[str, ...] = doc("orders activated (their start date has come)")
-    sent: int = doc("notifications delivered")
-    failed: int = doc("notifications that failed (retried next tick)")
+    escalated: Annotated[tuple[str, ...], "items escalated (each is closed; its successor is requested)"]
+    reminded: Annotated[tuple[str, ...], "items reminded"]
+    activated: Annotated[tuple[str, ...], "orders activated (their start date has come)"]
+    sent: Annotated[int, "notifications delivered"]
+    failed: Annotated[int, "notifications that failed (retried next tick)"]
 
 
-@dataclass(frozen=True, slots=True)
-class MailResult:
+class MailResult(NamedTuple):
     """What became of one message."""
 
-    message_id: str = doc("its Message-ID (or the hash of its bytes)")
-    outcome: str = doc("`approved`, `rejected`, `refused`, `duplicate`, `ignored` or `quarantined`")
-    detail: str = doc("why, in words")
+    message_id: Annotated[str, "its Message-ID (or the hash of its bytes)"]
+    outcome: Annotated[str, "`approved`, `rejected`, `refused`, `duplicate`, `ignored` or `quarantined`"]
+    detail: Annotated[str, "why, in words"]
 
 
-@dataclass(frozen=True, slots=True)
-class MailIngest:
+class MailIngest(NamedTuple):
     """`cpq mail ingest`."""
 
-    messages: tuple[MailResult, ...] = doc("in the order read")
+    messages: Annotated[tuple[MailResult, ...], "in the order read"]
 
 
-@dataclass(frozen=True, slots=True)
-class DeliveryView:
+class DeliveryView(NamedTuple):
     """One outbox event sent (or that would be)."""
 
-    key: str = doc("its Idempotency-Key")
-    kind: str = doc("e.g. `order.created`")
-    status: str = doc("`delivered`, `would-deliver` or `failed`")
-    detail: str = doc("the peer's answer, or the file written")
+    key: Annotated[str, "its Idempotency-Key"]
+    kind: Annotated[str, "e.g. `order.created`"]
+    status: Annotated[str, "`delivered`, `would-deliver` or `failed`"]
+    detail: Annotated[str, "the peer's answer, or the file written"]
 
 
-@dataclass(frozen=True, slots=True)
-class Sync:
+class Sync(NamedTuple):
     """`cpq sync`."""
 
-    target: str = doc("the folder or URL")
-    format: str = doc("`json` or `ubl`")
-    dry_run: bool = doc("nothing was sent")
-    delivered: tuple[DeliveryView, ...] = doc("in outbox order")
-    failed: DeliveryView | None = doc("the event it stopped at (it and the ones after stay queued)")
-    busy: str | None = doc("set when another sync held the lease, so this one sent nothing", None)
+    target: Annotated[str, "the folder or URL"]
+    format: Annotated[str, "`json` or `ubl`"]
+    dry_run: Annotated[bool, "nothing was sent"]
+    delivered: Annotated[tuple[DeliveryView, ...], "in outbox order"]
+    failed: Annotated[DeliveryView | None, "the event it stopped at (it and the ones after stay queued)"]
+    busy: Annotated[str | None, "set when another sync held the lease, so this one sent nothing"] = None
 
 
 # ----------------------------------------------------------------------------------- services

@@ -18,7 +18,7 @@ from cpq_cli.acting import Act, Channel, Clock, env_fault
 if TYPE_CHECKING:
     from cpq_cli.config import Config
     from cpq_cli.journal.db import Location
-    from cpq_cli.outbound.notify import NotifySettings
+    from cpq_cli.outbound.settings import NotifySettings
     from cpq_cli.policy.model import Policy
 
 
@@ -70,7 +70,7 @@ class Context:
 
     @cached_property
     def notify_settings(self) -> NotifySettings:
-        from cpq_cli.outbound.notify import load_settings
+        from cpq_cli.outbound.settings import load_settings
 
         return load_settings(self.config.sections, Path(self.policy.root))
 

@@ -4,10 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, TypeVar
-
-from cpq_cli.services.results import doc
+from typing import TYPE_CHECKING, Annotated, NamedTuple, TypeVar
 
 if TYPE_CHECKING:
     from cpq_cli.journal.db import Connection
@@ -45,19 +42,23 @@ def change(ctx: Context, action: Callable[[Connection], T]) -> tuple[T, list[str
     """Run a workflow change in one transaction, queue its notifications in the same one, then
     deliver them. A delivery that fails stays queued for `cpq tick`; the change itself stands.
     Returns the action's result and warnings for the caller to show."""
-    from cpq_cli.journal.db import open_journal
-    from cpq_cli.outbound import notify
+    from cpq_cli.journal.db import open_journal, transaction
 
     settings = ctx.notify_settings
+    channels = bool(settings.smtp or settings.webhook)
     conn = open_journal(ctx.journal)
     warnings: list[str] = []
     try:
+        if not channels:  # nothing to notify: the notification machinery is not even imported
+            with transaction(conn):
+                return action(conn), warnings
+        from cpq_cli.outbound import notify
+
         with notify.notifying(conn, ctx.policy, settings, ctx.clock.now):
             result = action(conn)
-        if settings.smtp or settings.webhook:
-            _, failed = notify.deliver(conn, settings, ctx.clock.live)
-            if failed:
-                warnings.append(f"{failed} notification(s) could not be delivered; `cpq tick` retries them")
+        _, failed = notify.deliver(conn, settings, ctx.clock.live)
+        if failed:
+            warnings.append(f"{failed} notification(s) could not be delivered; `cpq tick` retries them")
     finally:
         conn.close()
     return result, warnings
@@ -66,35 +67,32 @@ def change(ctx: Context, action: Callable[[Connection], T]) -> tuple[T, list[str
 # ------------------------------------------------------------------------------ journal commands
 
 
-@dataclass(frozen=True, slots=True)
-class BrokenLink:
+class BrokenLink(NamedTuple):
     """The first event of the chain that does not check."""
 
-    seq: int = doc("the event")
-    problem: str = doc("what is wrong with it")
+    seq: Annotated[int, "the event"]
+    problem: Annotated[str, "what is wrong with it"]
 
 
-@dataclass(frozen=True, slots=True)
-class JournalVerify:
+class JournalVerify(NamedTuple):
     """`cpq journal verify`."""
 
-    events: int = doc("events checked")
-    ok: bool = doc("the chain is intact and every state row matches its events")
-    keyed_since: int | None = doc("the first event whose hash is keyed with the team's secret key")
-    unchecked: int = doc("keyed events not checked (no secret key configured)")
-    first_broken: BrokenLink | None = doc("the first broken link of the chain")
-    state_problems: tuple[str, ...] = doc("state rows the events do not bear out")
-    against: str | None = doc("the head given with --against, found intact", None)
+    events: Annotated[int, "events checked"]
+    ok: Annotated[bool, "the chain is intact and every state row matches its events"]
+    keyed_since: Annotated[int | None, "the first event whose hash is keyed with the team's secret key"]
+    unchecked: Annotated[int, "keyed events not checked (no secret key configured)"]
+    first_broken: Annotated[BrokenLink | None, "the first broken link of the chain"]
+    state_problems: Annotated[tuple[str, ...], "state rows the events do not bear out"]
+    against: Annotated[str | None, "the head given with --against, found intact"] = None
 
 
-@dataclass(frozen=True, slots=True)
-class JournalCopy:
+class JournalCopy(NamedTuple):
     """`cpq journal copy SRC DST`."""
 
-    source: str = doc("where from (a URL without its password)")
-    destination: str = doc("where to")
-    rows: dict[str, int] = doc("rows copied, by table")
-    head: str = doc("the head both journals end at, COUNT:HASH")
+    source: Annotated[str, "where from (a URL without its password)"]
+    destination: Annotated[str, "where to"]
+    rows: Annotated[dict[str, int], "rows copied, by table"]
+    head: Annotated[str, "the head both journals end at, COUNT:HASH"]
 
 
 def verify(ctx: Context, against: str | None) -> JournalVerify:

@@ -1,14 +1,15 @@
 """Result records: what a service returns, and what `--format json` prints.
 
-Each command's JSON is one record (a frozen dataclass) in an envelope with a `version`. The
-record's fields are its documentation (`docs/outputs.md` is generated from them) and its
-contract: `schema_of` derives a JSON Schema from the field types, and the tests validate every
-command's real output against it. Fields are only ever added within a version.
+Each command's JSON is one record in an envelope with a `version`. A record is a NamedTuple
+(cheap to create at start-up, see docs/performance.md) whose fields are annotated with their
+description: `status: Annotated[str, "where it stands"]`. The fields are the record's
+documentation (`docs/outputs.md` is generated from them) and its contract: `schema_of` derives a
+JSON Schema from the field types, and the tests validate every command's real output against
+it. Fields are only ever added within a version.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import types
 import typing
@@ -21,20 +22,21 @@ VERSION = 1
 T = TypeVar("T")
 
 
-def doc(text: str, default: Any = dataclasses.MISSING) -> Any:
-    """A record field with its description (and default)."""
-    if default is dataclasses.MISSING:
-        return dataclasses.field(metadata={"doc": text})
-    if isinstance(default, list | dict | set):
-        raise TypeError("use a tuple default")
-    return dataclasses.field(default=default, metadata={"doc": text})
+def is_record(value: Any) -> bool:
+    """A record type or value: a NamedTuple."""
+    tp = value if isinstance(value, type) else type(value)
+    return issubclass(tp, tuple) and hasattr(tp, "_fields")
+
+
+def _field_names(record: Any) -> tuple[str, ...]:
+    return tuple(record._fields)
 
 
 def plain(value: Any) -> Any:
     """A record (or anything inside one) as JSON values: records become objects, tuples arrays,
     enums their value, decimals and dates text."""
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if is_record(value) and not isinstance(value, type):
+        return {name: plain(getattr(value, name)) for name in _field_names(value)}
     if isinstance(value, Enum):
         return value.value
     if isinstance(value, tuple | list):
@@ -56,8 +58,17 @@ def envelope(result: Any) -> dict[str, Any]:
 # ------------------------------------------------------------------------------ describing records
 
 
-def _hints(record: type) -> dict[str, Any]:
+def _hints(record: Any) -> dict[str, Any]:
+    """Each field's type, without its description."""
     return typing.get_type_hints(record)
+
+
+def _docs(record: Any) -> dict[str, str]:
+    docs = {}
+    for name, hint in typing.get_type_hints(record, include_extras=True).items():
+        found = [m for m in getattr(hint, "__metadata__", ()) if isinstance(m, str)]
+        docs[name] = found[0] if found else ""
+    return docs
 
 
 def schema_of(tp: Any, defs: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -65,7 +76,7 @@ def schema_of(tp: Any, defs: dict[str, Any] | None = None) -> dict[str, Any]:
     top = defs is None
     defs = {} if defs is None else defs
     schema = _schema(tp, defs)
-    if top and dataclasses.is_dataclass(tp):
+    if top and is_record(tp):
         schema = {"$schema": "https://json-schema.org/draft/2020-12/schema", **_record_schema(tp, defs, envelope=True)}
         if defs:
             schema["$defs"] = defs
@@ -75,8 +86,8 @@ def schema_of(tp: Any, defs: dict[str, Any] | None = None) -> dict[str, Any]:
 def _record_schema(record: Any, defs: dict[str, Any], *, envelope: bool = False) -> dict[str, Any]:
     props: dict[str, Any] = {"version": {"const": VERSION}} if envelope else {}
     hints = _hints(record)
-    for f in dataclasses.fields(record):
-        props[f.name] = _schema(hints[f.name], defs)
+    for name in _field_names(record):
+        props[name] = _schema(hints[name], defs)
     return {"type": "object", "properties": props, "required": list(props), "additionalProperties": False}
 
 
@@ -104,7 +115,7 @@ def _schema(tp: Any, defs: dict[str, Any]) -> dict[str, Any]:
         return {"type": "array", "items": _schema(item, defs)}
     if origin is dict or tp is dict:
         return {"type": "object"}
-    if dataclasses.is_dataclass(tp) and isinstance(tp, type):
+    if isinstance(tp, type) and is_record(tp):
         name = tp.__name__
         if name not in defs:
             defs[name] = {}  # a placeholder first: records may nest
@@ -137,15 +148,15 @@ def type_text(tp: Any) -> str:
         return f"array of {type_text(args[0]) if args else 'any'}"
     if origin is dict or tp is dict:
         return "object"
-    if dataclasses.is_dataclass(tp) and isinstance(tp, type):
+    if isinstance(tp, type) and is_record(tp):
         return f"[{tp.__name__}](#{tp.__name__.lower()})"
     return "any"
 
 
 def fields_of(record: type) -> list[tuple[str, str, str]]:
     """(name, type, description) of each field of a record."""
-    hints = _hints(record)
-    return [(f.name, type_text(hints[f.name]), str(f.metadata.get("doc", ""))) for f in dataclasses.fields(record)]
+    hints, docs = _hints(record), _docs(record)
+    return [(name, type_text(hints[name]), docs[name]) for name in _field_names(record)]
 
 
 def nested(record: type, seen: dict[str, type] | None = None) -> dict[str, type]:
@@ -161,13 +172,13 @@ def nested(record: type, seen: dict[str, type] | None = None) -> dict[str, type]
 
 
 def _records_in(tp: Any) -> list[type]:
-    if dataclasses.is_dataclass(tp) and isinstance(tp, type):
+    if isinstance(tp, type) and is_record(tp):
         return [tp]
     return [r for a in typing.get_args(tp) for r in _records_in(a)]
 
 
 def view(record_type: type[T], source: Any, **extra: Any) -> T:
     """A public record filled from a journal record's same-named fields (plus `extra`)."""
-    names = {f.name for f in dataclasses.fields(record_type)}  # type: ignore[arg-type]
+    names = _field_names(record_type)
     values = {n: getattr(source, n) for n in names if n not in extra and hasattr(source, n)}
     return record_type(**values, **extra)
