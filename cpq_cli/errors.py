@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from enum import IntEnum
 
+from cpq_cli.i18n import Text
+
 
 class ExitCode(IntEnum):
     """Exit codes are API: scripts and CI depend on them."""
@@ -18,13 +20,13 @@ class CpqError(Exception):
 
     exit_code: ExitCode = ExitCode.ERROR
 
-    def __init__(self, message: str, *, hint: str | None = None) -> None:
+    def __init__(self, message: Text, *, hint: Text | None = None) -> None:
         super().__init__(message)
-        self.message = message
+        self.message = message  # shown in the reader's language; `english` for machine formats
         self.hint = hint
 
     def __str__(self) -> str:
-        return f"{self.message} ({self.hint})" if self.hint else self.message
+        return f"{self.message} ({self.hint})" if self.hint else str(self.message)
 
 
 class ConfigError(CpqError):

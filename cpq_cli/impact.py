@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from cpq_cli.errors import ConfigError, InputError
+from cpq_cli.i18n import english
 from cpq_cli.policy.model import Policy
 from cpq_cli.quote import Quote, load_quote, parse_quote
 from cpq_cli.routing import CompiledPolicy, route
@@ -99,7 +100,7 @@ def summarise(compiled: CompiledPolicy, quote: Quote) -> Route:
     try:
         path = route(compiled, quote, reasons=False)
     except InputError as exc:
-        return Route("error", (), {}, exc.message)
+        return Route("error", (), {}, english(exc.message))
     steps: dict[str, dict[int, dict[str, tuple[str, ...]]]] = {}
     for chain in path.chains:
         for step in chain.steps:

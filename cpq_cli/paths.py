@@ -1,4 +1,4 @@
-"""How file paths are shown to people."""
+"""How file paths are shown to people, and where the cache lives."""
 
 from __future__ import annotations
 
@@ -18,3 +18,14 @@ def display_path(path: Path) -> str:
     if absolute.startswith(cwd.rstrip(os.sep) + os.sep):
         return Path(absolute[len(cwd.rstrip(os.sep)) + 1:]).as_posix()
     return Path(absolute).as_posix() if ".." in path.parts else path.as_posix()
+
+
+def cache_dir() -> Path | None:
+    """Where cpq keeps what it can rebuild (parsed policies, compiled catalogs): `CPQ_CACHE_DIR`,
+    else `$XDG_CACHE_HOME/cpq`, else `~/.cache/cpq`; None with `CPQ_NO_CACHE=1`."""
+    if os.environ.get("CPQ_NO_CACHE"):
+        return None
+    if os.environ.get("CPQ_CACHE_DIR"):
+        return Path(os.environ["CPQ_CACHE_DIR"])
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "cpq"

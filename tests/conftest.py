@@ -38,7 +38,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 def _isolated(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
     """No test sees the developer's environment, cache or CI variables."""
     for var in ("CPQ_POLICIES", "CPQ_CONFIG", "CPQ_FORMAT", "CPQ_DEBUG", "GITHUB_ACTIONS", "CPQ_USER",
-                "CPQ_JOURNAL", "CPQ_SECRET_FILE", "CPQ_NOW", "NO_COLOR", "FORCE_COLOR"):
+                "CPQ_JOURNAL", "CPQ_SECRET_FILE", "CPQ_NOW", "NO_COLOR", "FORCE_COLOR",
+                "LANGUAGE", "LC_ALL", "LC_MESSAGES", "LANG"):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("CPQ_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
 

@@ -13,6 +13,7 @@ from cpq_cli.acting import Act
 from cpq_cli.approvals.smart import SmartOutcome, decode, encode, reevaluate, tested_values
 from cpq_cli.approvals.workflow import SYSTEM, Outcome, advance, close_submission, latest_submission, requests_of
 from cpq_cli.errors import Refused
+from cpq_cli.i18n import status_word, t
 from cpq_cli.journal import approvals as store
 from cpq_cli.journal import events
 from cpq_cli.journal.db import Connection
@@ -38,15 +39,18 @@ def submit(conn: Connection, act: Act, policy: Policy, compiled: CompiledPolicy,
         check_against_events(conn, last)
         same_content = content_hash_like(quote.data, last.quote_hash) == last.quote_hash
         if last.status in ("PENDING", "APPROVED") and same_content:
-            what = "pending approval" if last.status == "PENDING" else "approved"
-            return Outcome(last.id, last.status, False, f"{quote.id} is already {what} with this content "
-                           f"({last.id}); nothing to do")
+            same = (t("{quote} is already pending approval with this content ({submission}); nothing to do",
+                      quote=quote.id, submission=last.id) if last.status == "PENDING" else
+                    t("{quote} is already approved with this content ({submission}); nothing to do", quote=quote.id,
+                      submission=last.id))
+            return Outcome(last.id, last.status, False, same)
         if last.status == "PENDING":
-            raise Refused(f"{quote.id} is pending approval ({last.id}) and the quote has changed since it was "
-                          "submitted", hint=f"recall it first: cpq recall {quote.id}")
+            raise Refused(t("{quote} is pending approval ({submission}) and the quote has changed since it was "
+                            "submitted", quote=quote.id, submission=last.id),
+                          hint=t("recall it first: cpq recall {quote}", quote=quote.id))
     if quote.owner not in policy.users:
-        raise Refused(f"the quote's owner {quote.owner!r} is not a user of the policy set",
-                      hint="add the user to the policy or fix the quote's owner")
+        raise Refused(t("the quote's owner {owner!r} is not a user of the policy set", owner=quote.owner),
+                      hint=t("add the user to the policy or fix the quote's owner"))
     values = quote_env_values(compiled, quote)
     path = route(compiled, quote, values=values)
     _refuse_self_approval(path, quote.owner, actor, policy)
@@ -82,9 +86,11 @@ def submit(conn: Connection, act: Act, policy: Policy, compiled: CompiledPolicy,
     if not plan:
         close_submission(conn, act.as_system(), submission_id, quote.id, SubmissionStatus.PENDING,
                           SubmissionStatus.APPROVED, "no_rules")
-        return Outcome(submission_id, "APPROVED", True, f"{quote.id}: no approval required ({submission_id})")
+        return Outcome(submission_id, "APPROVED", True, t("{quote}: no approval required ({submission})",
+                                                          quote=quote.id, submission=submission_id))
     status = advance(conn, act, submission_id, quote.id)
-    return Outcome(submission_id, status, True, f"{quote.id} submitted ({submission_id}): {status.lower()}")
+    return Outcome(submission_id, status, True, t("{quote} submitted ({submission}): {status}", quote=quote.id,
+                                                  submission=submission_id, status=status_word(status)))
 
 
 def _plan(path: ApprovalPath, submission_id: str, excluded: set[str],
@@ -124,19 +130,23 @@ def _refuse_self_approval(path: ApprovalPath, owner: str, submitter: str, policy
             for approver in step.approvers:
                 rule = approver.rules[0]
                 if approver.kind is ApproverKind.USER and approver.id == owner:
-                    raise Refused(f"rule {rule} would ask {owner} to approve their own quote",
-                                  hint="no one approves their own quote; change the rule's approvers")
+                    raise Refused(t("rule {rule} would ask {owner} to approve their own quote", rule=rule, owner=owner),
+                                  hint=t("no one approves their own quote; change the rule's approvers"))
                 if approver.kind is ApproverKind.USER and approver.id == submitter:
-                    raise Refused(f"{submitter} submitted this quote and rule {rule} would ask {submitter} to "
-                                  "approve it; whoever submits a quote may not approve that submission",
-                                  hint=f"let the owner ({owner}) or someone not asked to approve it submit it")
+                    raise Refused(t("{submitter} submitted this quote and rule {rule} would ask {submitter} to "
+                                    "approve it; whoever submits a quote may not approve that submission",
+                                    submitter=submitter, rule=rule),
+                                  hint=t("let the owner ({owner}) or someone not asked to approve it submit it",
+                                         owner=owner))
                 if approver.kind is ApproverKind.GROUP:
                     members = set(approver.members)
                     if not members - {owner, submitter}:
-                        who = ", ".join(sorted(members)) or "no members"
-                        raise Refused(f"rule {rule} asks group {approver.id}, but nobody in it may decide this quote "
-                                      f"({who}: the quote's owner or its submitter)",
-                                      hint=f"add approvers to group {approver.id} or change rule {rule}")
+                        who = ", ".join(sorted(members)) or t("no members")
+                        raise Refused(t("rule {rule} asks group {group}, but nobody in it may decide this quote "
+                                        "({who}: the quote's owner or its submitter)", rule=rule,
+                                        group=approver.id, who=who),
+                                      hint=t("add approvers to group {group} or change rule {rule}",
+                                             group=approver.id, rule=rule))
 
 
 def _reusable(conn: Connection, compiled: CompiledPolicy, values: dict[str, Any], path: ApprovalPath,

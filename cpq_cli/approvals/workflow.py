@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from cpq_cli.acting import Act, Channel
 from cpq_cli.approvals.machine import next_steps, verdict
 from cpq_cli.errors import Refused
+from cpq_cli.i18n import Message, status_word, t
 from cpq_cli.journal import approvals as store
 from cpq_cli.journal import events
 from cpq_cli.journal.db import Connection
@@ -39,7 +40,7 @@ class Outcome(NamedTuple):
     submission_id: str
     status: str
     changed: bool
-    message: str
+    message: Message
 
 
 def _json(value: Any) -> str:
@@ -175,9 +176,6 @@ def _once_per_request(conn: Connection, actor: str, items: list[HeldItem]) -> li
     return sorted(chosen.values(), key=lambda h: h.item.id)
 
 
-PAST = {"approve": "approved", "reject": "rejected"}
-
-
 def decide(conn: Connection, act: Act, quote_id: str | None, approve: bool, comment: str | None,
            *, current_hash: Any = None, only_items: set[str] | None = None, policy: Policy | None = None,
            signer: Signer | None = None) -> tuple[Outcome, list[Decision]]:
@@ -193,34 +191,46 @@ def decide(conn: Connection, act: Act, quote_id: str | None, approve: bool, comm
     verb = "approve" if approve else "reject"
     if held and not items:
         first = held[0].item
-        raise Refused(f"{actor} has already decided {first.request_id} on {first.quote_id}; a person counts "
-                      "once per request, whoever they act for", hint="the others asked decide the remaining items")
+        raise Refused(t("{actor} has already decided {request} on {quote}; a person counts once per request, "
+                        "whoever they act for", actor=actor, request=first.request_id, quote=first.quote_id),
+                      hint=t("the others asked decide the remaining items"))
     if not items:
         if quote_id is not None:
             last = latest_submission(conn, quote_id)
             if last is None:
-                raise Refused(f"{quote_id} has never been submitted")
+                raise Refused(t("{quote} has never been submitted", quote=quote_id))
             if last.status != "PENDING":
-                raise Refused(f"{quote_id} is {last.status.lower()} ({last.id}); there is nothing to {verb}")
+                nothing = (t("{quote} is {status} ({submission}); there is nothing to approve", quote=quote_id,
+                             status=status_word(last.status), submission=last.id) if approve else
+                           t("{quote} is {status} ({submission}); there is nothing to reject", quote=quote_id,
+                             status=status_word(last.status), submission=last.id))
+                raise Refused(nothing)
             closed = store.count_items(conn, last.id, actor)
             if closed:
-                raise Refused(f"{actor} has no open request on {quote_id}: theirs was already decided or closed")
-            raise Refused(f"{actor} has no open request on {quote_id}",
-                          hint=f"`cpq status {quote_id}` shows who is asked now")
-        raise Refused(f"{actor} has no open approval requests", hint="`cpq inbox` lists requests")
+                raise Refused(t("{actor} has no open request on {quote}: theirs was already decided or closed",
+                                actor=actor, quote=quote_id))
+            raise Refused(t("{actor} has no open request on {quote}", actor=actor, quote=quote_id),
+                          hint=t("`cpq status {quote}` shows who is asked now", quote=quote_id))
+        raise Refused(t("{actor} has no open approval requests", actor=actor), hint=t("`cpq inbox` lists requests"))
     quotes = sorted({r.quote_id for r in items})
     if len(quotes) > 1:
-        raise Refused(f"{actor} has open requests on {len(quotes)} quotes: {', '.join(quotes)}",
-                      hint=f"name one: cpq {verb} {quotes[0]}")
+        raise Refused(t("{actor} has open requests on {count} quotes: {quotes}", actor=actor, count=len(quotes),
+                        quotes=", ".join(quotes)), hint=t("name one: cpq {verb} {quote}", verb=verb, quote=quotes[0]))
     quote_id = quotes[0]
     submission = latest_submission(conn, quote_id)
     assert submission is not None
     state = check_against_events(conn, submission)
     if submission.owner == actor:
-        raise Refused(f"{actor} owns {quote_id} and cannot {verb} it", hint="no one approves their own quote")
+        owns = (t("{actor} owns {quote} and cannot approve it", actor=actor, quote=quote_id) if approve else
+                t("{actor} owns {quote} and cannot reject it", actor=actor, quote=quote_id))
+        raise Refused(owns, hint=t("no one approves their own quote"))
     if submission.submitted_by == actor:
-        raise Refused(f"{actor} submitted {quote_id} ({submission.id}) and cannot {verb} that submission",
-                      hint="whoever submits a quote may not approve it; another approver or delegate must")
+        values = {"actor": actor, "quote": quote_id, "submission": submission.id}
+        submitted = (t("{actor} submitted {quote} ({submission}) and cannot approve that submission", **values)
+                     if approve else
+                     t("{actor} submitted {quote} ({submission}) and cannot reject that submission", **values))
+        raise Refused(submitted,
+                      hint=t("whoever submits a quote may not approve it; another approver or delegate must"))
     _refuse_changed(submission, current_hash)
     decided: list[Decision] = []
     status = "APPROVED" if approve else "REJECTED"
@@ -239,8 +249,11 @@ def decide(conn: Connection, act: Act, quote_id: str | None, approve: bool, comm
         decided.append(Decision(item.id, item.request_id, quote_id, item.approver))
         act.fault("decide.after-item")
     final = settle(conn, act, submission, {d.request_id for d in decided})
-    return Outcome(submission.id, final, True, f"{quote_id}: {PAST[verb]} by {actor} ({len(decided)} request"
-                   f"{'s' if len(decided) != 1 else ''}); submission {final.lower()}"), decided
+    message = (t("{quote}: approved by {actor} ({count} request(s)); submission {status}", quote=quote_id,
+                 actor=actor, count=len(decided), status=status_word(final)) if approve else
+               t("{quote}: rejected by {actor} ({count} request(s)); submission {status}", quote=quote_id,
+                 actor=actor, count=len(decided), status=status_word(final)))
+    return Outcome(submission.id, final, True, message), decided
 
 
 def _refuse_changed(submission: Submission, current_hash: Any) -> None:
@@ -249,8 +262,9 @@ def _refuse_changed(submission: Submission, current_hash: Any) -> None:
         return
     file_hash = current_hash(submission.quote_file, submission.quote_hash)
     if file_hash is not None and file_hash != submission.quote_hash:
-        raise Refused(f"{submission.quote_id} has changed since it was submitted ({submission.quote_file}); "
-                      "a pending quote is frozen", hint=f"recall and resubmit: cpq recall {submission.quote_id}")
+        raise Refused(t("{quote} has changed since it was submitted ({file}); a pending quote is frozen",
+                        quote=submission.quote_id, file=submission.quote_file),
+                      hint=t("recall and resubmit: cpq recall {quote}", quote=submission.quote_id))
 
 
 def _signature(policy: Policy | None, signer: Signer | None, actor: str, item_id: str, quote_hash: str,
@@ -259,18 +273,21 @@ def _signature(policy: Policy | None, signer: Signer | None, actor: str, item_id
     from cpq_cli.approvals import signing
 
     if signer is None:
-        raise Refused(f"this policy set requires signed decisions, and {actor}'s decision on {item_id} is not signed",
-                      hint="pass --sign-key FILE (or set CPQ_SIGNING_KEY) with your SSH ed25519 key; "
-                           "e-mail replies cannot be signed")
+        raise Refused(t("this policy set requires signed decisions, and {actor}'s decision on {item} is not signed",
+                        actor=actor, item=item_id),
+                      hint=t("pass --sign-key FILE (or set CPQ_SIGNING_KEY) with your SSH ed25519 key; "
+                             "e-mail replies cannot be signed"))
     user = policy.users.get(actor) if policy is not None else None
     if user is None or not user.signing_key:
-        raise Refused(f"{actor} has no signing_key in the policy set, so their decision cannot be checked",
-                      hint=f"add users.{actor}.signing_key (their SSH ed25519 public key)")
+        raise Refused(t("{actor} has no signing_key in the policy set, so their decision cannot be checked",
+                        actor=actor), hint=t("add users.{actor}.signing_key (their SSH ed25519 public key)",
+                                             actor=actor))
     message = signing.message(item_id, quote_hash, outcome, actor)
     signature = signer(message)
     if not signing.verify(user.signing_key, message, signature):
-        raise Refused(f"the signing key given is not {actor}'s: its signature does not match users.{actor}.signing_key",
-                      hint="sign with your own key; --as names who you are, the key proves it")
+        raise Refused(t("the signing key given is not {actor}'s: its signature does not match "
+                        "users.{actor}.signing_key", actor=actor),
+                      hint=t("sign with your own key; --as names who you are, the key proves it"))
     return signature
 
 
@@ -321,21 +338,25 @@ def recall(conn: Connection, act: Act, policy: Policy, quote_id: str) -> Outcome
     actor = act.actor
     last = latest_submission(conn, quote_id)
     if last is None:
-        raise Refused(f"{quote_id} has never been submitted")
+        raise Refused(t("{quote} has never been submitted", quote=quote_id))
     check_against_events(conn, last)
+    if last.status == "APPROVED":
+        raise Refused(t("{quote} is approved, not pending (an approved quote cannot be recalled)", quote=quote_id))
     if last.status != "PENDING":
-        extra = " (an approved quote cannot be recalled)" if last.status == "APPROVED" else ""
-        raise Refused(f"{quote_id} is {last.status.lower()}, not pending{extra}")
+        raise Refused(t("{quote} is {status}, not pending", quote=quote_id, status=status_word(last.status)))
     if actor not in (last.owner, last.submitted_by) and actor not in policy.admins:
-        raise Refused(f"{actor} may not recall {quote_id}", hint="the owner, the submitter or an admin may")
+        raise Refused(t("{actor} may not recall {quote}", actor=actor, quote=quote_id),
+                      hint=t("the owner, the submitter or an admin may"))
     _close_open(conn, act, last.id, quote_id, "RECALLED", "recalled")
     close_submission(conn, act, last.id, quote_id, SubmissionStatus.PENDING, SubmissionStatus.RECALLED, None)
-    return Outcome(last.id, "RECALLED", True, f"{quote_id} recalled ({last.id}); edit and resubmit")
+    return Outcome(last.id, "RECALLED", True, t("{quote} recalled ({submission}); edit and resubmit", quote=quote_id,
+                                                submission=last.id))
 
 
 def _require_admin(policy: Policy, actor: str) -> None:
     if actor not in policy.admins:
-        raise Refused(f"{actor} is not an admin", hint="admins are listed under `admins:` in the policy set")
+        raise Refused(t("{actor} is not an admin", actor=actor),
+                      hint=t("admins are listed under `admins:` in the policy set"))
 
 
 def revoke(conn: Connection, act: Act, policy: Policy, quote_id: str, reason: str) -> Outcome:
@@ -346,10 +367,11 @@ def revoke(conn: Connection, act: Act, policy: Policy, quote_id: str, reason: st
     if last is not None:
         check_against_events(conn, last)
     if last is None or last.status != "APPROVED":
-        state = "never submitted" if last is None else last.status.lower()
-        raise Refused(f"{quote_id} is {state}; only an approved quote can be revoked")
+        state = t("never submitted") if last is None else status_word(last.status)
+        raise Refused(t("{quote} is {status}; only an approved quote can be revoked", quote=quote_id, status=state))
     close_submission(conn, act, last.id, quote_id, SubmissionStatus.APPROVED, SubmissionStatus.REVOKED, reason)
-    return Outcome(last.id, "REVOKED", True, f"{quote_id} approval revoked ({last.id}); it must be resubmitted")
+    return Outcome(last.id, "REVOKED", True, t("{quote} approval revoked ({submission}); it must be resubmitted",
+                                               quote=quote_id, submission=last.id))
 
 
 def override(conn: Connection, act: Act, policy: Policy, target: str, approve: bool,
@@ -364,22 +386,25 @@ def override(conn: Connection, act: Act, policy: Policy, target: str, approve: b
     if request is None:
         item = store.item(conn, target)
         if item is None:
-            raise Refused(f"no request or item {target!r}", hint="`cpq status QUOTE` lists them")
+            raise Refused(t("no request or item {target!r}", target=target), hint=t("`cpq status QUOTE` lists them"))
         request = store.request(conn, item.request_id)
         assert request is not None, f"item {item.id} names a missing request"
     if request.status != "REQUESTED":
-        raise Refused(f"{request.id} is {request.status.lower()}; only a requested item can be overridden")
+        raise Refused(t("{request} is {status}; only a requested item can be overridden", request=request.id,
+                        status=status_word(request.status)))
     if item is not None and item.status is not ItemStatus.REQUESTED:
-        raise Refused(f"item {item.id} is {item.status.lower()}; only a requested item can be overridden",
-                      hint=f"override the whole request instead: cpq override {request.id}")
+        raise Refused(t("item {item} is {status}; only a requested item can be overridden", item=item.id,
+                        status=status_word(item.status)),
+                      hint=t("override the whole request instead: cpq override {request}", request=request.id))
     submission = store.submission(conn, request.submission_id)
     assert submission is not None, f"request {request.id} names a missing submission"
     state = check_against_events(conn, submission)
     if submission.owner == actor:
-        raise Refused(f"{actor} owns {submission.quote_id} and cannot override its approvals")
+        raise Refused(t("{actor} owns {quote} and cannot override its approvals", actor=actor,
+                        quote=submission.quote_id))
     if submission.submitted_by == actor:
-        raise Refused(f"{actor} submitted {submission.quote_id} ({submission.id}) and cannot override its "
-                      "approvals", hint="another admin must")
+        raise Refused(t("{actor} submitted {quote} ({submission}) and cannot override its approvals", actor=actor,
+                        quote=submission.quote_id, submission=submission.id), hint=t("another admin must"))
     outcome = "APPROVED" if approve else "REJECTED"
     signed_id = item.id if item is not None else request.id
     signature = _signature(policy, signer, actor, signed_id, submission.quote_hash, outcome) if (
@@ -401,8 +426,9 @@ def override(conn: Connection, act: Act, policy: Policy, target: str, approve: b
     else:
         _reject(conn, act, submission)
         final = "REJECTED"
-    return Outcome(submission.id, final, True, f"{request.id} {outcome.lower()} by override ({actor}); "
-                   f"submission {final.lower()}")
+    return Outcome(submission.id, final, True, t("{request} {outcome} by override ({actor}); submission {status}",
+                                                 request=request.id, outcome=status_word(outcome), actor=actor,
+                                                 status=status_word(final)))
 
 
 def _override_item(conn: Connection, act: Act, submission: Submission, item: Item, outcome: str, reason: str,
@@ -416,8 +442,10 @@ def _override_item(conn: Connection, act: Act, submission: Submission, item: Ite
                   data={"item": item.id, "on_behalf_of": item.approver, "comment": comment, "override": True,
                         "channel": act.channel, **({"signature": signature} if signature else {})}, at=act.at)
     final = settle(conn, act, submission, {item.request_id})
-    return Outcome(submission.id, final, True, f"{item.id} {outcome.lower()} by override ({act.actor}, for "
-                   f"{item.approver}); submission {final.lower()}")
+    return Outcome(submission.id, final, True, t("{item} {outcome} by override ({actor}, for {approver}); "
+                                                 "submission {status}", item=item.id, outcome=status_word(outcome),
+                                                 actor=act.actor, approver=item.approver,
+                                                 status=status_word(final)))
 
 
 # ----------------------------------------------------------------------------------- delegation
@@ -427,15 +455,17 @@ def delegate(conn: Connection, act: Act, policy: Policy, to: str, starts: str, e
              reassign_pending: bool) -> Outcome:
     actor = act.actor
     if to not in policy.users:
-        hint = "a delegate must be a user, not a group" if to in policy.groups else "delegates are policy users"
-        raise Refused(f"{to!r} is not a user of the policy set", hint=hint)
+        hint = t("a delegate must be a user, not a group") if to in policy.groups else t("delegates are policy users")
+        raise Refused(t("{user!r} is not a user of the policy set", user=to), hint=hint)
     if to == actor:
-        raise Refused("a user cannot delegate to themselves")
+        raise Refused(t("a user cannot delegate to themselves"))
     if starts > ends:
-        raise Refused(f"the window {starts} .. {ends} is empty", hint="--from must not be after --until")
+        raise Refused(t("the window {starts} .. {ends} is empty", starts=starts, ends=ends),
+                      hint=t("--from must not be after --until"))
     if ends < act.day:
-        raise Refused(f"the window {starts} .. {ends} ended before today ({act.day})",
-                      hint="a delegation acts only inside its window; give one that includes today or later")
+        raise Refused(t("the window {starts} .. {ends} ended before today ({today})", starts=starts, ends=ends,
+                        today=act.day),
+                      hint=t("a delegation acts only inside its window; give one that includes today or later"))
     delegation_id = store.insert_delegation(conn, actor, to, starts, ends, actor, act.at)
     events.append(conn, "delegation.created", actor=actor,
                   data={"id": delegation_id, "approver": actor, "delegate": to, "from": starts, "until": ends},
@@ -451,8 +481,11 @@ def delegate(conn: Connection, act: Act, policy: Policy, to: str, starts: str, e
                               request_id=item.request_id, actor=actor, data={"item": item.id, "delegate": to},
                               at=act.at)
                 moved += 1
-    note = f"; {moved} open request(s) now also go to {to}" if reassign_pending else ""
-    return Outcome("", "DELEGATED", True, f"{actor}'s requests from {starts} until {ends} also go to {to}{note}")
+    message = (t("{actor}'s requests from {starts} until {ends} also go to {to}; {moved} open request(s) now also "
+                 "go to {to}", actor=actor, starts=starts, ends=ends, to=to, moved=moved) if reassign_pending else
+               t("{actor}'s requests from {starts} until {ends} also go to {to}", actor=actor, starts=starts, ends=ends,
+                 to=to))
+    return Outcome("", "DELEGATED", True, message)
 
 
 def reassign(conn: Connection, act: Act, old: str, new: str) -> list[str]:
@@ -461,7 +494,8 @@ def reassign(conn: Connection, act: Act, old: str, new: str) -> list[str]:
     for held in store.held_items(conn, [old]):
         item = held.item
         if held.owner == new:
-            raise Refused(f"{new} owns {item.quote_id} and cannot take over {old}'s request on it")
+            raise Refused(t("{new} owns {quote} and cannot take over {old}'s request on it", new=new,
+                            quote=item.quote_id, old=old))
         store.set_approver(conn, item.id, new)
         events.append(conn, "item.reassigned", quote_id=item.quote_id, submission_id=item.submission_id,
                       request_id=item.request_id, actor=act.actor, data={"item": item.id, "from": old, "to": new},

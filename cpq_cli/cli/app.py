@@ -121,23 +121,52 @@ def _version(value: bool) -> None:
         raise typer.Exit()
 
 
+def _language(value: str | None) -> str | None:
+    from cpq_cli import i18n
+
+    if value is not None and i18n.language_of(value) is None:
+        raise typer.BadParameter(f"{value!r} is not one of {', '.join(i18n.LANGUAGES)}", param_hint="--lang")
+    return value
+
+
 @app.callback()
 def root(
     version: bool = typer.Option(False, "--version", "-V", callback=_version, is_eager=True,
                                  help="Print the version and exit."),
     debug: bool = typer.Option(False, "--debug", envvar="CPQ_DEBUG",
                                help="Show tracebacks for errors (also CPQ_DEBUG=1)."),
+    lang: str = typer.Option(None, "--lang", metavar="LANG", callback=_language,
+                             help="The language of what you read: en, es, fr, ja or de (default: LANGUAGE, LC_ALL, "
+                                  "LC_MESSAGES or LANG, then your locale in the policy, then English). JSON and "
+                                  "other machine formats are always English."),
 ) -> None:
+    from cpq_cli import i18n
+
     output.set_debug(debug)
+    chosen = i18n.language_of(lang) if lang else i18n.from_environment()
+    i18n.use(chosen, chosen=chosen is not None)
 
 
 def _hoist_debug(argv: list[str]) -> list[str]:
-    """`--debug` works anywhere on the line (`cpq approve Q-1 --debug`), as users type it."""
-    if "--debug" not in argv:
-        return argv
+    """`--debug` and `--lang X` work anywhere on the line (`cpq approve Q-1 --debug`), as users type them."""
     rest = argv[: argv.index("--") if "--" in argv else len(argv)]
     tail = argv[len(rest):]
-    return ["--debug", *[a for a in rest if a != "--debug"], *tail]
+    front: list[str] = []
+    kept: list[str] = []
+    i = 0
+    while i < len(rest):
+        word = rest[i]
+        if word == "--debug":
+            front.insert(0, word)
+        elif word == "--lang" and i + 1 < len(rest):
+            front += [word, rest[i + 1]]
+            i += 1
+        elif word.startswith("--lang="):
+            front.append(word)
+        else:
+            kept.append(word)
+        i += 1
+    return [*front, *kept, *tail] if front else argv
 
 
 def _json_alias(argv: list[str]) -> list[str]:

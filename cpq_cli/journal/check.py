@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+from cpq_cli.i18n import english
 from cpq_cli.journal import approvals, orders
 from cpq_cli.journal.db import Connection
 from cpq_cli.journal.events import Head, Verified, verify
@@ -37,5 +38,5 @@ def check_journal(conn: Connection, against: Head | None = None) -> Report:
         try:
             check_order(conn, order)
         except Tampered as exc:
-            problems.append(exc.message)
+            problems.append(english(exc.message))
     return Report(chain, problems)

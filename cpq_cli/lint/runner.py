@@ -6,6 +6,7 @@ from pathlib import Path
 
 from cpq_cli.diagnostics import Diagnostic, Report, Severity
 from cpq_cli.errors import ConfigError
+from cpq_cli.i18n import english
 from cpq_cli.paths import display_path
 from cpq_cli.policy.files import discover, is_policy_file
 from cpq_cli.policy.load import load_policy_set
@@ -67,7 +68,7 @@ def check_quote_file(path: Path) -> list[Diagnostic]:
         parse_quote(doc.data, doc.path, doc)
     except QuoteInvalid as exc:
         return [Diagnostic(exc.file, exc.line, exc.column, "quote", Severity.ERROR, exc.detail, exc.json_path,
-                           exc.hint)]
+                           english(exc.hint) if exc.hint else None)]
     return []
 
 

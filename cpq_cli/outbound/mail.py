@@ -35,6 +35,7 @@ from typing import Any, NamedTuple
 from cpq_cli.acting import Act, Channel
 from cpq_cli.approvals.workflow import decide
 from cpq_cli.errors import Refused
+from cpq_cli.i18n import english
 from cpq_cli.journal import approvals, outbound
 from cpq_cli.journal.db import Connection
 from cpq_cli.journal.records import Item
@@ -264,9 +265,9 @@ def ingest_raw(conn: Connection, received: Act, policy: Policy, raw: bytes, curr
                 act = received._replace(actor=actor, channel=Channel.EMAIL)
                 outcome, _ = decide(conn, act, item.quote_id, approve, comment or None, current_hash=current_hash,
                                     only_items={item.id}, policy=policy)
-                result = Result(message_id, "approved" if approve else "rejected", outcome.message)
+                result = Result(message_id, "approved" if approve else "rejected", english(outcome.message))
     except Refused as refusal:
-        result = Result(message_id, "refused", refusal.message)
+        result = Result(message_id, "refused", english(refusal.message))
     except Exception as exc:  # unreadable: quarantine it rather than block every later reply
         result = Result(message_id, "quarantined", f"cannot read the message: {type(exc).__name__}: "
                         f"{str(exc)[:200]}")

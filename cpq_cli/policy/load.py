@@ -174,7 +174,7 @@ class _Builder:
         self.users[ident] = User(ident, _str(body.get("name")) or ident, _str(body.get("email")) or "",
                                  _str(body.get("manager")), _str(body.get("title")),
                                  body.get("active") is not False, origin, _str(body.get("signing_key")),
-                                 _channels(body.get("notify")))
+                                 _channels(body.get("notify")), _str(body.get("locale")))
 
     def _group(self, ident: str, body: dict[str, Any], origin: Origin) -> None:
         if ident in self.groups:

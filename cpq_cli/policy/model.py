@@ -31,6 +31,7 @@ class User(NamedTuple):
     origin: Origin = Origin("", ())
     signing_key: str | None = None  # "ssh-ed25519 AAAA…", for settings.require_signed_decisions
     notify: tuple[str, ...] | None = None  # the channels they are notified on (None: the team's default)
+    locale: str | None = None  # "de-DE": the language of their e-mails, web pages and CLI (cpq_cli.i18n)
 
 
 class RequireKind(StrEnum):

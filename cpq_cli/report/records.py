@@ -27,8 +27,8 @@ def text(result: Any) -> str:
     found = RENDERERS.get(type(result).__name__)
     if found is None:
         message = getattr(result, "message", None)
-        if isinstance(message, str):
-            return message
+        if message is not None:
+            return str(message)
         raise TypeError(f"no text reporter for {type(result).__name__}")
     return "\n".join(found(result))
 

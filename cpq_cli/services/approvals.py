@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Annotated, Any, NamedTuple
 
 from cpq_cli.errors import InputError, Refused
+from cpq_cli.i18n import Text, t
 from cpq_cli.services.context import Context
 from cpq_cli.services.journal import change, reading
 
@@ -22,7 +23,7 @@ class Change(NamedTuple):
     submission: Annotated[str | None, "the submission acted on, e.g. `Q-1001#2` (null for `delegate`)"]
     status: Annotated[str, "the submission's status afterwards (`DELEGATED` for `delegate`)"]
     changed: Annotated[bool, "false when the command had nothing to do (the same content submitted again)"]
-    message: Annotated[str, "what happened, in words"]
+    message: Annotated[Text, "what happened, in words (in English here; the text report is in the reader's language)"]
     quote: Annotated[str | None, "the quote id (`submit`)"] = None
     items: Annotated[tuple[str, ...], "the items decided (`approve`, `reject`)"] = ()
     cancelled_orders: Annotated[tuple[str, ...], "orders cancelled with the approval (`revoke`)"] = ()
@@ -160,9 +161,11 @@ def revoke(ctx: Context, quote_id: str, reason: str) -> Change:
     (outcome, rewrites), warnings = change(ctx, action)
     warnings.extend(_rewrite_cancelled(rewrites))
     cancelled = tuple(str(doc_.get("id", path.stem)) for path, doc_ in rewrites)
-    note = f"; {len(rewrites)} order(s) cancelled" if rewrites else ""
-    return _change(outcome._replace(message=outcome.message.replace("; it must", f"{note}; it must")), warnings,
-                   cancelled_orders=cancelled)
+    if rewrites:
+        outcome = outcome._replace(message=t(
+            "{quote} approval revoked ({submission}); {count} order(s) cancelled; it must be resubmitted",
+            quote=quote_id, submission=outcome.submission_id, count=len(rewrites)))
+    return _change(outcome, warnings, cancelled_orders=cancelled)
 
 
 def _rewrite_cancelled(rewrites: list[tuple[Path, dict[str, Any]]]) -> list[str]:

@@ -64,9 +64,12 @@ class Context:
     @cached_property
     def actor(self) -> str:
         """Who acts: --as, else CPQ_USER, else the git e-mail, as a user of the policy set."""
+        from cpq_cli import i18n
         from cpq_cli.approvals.identity import resolve_actor
 
-        return resolve_actor(self.policy, self.as_user)
+        actor = resolve_actor(self.policy, self.as_user)
+        i18n.prefer(self.policy.users[actor].locale)  # their own language, unless the reader chose one
+        return actor
 
     @cached_property
     def notify_settings(self) -> NotifySettings:

@@ -17,6 +17,8 @@ from decimal import Decimal
 from enum import Enum
 from typing import Any, TypeVar
 
+from cpq_cli.i18n import Message
+
 VERSION = 1
 
 T = TypeVar("T")
@@ -39,6 +41,8 @@ def plain(value: Any) -> Any:
         return {name: plain(getattr(value, name)) for name in _field_names(value)}
     if isinstance(value, Enum):
         return value.value
+    if isinstance(value, Message):
+        return value.render("en")  # machine formats stay in one language
     if isinstance(value, tuple | list):
         return [plain(v) for v in value]
     if isinstance(value, dict):
@@ -97,7 +101,8 @@ def _schema(tp: Any, defs: dict[str, Any]) -> dict[str, Any]:
     if tp is Any or tp is object:
         return {}
     if origin in (typing.Union, types.UnionType):
-        return {"anyOf": [_schema(a, defs) for a in args]}
+        options = list({json_key(o): o for o in (_schema(a, defs) for a in args)}.values())
+        return options[0] if len(options) == 1 else {"anyOf": options}
     if tp is type(None):
         return {"type": "null"}
     if tp is bool:
@@ -106,7 +111,7 @@ def _schema(tp: Any, defs: dict[str, Any]) -> dict[str, Any]:
         return {"type": "integer"}
     if tp is float:
         return {"type": "number"}
-    if tp in (str, Decimal, dt.date):
+    if tp in (str, Decimal, dt.date, Message):
         return {"type": "string"}
     if isinstance(tp, type) and issubclass(tp, Enum):
         return {"enum": [m.value for m in tp]}
@@ -124,19 +129,25 @@ def _schema(tp: Any, defs: dict[str, Any]) -> dict[str, Any]:
     raise TypeError(f"no JSON Schema for {tp!r}")
 
 
+def json_key(schema: dict[str, Any]) -> str:
+    import json
+
+    return json.dumps(schema, sort_keys=True)
+
+
 def type_text(tp: Any) -> str:
     """A field's type as the reference shows it (JSON terms, records by name)."""
     origin = typing.get_origin(tp)
     args = typing.get_args(tp)
     if origin in (typing.Union, types.UnionType):
-        return " or ".join(type_text(a) for a in args)
+        return " or ".join(dict.fromkeys(type_text(a) for a in args))
     if tp is type(None):
         return "null"
     if tp is bool:
         return "boolean"
     if tp is int:
         return "integer"
-    if tp is str:
+    if tp is str or tp is Message:
         return "string"
     if tp is Decimal:
         return "decimal string"
