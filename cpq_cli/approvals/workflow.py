@@ -178,8 +178,11 @@ def _once_per_request(conn: Connection, actor: str, items: list[HeldItem]) -> li
 
 def decide(conn: Connection, act: Act, quote_id: str | None, approve: bool, comment: str | None,
            *, current_hash: Any = None, only_items: set[str] | None = None, policy: Policy | None = None,
-           signer: Signer | None = None) -> tuple[Outcome, list[Decision]]:
+           signer: Signer | None = None, seen_hash: str | None = None) -> tuple[Outcome, list[Decision]]:
     """Approve or reject every open item the actor holds on one quote (or just `only_items`).
+
+    `seen_hash`: the content hash of the quote the actor was shown (the web page); the decision is
+    refused when the submission is of other content.
 
     Where the policy set (now, or when the quote was submitted) requires signed decisions, each
     item's decision is signed by `signer` and checked against the actor's key in `policy`.
@@ -232,6 +235,10 @@ def decide(conn: Connection, act: Act, quote_id: str | None, approve: bool, comm
         raise Refused(submitted,
                       hint=t("whoever submits a quote may not approve it; another approver or delegate must"))
     _refuse_changed(submission, current_hash)
+    if seen_hash is not None and seen_hash != submission.quote_hash:
+        raise Refused(t("{quote} is not the quote you were shown: it was resubmitted ({submission})",
+                        quote=quote_id, submission=submission.id),
+                      hint=t("open the request again and decide what it says now"))
     decided: list[Decision] = []
     status = "APPROVED" if approve else "REJECTED"
     required = state.signed or (policy is not None and policy.settings.require_signed_decisions)

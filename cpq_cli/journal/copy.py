@@ -19,7 +19,8 @@ from cpq_cli.journal.migrations import NUMBERED
 
 # Parents before children (foreign keys); _migrations is the destination's own.
 TABLES = ("journal_meta", "events", "journal_head", "submissions", "requests", "items", "delegations", "orders",
-          "order_lines", "contracts", "outbox", "notifications", "mail_tokens", "mail_processed", "written_files")
+          "order_lines", "contracts", "outbox", "notifications", "mail_tokens", "mail_processed", "written_files",
+          "web_links")
 
 
 class Copied(NamedTuple):

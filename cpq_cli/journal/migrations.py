@@ -236,4 +236,13 @@ CREATE TABLE written_files (
 ALTER TABLE items ADD COLUMN channel TEXT;
 ALTER TABLE items ADD COLUMN override INTEGER NOT NULL DEFAULT 0
 """),
+    # The web inbox's one-click sign-in links: each is used once (a second use is refused).
+    (7, "web links", """
+CREATE TABLE web_links (
+    nonce TEXT PRIMARY KEY,
+    user_id TEXT NOT NULL,
+    scope TEXT NOT NULL,
+    used_at TEXT NOT NULL
+)
+"""),
 )

@@ -35,33 +35,51 @@ def text(result: Any) -> str:
 
 @renders("QuoteStatus")
 def _status(s: Any) -> list[str]:
+    from cpq_cli.i18n import moment, status_word, t
+
     sub = s.submission
-    lines = [f"{s.quote_id}: {sub.status}" + (f" ({sub.reason})" if sub.reason else "")
-             + f" — {sub.id}, submitted by {sub.submitted_by} at {sub.submitted_at}"]
+    reason = f" ({sub.reason})" if sub.reason else ""
+    lines = [str(t("{quote}: {status}{reason} — {submission}, submitted by {user} at {at}", quote=s.quote_id,
+                   status=status_word(sub.status), reason=reason, submission=sub.id, user=sub.submitted_by,
+                   at=moment(sub.submitted_at)))]
     for r in s.requests:
-        who = r.approver + (f" (group, {r.needed} of {len(r.members)})" if r.kind == "group" else "")
+        who = r.approver
+        if r.kind == "group":
+            who = str(t("{group} (group, {needed} of {members})", group=r.approver, needed=r.needed,
+                        members=len(r.members)))
         if r.kind == "user" and r.current and r.current != (r.approver,):
-            who = f"{', '.join(r.current)} (replacing {r.approver})"
+            who = str(t("{current} (replacing {approver})", current=", ".join(r.current), approver=r.approver))
         extra = f" [{r.reason}]" if r.reason else ""
-        lines.append(f"  {r.id:<14} {r.chain} step {r.step}: {who} — {r.status}{extra}  rules: {', '.join(r.rules)}")
+        lines.append(f"  {r.id:<14} " + str(t("{chain} step {step}: {who} — {status}{extra}  rules: {rules}",
+                                                chain=r.chain, step=r.step, who=who, status=status_word(r.status),
+                                                extra=extra,
+                                                rules=", ".join(r.rules))))
         for i in r.items:
             decided = ""
             if i.decided_by:
-                decided = f" by {i.decided_by}" + (f" for {i.on_behalf_of}" if i.on_behalf_of else "")
-                decided += " (override)" if i.override else ""
-                decided += f" via {i.channel}" if i.channel else ""
+                decided = " " + str(t("by {user}", user=i.decided_by) if not i.on_behalf_of else
+                                    t("by {user} for {approver}", user=i.decided_by, approver=i.on_behalf_of))
+                decided += " " + str(t("(override)")) if i.override else ""
+                decided += " " + str(t("via {channel}", channel=i.channel)) if i.channel else ""
                 decided += f": {i.comment}" if i.comment else ""
-            delegates = f" (delegates: {', '.join(i.delegates)})" if i.delegates else ""
-            lines.append(f"      {i.id:<16} {i.approver}{delegates} {i.status}{decided}")
+            delegates = " " + str(t("(delegates: {users})", users=", ".join(i.delegates))) if i.delegates else ""
+            lines.append(f"      {i.id:<16} {i.approver}{delegates} {status_word(i.status)}{decided}")
     return lines
 
 
 @renders("Inbox")
 def _inbox(inbox: Any) -> list[str]:
+    from cpq_cli.i18n import moment, t
+
     if not inbox.requests:
-        return [f"{inbox.user}: no open requests"]
-    return [f"{e.quote_id}  {e.item}{f' for {e.on_behalf_of}' if e.on_behalf_of else ''}  {e.chain} step {e.step}  "
-            f"rules: {', '.join(e.rules)}  (owner {e.owner}, requested {e.requested_at})" for e in inbox.requests]
+        return [str(t("{user}: no open requests", user=inbox.user))]
+    lines = []
+    for e in inbox.requests:
+        behalf = " " + str(t("for {approver}", approver=e.on_behalf_of)) if e.on_behalf_of else ""
+        lines.append(f"{e.quote_id}  {e.item}{behalf}  " + str(t(
+            "{chain} step {step}  rules: {rules}  (owner {owner}, requested {at})", chain=e.chain, step=e.step,
+            rules=", ".join(e.rules), owner=e.owner, at=moment(e.requested_at))))
+    return lines
 
 
 @renders("QuoteLog")
@@ -76,10 +94,12 @@ def _log(log: Any) -> list[str]:
 
 @renders("Delegations")
 def _delegations(d: Any) -> list[str]:
+    from cpq_cli.i18n import date, t
+
     if not d.delegations:
-        return ["no delegations"]
-    return [f"{r.approver} -> {r.delegate}  {r.starts} .. {r.ends}" + ("  (active)" if r.active else "")
-            for r in d.delegations]
+        return [str(t("no delegations"))]
+    return [f"{r.approver} -> {r.delegate}  {date(r.starts)} .. {date(r.ends)}" + (
+        "  " + str(t("(active)")) if r.active else "") for r in d.delegations]
 
 
 @renders("Tick")

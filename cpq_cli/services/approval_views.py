@@ -3,9 +3,11 @@
 Apart from the changing services so that `cpq approve` does not build the records it never shows.
 """
 
+from decimal import Decimal
 from typing import Annotated, Any, NamedTuple
 
-from cpq_cli.errors import InputError
+from cpq_cli.errors import InputError, Refused
+from cpq_cli.i18n import t
 from cpq_cli.journal.states import ItemStatus, RequestStatus, SubmissionStatus
 from cpq_cli.services.context import Context
 from cpq_cli.services.journal import reading
@@ -188,3 +190,160 @@ def delegations(ctx: Context) -> Delegations:
     with reading(ctx) as conn:
         found = all_delegations(conn)
     return Delegations(tuple(view(DelegationView, d, active=d.starts <= day <= d.ends) for d in found))
+
+
+# ------------------------------------------------------------------------------- the item page
+
+
+class LineView(NamedTuple):
+    """A quote line as an approver reads it."""
+
+    id: Annotated[str, "the line"]
+    product: Annotated[str, "the product (SKU)"]
+    name: Annotated[str, "the product's name on the quote"]
+    site: Annotated[str | None, "where it goes"]
+    quantity: Annotated[Decimal, "how many"]
+    list_price: Annotated[Decimal, "the unit list price"]
+    discount_pct: Annotated[Decimal, "the line's discount, percent"]
+    net: Annotated[Decimal, "the line's net amount"]
+
+
+class FieldChange(NamedTuple):
+    """One value that differs from the previous submission."""
+
+    path: Annotated[str, "where, as a JSON path"]
+    before: Annotated[Any, "the previous value (null: it was not there)"]
+    after: Annotated[Any, "the value now (null: it was removed)"]
+
+
+class PathNode(NamedTuple):
+    """One approver of one chain step, with why they are asked."""
+
+    chain: Annotated[str, "the chain"]
+    step: Annotated[int, "the step"]
+    request: Annotated[str, "the request id"]
+    approver: Annotated[str, "the approver (user, group or auto)"]
+    kind: Annotated[str, "user, group or auto"]
+    status: Annotated[RequestStatus, "where the request stands"]
+    reasons: Annotated[tuple[str, ...], "each rule's condition, with the tested value"]
+    mine: Annotated[bool, "the page's item belongs to this request"]
+
+
+class ItemPage(NamedTuple):
+    """What an approver needs to decide one item: the quote as submitted, why they are asked, what changed."""
+
+    item: ItemView
+    submission: SubmissionView
+    account: str
+    title: str
+    currency: str
+    list_total: Decimal
+    net_total: Decimal
+    discount_pct: Decimal
+    lines: tuple[LineView, ...]
+    path: tuple[PathNode, ...]
+    changes: tuple[FieldChange, ...]  # since the previous (rejected or recalled) submission
+    may_decide: bool  # the item is open and the viewer may decide it now
+    on_behalf_of: str | None  # the viewer holds it as a delegate of this approver
+    escalates_at: str | None  # when an undecided item moves on (the rule's escalate.after)
+
+
+def item_page(ctx: Context, item_id: str) -> ItemPage:
+    """The page of one item for the acting user, who must be its approver, a delegate or its decider."""
+    from cpq_cli.approvals.workflow import active_delegates, requests_of
+    from cpq_cli.journal import approvals as store
+    from cpq_cli.journal.replay import check
+
+    user = ctx.actor
+    with reading(ctx) as conn:
+        item = store.item(conn, item_id)
+        if item is None:
+            raise InputError(t("no item {item!r}", item=item_id))
+        submission = store.submission(conn, item.submission_id)
+        assert submission is not None, f"item {item.id} names a missing submission"
+        check(conn, submission)
+        delegated = user in active_delegates(conn, item.approver, ctx.clock.today.isoformat())
+        if user not in (item.approver, item.decided_by) and not delegated and user not in item.delegates:
+            raise Refused(t("{user} is not asked to decide {item}", user=user, item=item_id))
+        requests = requests_of(conn, submission.id)
+        previous = store.submission(conn, submission.previous_id) if submission.previous_id else None
+    quote = submission.quote_data
+    may = item.status is ItemStatus.REQUESTED and submission.status is SubmissionStatus.PENDING and (
+        user == item.approver or delegated) and user not in (submission.owner, submission.submitted_by)
+    return ItemPage(
+        view(ItemView, item), view(SubmissionView, submission), str(quote.get("account", {}).get("name", "")),
+        str(quote.get("title", "") or quote.get("name", "") or ""), *_totals(quote), _lines(quote),
+        _path(ctx, submission, requests, item.request_id), tuple(_changes(previous.quote_data, quote) if previous
+                                                                   else ()),
+        may, item.approver if user != item.approver else None, _escalates_at(ctx, item, requests))
+
+
+def _totals(quote: dict[str, Any]) -> tuple[str, Decimal, Decimal, Decimal]:
+    from cpq_cli.quote import parse_quote
+
+    model = parse_quote(quote)
+    values = model.values
+    return model.currency, values["list_total"], values["net_total"], values["discount_pct"]
+
+
+def _lines(quote: dict[str, Any]) -> tuple[LineView, ...]:
+    from cpq_cli.quote import parse_quote
+
+    found = []
+    for line in parse_quote(quote).lines:
+        values = line.values
+        found.append(LineView(line.id, line.product, str(values.get("name") or line.product), values.get("site"),
+                              line.quantity, line.list_price, line.discount_pct, values["net_total"]))
+    return tuple(found)
+
+
+def _path(ctx: Context, submission: Any, requests: list[Any], mine: str) -> tuple[PathNode, ...]:
+    """The submission's requests as asked (the journal is the record), with the reasons routing gives now."""
+    from cpq_cli.quote import parse_quote
+    from cpq_cli.routing import compile_policy, route
+
+    reasons: dict[tuple[str, int, str], tuple[str, ...]] = {}
+    try:
+        path = route(compile_policy(ctx.policy), parse_quote(submission.quote_data))
+        for chain in path.chains:
+            for step in chain.steps:
+                for approver in step.approvers:
+                    reasons[(chain.id, step.number, approver.id)] = tuple(
+                        f"{rule}: {reason}" for rule, reason in zip(approver.rules, approver.reasons, strict=False))
+    except InputError:
+        pass  # the policy moved on; the requests still say who is asked and for which rules
+    return tuple(PathNode(r.chain, r.step, r.id, r.approver, r.kind, r.status,
+                          reasons.get((r.chain, r.step, r.approver), tuple(r.rules)), r.id == mine)
+                 for r in requests)
+
+
+def _changes(before: Any, after: Any, path: str = "$") -> list[FieldChange]:
+    """Every value that differs, by JSON path; lines are matched by their id, not their position."""
+    if isinstance(before, dict) and isinstance(after, dict):
+        found: list[FieldChange] = []
+        for key in dict.fromkeys([*before, *after]):
+            found += _changes(before.get(key), after.get(key), f"{path}.{key}")
+        return found
+    if isinstance(before, list) and isinstance(after, list) and all(
+            isinstance(x, dict) and "id" in x for x in [*before, *after]):
+        old = {str(x["id"]): x for x in before}
+        new = {str(x["id"]): x for x in after}
+        found = []
+        for key in dict.fromkeys([*old, *new]):
+            found += _changes(old.get(key), new.get(key), f"{path}[{key}]")
+        return found
+    return [] if before == after else [FieldChange(path, before, after)]
+
+
+def _escalates_at(ctx: Context, item: Any, requests: list[Any]) -> str | None:
+    import datetime as dt
+
+    request = next((r for r in requests if r.id == item.request_id), None)
+    if request is None or item.status is not ItemStatus.REQUESTED:
+        return None
+    rules = {r.id: r for r in ctx.policy.rules}
+    plans = [rules[r].escalate for r in request.rules if r in rules and rules[r].escalate]
+    if not plans:
+        return None
+    after = min(p.after for p in plans if p is not None)
+    return (dt.datetime.fromisoformat(item.requested_at) + after).isoformat()

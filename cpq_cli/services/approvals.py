@@ -123,17 +123,19 @@ def submit(ctx: Context, quote_file: Path) -> Change:
 
 
 def decide(ctx: Context, quote_id: str | None, approve: bool, comment: str | None,
-           sign_key: Path | None = None) -> Change:
-    """Approve or reject the actor's open items on one quote (or their only open one)."""
+           sign_key: Path | None = None, *, item: str | None = None, seen_hash: str | None = None) -> Change:
+    """Approve or reject the actor's open items on one quote (or their only open one); `item`: that
+    one only; `seen_hash`: the content the actor was shown, which the submission must still have."""
     from cpq_cli.approvals.workflow import decide as do_decide
 
     if not approve and not (comment or "").strip():
-        raise InputError("a rejection needs a reason", hint='--reason "..."')
+        raise InputError(t("a rejection needs a reason"), hint='--reason "..."')
     policy = ctx.policy
     act = ctx.act()
     signer = _signer(sign_key)
     (outcome, decided), warnings = change(ctx, lambda conn: do_decide(
-        conn, act, quote_id, approve, comment, current_hash=file_hash, policy=policy, signer=signer))
+        conn, act, quote_id, approve, comment, current_hash=file_hash, policy=policy, signer=signer,
+        only_items={item} if item else None, seen_hash=seen_hash))
     return _change(outcome, warnings, items=tuple(d.item_id for d in decided))
 
 

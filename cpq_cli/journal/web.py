@@ -1,0 +1,10 @@
+"""The web inbox's table: sign-in links used. Every statement on it is here."""
+
+from cpq_cli.journal.db import Connection
+
+
+def use_link(conn: Connection, nonce: str, user: str, scope: str, stamp: str) -> bool:
+    """Record a sign-in link as used; False when it had been used before (nothing changes then)."""
+    cursor = conn.execute("INSERT INTO web_links (nonce, user_id, scope, used_at) VALUES (?, ?, ?, ?) "
+                          "ON CONFLICT (nonce) DO NOTHING", (nonce, user, scope, stamp))
+    return cursor.rowcount == 1

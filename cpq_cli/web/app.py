@@ -1,0 +1,236 @@
+"""`cpq serve`: the approver's web inbox, a Starlette app over the same services as the CLI.
+
+Pages: the inbox (what waits for the signed-in approver, oldest first, with escalation times),
+one item's approval page (the quote as submitted, the approval path with reasons, what changed
+since the last submission, approve or reject), and a quote's status and history. Every page
+is in the visitor's language (their `locale` in the policy, else the browser's), works on a
+phone, and needs nothing from outside the app (no CDN).
+
+Sign-in is by link only (`/s/<token>`, from the notification e-mail; see `outbound.links`):
+the link is used once and exchanged for a session cookie scoped like it — one item, or the
+inbox. Forms carry a CSRF token; every decision is `approvals.decide` with the channel `web`,
+checked against the content the approver was shown.
+"""
+
+import logging
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any, NamedTuple
+from urllib.parse import quote
+
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from cpq_cli import i18n
+from cpq_cli.acting import Channel, Clock
+from cpq_cli.errors import CpqError
+from cpq_cli.outbound.links import INBOX, BadLink, Session, make_session, read_session
+from cpq_cli.services.context import Context
+from cpq_cli.services.web import REASONS, WebSettings
+
+HERE = Path(__file__).parent
+COOKIE = "cpq_session"
+log = logging.getLogger("cpq.web")
+
+HEADERS = {
+    "Content-Security-Policy": "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
+                               "frame-ancestors 'none'; base-uri 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",  # sign-in links must never leak through a Referer
+    "Cache-Control": "no-store",
+    "X-Frame-Options": "DENY",
+}
+
+
+class WebConfig(NamedTuple):
+    key: bytes  # the team's secret key: signs links and sessions
+    settings: WebSettings
+    journal: str | Path | None = None
+    policies: Path | None = None
+    now: str | None = None  # a fixed clock (tests)
+
+
+def create_app(config: WebConfig) -> Starlette:
+    import jinja2
+
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(HERE / "templates"), autoescape=True,
+                             undefined=jinja2.StrictUndefined)
+
+    def context(user: str | None = None) -> Context:
+        return Context(clock=Clock.read(config.now), journal=config.journal, policies=config.policies,
+                       as_user=user, channel=Channel.WEB)
+
+    def language(request: Request, ctx: Context | None, user: str | None) -> str:
+        if ctx is not None and user:
+            try:
+                found = i18n.language_of(ctx.policy.users[user].locale) if user in ctx.policy.users else None
+            except CpqError:
+                found = None
+            if found:
+                return found
+        for part in request.headers.get("accept-language", "").split(","):
+            found = i18n.language_of(part.split(";")[0].strip())
+            if found:
+                return found
+        return i18n.DEFAULT
+
+    def page(request: Request, template: str, lang: str, status: int = 200, **values: Any) -> HTMLResponse:
+        def tr(msgid: str, **params: Any) -> str:
+            return i18n.t(msgid, **params).render(lang)
+
+        def show(text: Any) -> str:
+            return text.render(lang) if isinstance(text, i18n.Message) else str(text)
+
+        html = env.get_template(template).render(
+            t=tr, show=show, lang=lang, money=lambda a, c: i18n.money(a, c, lang),
+            number=lambda v, p=None: i18n.number(v, lang, places=p), date=lambda d: i18n.date(d, lang),
+            moment=lambda m: i18n.moment(m, lang), status=lambda s: i18n.status_word(s).render(lang),
+            url=lambda *parts: "/" + "/".join(quote(str(p), safe="") for p in parts), **values)
+        return HTMLResponse(html, status_code=status, headers=HEADERS)
+
+    def message(request: Request, lang: str, title: str, text: Any, status: int) -> HTMLResponse:
+        return page(request, "message.html", lang, status=status, title=title, text=text)
+
+    def session_of(request: Request, ctx: Context) -> Session | None:
+        cookie = request.cookies.get(COOKIE)
+        if not cookie:
+            return None
+        try:
+            return read_session(config.key, cookie, int(ctx.clock.instant.timestamp()))
+        except BadLink:
+            return None
+
+    def guarded(handler: Callable[[Request, Context, Session, str], Awaitable[Response]],
+                ) -> Callable[[Request], Awaitable[Response]]:
+        """A page for a signed-in visitor: their Context (acting as them, through the web) and language."""
+        async def endpoint(request: Request) -> Response:
+            ctx = context()
+            session = session_of(request, ctx)
+            if session is None:
+                lang = language(request, None, None)
+                return message(request, lang, i18n.t("Sign in").render(lang),
+                               i18n.t("Open the link in your notification e-mail to sign in."), 401)
+            ctx = context(session.user)
+            lang = language(request, ctx, session.user)
+            try:
+                return await handler(request, ctx, session, lang)
+            except CpqError as exc:
+                text = exc.message.render(lang) if isinstance(exc.message, i18n.Message) else exc.message
+                hint = exc.hint.render(lang) if isinstance(exc.hint, i18n.Message) else exc.hint
+                return message(request, lang, i18n.t("Not possible").render(lang),
+                               f"{text} ({hint})" if hint else text, 409 if exc.exit_code == 1 else 503)
+        return endpoint
+
+    async def home(request: Request) -> Response:
+        ctx = context()
+        session = session_of(request, ctx)
+        if session is not None:
+            target = "/inbox" if session.scope == INBOX else "/items/" + quote(session.scope, safe="")
+            return RedirectResponse(target, status_code=303, headers=HEADERS)
+        lang = language(request, None, None)
+        return message(request, lang, "cpq", i18n.t("Open the link in your notification e-mail to sign in."), 200)
+
+    async def sign_in(request: Request) -> Response:
+        from cpq_cli.services.web import sign_in as use_link
+
+        ctx = context()
+        token = request.path_params["token"]
+        try:
+            claims = await run_in_threadpool(use_link, ctx, config.key, token)
+        except BadLink as bad:
+            lang = language(request, None, None)
+            title = {"expired": i18n.t("Link expired"), "used": i18n.t("Link already used")}.get(
+                bad.reason, i18n.t("Link not valid")).render(lang)
+            return message(request, lang, title, REASONS[bad.reason], 410 if bad.reason == "expired" else 403)
+        expires = ctx.clock.instant + config.settings.session_ttl
+        cookie, _ = make_session(config.key, claims.user, claims.scope, int(expires.timestamp()))
+        target = "/inbox" if claims.scope == INBOX else "/items/" + quote(claims.scope, safe="")
+        response = RedirectResponse(target, status_code=303, headers=HEADERS)
+        response.set_cookie(COOKIE, cookie, max_age=int(config.settings.session_ttl.total_seconds()), httponly=True,
+                            secure=config.settings.secure_cookies, samesite="strict", path="/")
+        return response
+
+    async def inbox(request: Request, ctx: Context, session: Session, lang: str) -> Response:
+        from cpq_cli.services.approval_views import inbox as read_inbox
+
+        if session.scope != INBOX:
+            return RedirectResponse("/items/" + quote(session.scope, safe=""), status_code=303, headers=HEADERS)
+        found = await run_in_threadpool(read_inbox, ctx)
+        return page(request, "inbox.html", lang, user=session.user, entries=found.requests,
+                    name=ctx.policy.users[session.user].name)
+
+    async def item(request: Request, ctx: Context, session: Session, lang: str) -> Response:
+        from cpq_cli.services.approval_views import item_page
+
+        item_id = request.path_params["item"]
+        if not session.allows(item_id):
+            return message(request, lang, i18n.t("Not yours to see").render(lang),
+                           i18n.t("This sign-in is for another request."), 403)
+        found = await run_in_threadpool(item_page, ctx, item_id)
+        return page(request, "item.html", lang, p=found, csrf=session.csrf, user=session.user,
+                    inbox=session.scope == INBOX)
+
+    async def decide(request: Request, ctx: Context, session: Session, lang: str) -> Response:
+        import hmac
+
+        from cpq_cli.services.approvals import decide as record
+
+        item_id = request.path_params["item"]
+        form = await request.form()
+        if not session.allows(item_id) or not hmac.compare_digest(str(form.get("csrf", "")), session.csrf):
+            return message(request, lang, i18n.t("Not possible").render(lang),
+                           i18n.t("This form is out of date; open the request again."), 403)
+        verdict = str(form.get("decision", ""))
+        if verdict not in ("approve", "reject"):
+            return message(request, lang, i18n.t("Not possible").render(lang), i18n.t("Choose approve or reject."),
+                           400)
+        comment = str(form.get("comment", "")).strip()[:2000] or None
+        quote_id = str(form.get("quote", ""))
+        seen = str(form.get("quote_hash", ""))
+        done = await run_in_threadpool(record, ctx, quote_id, verdict == "approve", comment, None, item=item_id,
+                                       seen_hash=seen)
+        return page(request, "done.html", lang, change=done, item=item_id, quote_id=quote_id,
+                    inbox=session.scope == INBOX)
+
+    async def quote_page(request: Request, ctx: Context, session: Session, lang: str) -> Response:
+        from cpq_cli.services.approval_views import log, status
+
+        quote_id = request.path_params["quote"]
+        state = await run_in_threadpool(status, ctx, quote_id)
+        mine = session.scope == INBOX or any(i.id == session.scope for r in state.requests for i in r.items)
+        if not mine:
+            return message(request, lang, i18n.t("Not yours to see").render(lang),
+                           i18n.t("This sign-in is for another request."), 403)
+        history = await run_in_threadpool(log, ctx, quote_id)
+        return page(request, "quote.html", lang, state=state, history=history.events, inbox=session.scope == INBOX,
+                    back=session.scope)
+
+    async def sign_out(request: Request) -> Response:
+        response = RedirectResponse("/", status_code=303, headers=HEADERS)
+        response.delete_cookie(COOKIE, path="/")
+        return response
+
+    routes = [
+        Route("/", home),
+        Route("/s/{token}", sign_in),
+        Route("/inbox", guarded(inbox)),
+        Route("/items/{item}", guarded(item), methods=["GET"]),
+        Route("/items/{item}", guarded(decide), methods=["POST"]),
+        Route("/quotes/{quote}", guarded(quote_page)),
+        Route("/sign-out", sign_out, methods=["POST"]),
+        Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
+    ]
+    return Starlette(routes=routes)
+
+
+def run(config: WebConfig, host: str, port: int) -> None:
+    """Serve until stopped (uvicorn; behind a reverse proxy, `[web] forwarded_allow_ips` names it)."""
+    import uvicorn
+
+    uvicorn.run(create_app(config), host=host, port=port, proxy_headers=True,
+                forwarded_allow_ips=config.settings.forwarded_allow_ips, server_header=False, log_level="info")
+
