@@ -126,3 +126,66 @@ def test_a_longer_period_never_prorates_to_less(start: dt.date, days: int, extra
     longer = multiplier(start, start + dt.timedelta(days=days + extra), term, mode)
     assert Decimal(0) < shorter <= longer
     assert isinstance(longer, Decimal)
+
+
+# ---------------------------------------------------------------------------------------- 30/360
+
+@pytest.mark.parametrize(("start", "end", "days"), [
+    (D(2027, 1, 1), D(2027, 1, 31), 30),  # a full month is 30, whatever its length
+    (D(2027, 2, 1), D(2027, 2, 28), 30),
+    (D(2028, 2, 1), D(2028, 2, 29), 30),
+    (D(2028, 2, 1), D(2028, 2, 28), 28),  # not February's last day in a leap year
+    (D(2027, 1, 15), D(2027, 1, 31), 16),  # from the 15th to the 30th; the 31st counts as the 30th
+    (D(2027, 1, 15), D(2027, 1, 30), 16),
+    (D(2027, 1, 31), D(2027, 1, 31), 0),  # the 31st has no day of its own
+    (D(2027, 2, 27), D(2027, 2, 28), 4),  # Feb 28 is the month's end: the 27th .. the 30th
+    (D(2027, 3, 1), D(2027, 3, 14), 14),
+    (D(2027, 1, 1), D(2027, 12, 31), 360),
+    (D(2027, 1, 15), D(2028, 1, 14), 360),
+])
+def test_days360_as_odoo_counts_them(start: dt.date, end: dt.date, days: int) -> None:
+    from cpq_cli.orders.dates import days360
+
+    assert days360(start, end) == days
+
+
+@settings(max_examples=300, deadline=None)
+@given(day=st.dates(D(2000, 1, 1), D(2060, 12, 31)))
+def test_a_calendar_month_is_always_30_days_and_a_year_360(day: dt.date) -> None:
+    import calendar
+
+    from cpq_cli.orders.dates import days360
+
+    first = day.replace(day=1)
+    last = day.replace(day=calendar.monthrange(day.year, day.month)[1])
+    assert days360(first, last) == 30
+    assert days360(D(day.year, 1, 1), D(day.year, 12, 31)) == 360
+    assert days360(first, term_end(first, 12)) == 360  # any twelve whole months
+
+
+@settings(max_examples=300, deadline=None)
+@given(start=st.dates(D(2000, 1, 1), D(2060, 12, 31)).filter(lambda d: d.day <= 28), months=st.integers(1, 120),
+       a=st.integers(0, 3000), b=st.integers(0, 3000))
+def test_days360_terms_and_additivity(start: dt.date, months: int, a: int, b: int) -> None:
+    from cpq_cli.orders.dates import days360
+
+    assert days360(start, term_end(start, months)) == 30 * months  # n months from any day up to the 28th
+    first, second = sorted((a, b))
+    middle, end = start + dt.timedelta(days=first), start + dt.timedelta(days=second + 1)
+    assert days360(start, end) == days360(start, middle) + days360(middle + dt.timedelta(days=1), end)
+    assert days360(start, middle) >= 0
+
+
+def test_month30_schedule_is_30_360() -> None:
+    # Jan 15 .. Apr 14: January 16 days (15th to the 30th), February and March 30 each, April 14: 90
+    parts = dict(schedule(Decimal("900.00"), D(2027, 1, 15), D(2027, 4, 14), Method.MONTH30))
+    assert parts == {"2027-01": Decimal("160.00"), "2027-02": Decimal("300.00"), "2027-03": Decimal("300.00"),
+                     "2027-04": Decimal("140.00")}
+    # the former method (actual days of a partial month, at most 30) stays under its own name
+    old = dict(schedule(Decimal("910.00"), D(2027, 1, 15), D(2027, 4, 14), Method.MONTH30_ACTUAL))
+    assert old == {"2027-01": Decimal("170.00"), "2027-02": Decimal("300.00"), "2027-03": Decimal("300.00"),
+                   "2027-04": Decimal("140.00")}
+
+
+def test_month30_of_a_line_with_no_30_360_days_lands_in_its_month() -> None:
+    assert schedule(Decimal("10.00"), D(2027, 1, 31), D(2027, 1, 31), Method.MONTH30) == [("2027-01", Decimal("10.00"))]

@@ -385,7 +385,9 @@ def entitlements(
 def revenue(
     account: str = typer.Argument(None, help="The account id (default: every account).", show_default=False),
     by: str = typer.Option("month", "--by", help="Period (month)."),
-    method: str = typer.Option("daily", "--method", help="daily (by days) or month30 (every month 30 days)."),
+    method: str = typer.Option("daily", "--method", help="daily (by days); month30 (30/360 as Odoo: every month 30 "
+                               "days, a partial month from its start to the 30th, a 31st counts as the 30th); "
+                               "month30_actual (full months 30, a partial month its actual days, at most 30)."),
     fmt: Format = FORMAT, journal: str = JOURNAL, policies: Path = POLICIES,
 ) -> None:
     """Revenue recognition by month: subscriptions ratably, assets and one-time lines at their start.
@@ -401,7 +403,7 @@ def revenue(
     try:
         chosen = RevenueMethod(method)
     except ValueError:
-        raise InputError(f"--method {method!r} is not daily or month30") from None
+        raise InputError(f"--method {method!r} is not daily, month30 or month30_actual") from None
     policy = _policy(policies)
     from cpq_cli.journal.orders import lines_with_currency
 
