@@ -189,3 +189,72 @@ def test_month30_schedule_is_30_360() -> None:
 
 def test_month30_of_a_line_with_no_30_360_days_lands_in_its_month() -> None:
     assert schedule(Decimal("10.00"), D(2027, 1, 31), D(2027, 1, 31), Method.MONTH30) == [("2027-01", Decimal("10.00"))]
+
+
+# -------------------------------------------------------------------------- segments (amendments)
+
+def _apply(original: tuple[Decimal, dt.date, dt.date | None], commands: list[tuple[dt.date, Decimal]]) -> list:
+    from cpq_cli.orders.segments import Segment, change
+
+    quantity, start, end = original
+    segments = [Segment(quantity, start, end)]
+    for day, qty in commands:
+        segments.append(change(segments, qty, day, end))
+    return segments
+
+
+def _stated(original: tuple[Decimal, dt.date, dt.date | None], commands: list[tuple[dt.date, Decimal]],
+            day: dt.date) -> Decimal:
+    """What the commands say is in effect on `day`: the latest-dated one on or before it (a later command
+    for the same date replaces an earlier one), else the line's own quantity."""
+    quantity, start, end = original
+    if day < start or (end is not None and day > end):
+        return Decimal(0)
+    dated = [(d, n, i) for i, (d, n) in enumerate(commands) if d <= day]
+    return max(dated, key=lambda x: (x[0], x[2]))[1] if dated else quantity
+
+
+@st.composite
+def _amendments(draw: st.DrawFn, distinct: bool) -> tuple[tuple[Decimal, dt.date, dt.date | None], list]:
+    start = draw(st.dates(D(2024, 1, 1), D(2030, 12, 31)))
+    length = draw(st.integers(0, 500))
+    end = None if draw(st.booleans()) and draw(st.booleans()) else start + dt.timedelta(days=length)  # assets: open
+    offsets = st.integers(0, length)
+    days = draw(st.lists(offsets, max_size=8, unique=distinct))
+    commands = [(start + dt.timedelta(days=o), Decimal(draw(st.integers(0, 40)))) for o in days]
+    return (Decimal(draw(st.integers(1, 40))), start, end), commands
+
+
+@settings(max_examples=400, deadline=None)
+@given(case=_amendments(distinct=False))
+def test_quantity_in_effect_is_the_sum_of_segments_and_what_the_commands_say(case: tuple) -> None:
+    from cpq_cli.orders.segments import in_effect
+
+    original, commands = case
+    segments = _apply(original, commands)
+    _, start, end = original
+    last = (end or start + dt.timedelta(days=500)) + dt.timedelta(days=2)
+    day = start - dt.timedelta(days=1)
+    while day <= last:
+        covering = sum((s.quantity for s in segments if s.start <= day and (s.end is None or day <= s.end)),
+                       Decimal(0))
+        assert in_effect(segments, day) == covering == _stated(original, commands, day), day
+        day += dt.timedelta(days=1)
+    assert all(s.end is None or s.start <= s.end for s in segments)
+    if end is not None:  # nothing runs past a line's end
+        assert all(s.end is not None and s.end <= end for s in segments)
+
+
+@settings(max_examples=300, deadline=None)
+@given(case=_amendments(distinct=True), data=st.data())
+def test_the_order_of_dated_amendments_does_not_matter(case: tuple, data: st.DataObject) -> None:
+    from cpq_cli.orders.segments import in_effect
+
+    original, commands = case
+    shuffled = data.draw(st.permutations(commands))
+    one, other = _apply(original, commands), _apply(original, shuffled)
+    _, start, end = original
+    day, last = start, end or start + dt.timedelta(days=501)
+    while day <= last:
+        assert in_effect(one, day) == in_effect(other, day), day
+        day += dt.timedelta(days=1)

@@ -230,4 +230,10 @@ CREATE TABLE written_files (
     placed_at TEXT
 )
 """),
+    # A line's own fields (site, name, family, custom: JSON), so entitlements and renewals keep them, and
+    # the term its unit price is for (NULL on older rows: their term_months, which was both).
+    (6, "order line fields", """
+ALTER TABLE order_lines ADD COLUMN fields TEXT;
+ALTER TABLE order_lines ADD COLUMN price_term_months INTEGER
+"""),
 )

@@ -193,6 +193,11 @@ class Order(Record):
 
 @dataclass(frozen=True, slots=True)
 class OrderLine(Record):
+    """One segment of a line: an order's own line (or one added by an amendment, `amends` None), or an
+    amendment's delta (`amends` the line). Quantities add up over the days a segment covers."""
+
+    _json_columns: ClassVar[tuple[str, ...]] = ("fields",)
+
     id: str
     order_id: str
     quote_line: str
@@ -209,6 +214,12 @@ class OrderLine(Record):
     term_months: int | None
     contract_id: str | None
     created_at: str
+    fields: dict[str, Any] | None = None  # the line's own fields (site, name, family, custom); None before migration 6
+    price_term_months: int | None = None  # the term the unit price is for; None: term_months (before migration 6)
+
+    @property
+    def price_term(self) -> int | None:
+        return self.price_term_months or self.term_months
 
 
 @dataclass(frozen=True, slots=True)
