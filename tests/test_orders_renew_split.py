@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from tests.pgserver import journal_at
-from tests.test_orders_amend import Q4, approve, edit_quote, ok, refused
+from tests.test_orders_amend import approve, edit_quote, ok, refused
 
 pytestmark = pytest.mark.usefixtures("store")
 
