@@ -214,6 +214,11 @@ def test_a_new_product_is_co_terminated_with_the_contract(run, workdir: Path) ->
         "Q-1004-O2-N1", None, "10000.00", False)
     shown = ok(run("orders", "show", "Q-1004-O1")).stdout
     assert "Q-1004-O1-N1" in shown and "added 2027-07-01" in shown
+    # the same addition again (a retried command) changes nothing and says so
+    before = counts(workdir)
+    again = ok(run("orders", "amend", "Q-1004-O2", "--add", "SRV-900", "--quantity", "2", "--price", "5000",
+                   "--from", "2027-09-01"))
+    assert "added already; nothing to do" in again.stdout and counts(workdir) == before
 
 
 def test_adding_a_product_refuses_what_it_cannot_do(run, workdir: Path) -> None:

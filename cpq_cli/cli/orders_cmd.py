@@ -345,6 +345,8 @@ def amend(
             if new is not None:
                 planned, added = plan_addition(conn, order_id, new, day, contract_id, policy.products, default_mode,
                                                digits)
+                if not planned.changed:
+                    return [], planned
                 return stage_amendment(conn, planned, directory, digits, "cpq", added), planned
             assert line is not None  # one of --line and --add, checked above
             planned = plan_amendment(conn, order_id, line, qty, day, policy.products, default_mode, digits)
@@ -378,8 +380,11 @@ def _decimal(value: str, option: str) -> Decimal:
 
 
 def _amendment_text(plan: Any, path: Path) -> str:
+    if not plan.changed and plan.added:
+        return (f"{plan.line_id}: {plan.product} x {plan.quantity_after} from {plan.start_date} was added already; "
+                f"nothing to do (to change it: --line {plan.quote_line})")
     if not plan.changed:
-        return (f"{plan.line_id}: already {plan.quantity_after} from {plan.start_date} on record; nothing to do")
+        return f"{plan.line_id}: already {plan.quantity_after} from {plan.start_date} on record; nothing to do"
     if plan.delta == 0:
         how = f"already {plan.quantity_after}: recorded as a statement, so a back-dated change stops here"
     elif plan.mode is None:

@@ -389,6 +389,16 @@ def plan_addition(conn: Connection, order_id: str, new: NewLine, starts: dt.date
         raise Refused(f"{contract.id} runs {c_start} .. {c_end}; a product added from {starts} is outside it",
                       hint="after its end, renew it (cpq renew) and amend the renewal's order" if starts > c_end
                       else f"use --from {c_start} or later")
+    ordered = {ln["id"] for ln in json.loads(order.data).get("lines", [])}
+    for ln in lines:  # the same addition again (a retried command) is on record already
+        if (ln.amends is None and ln.id not in ordered and ln.product == new.product
+                and ln.start_date == starts.isoformat() and Decimal(ln.quantity) == new.quantity
+                and Decimal(ln.unit_price) == new.unit_price and ln.contract_id == contract.id):
+            return Amendment(id=ln.id, order_id=order_id, quote_line=ln.quote_line, line_id=ln.id,
+                             product=ln.product, kind=ln.kind, delta=Decimal(0), quantity_after=new.quantity,
+                             start_date=starts, end_date=None, multiplier=Decimal(1), amount=Decimal(0), mode=None,
+                             price_term=ln.price_term_months, contract_id=ln.contract_id, added=True,
+                             changed=False), ln
     taken = {ln.quote_line for ln in lines}
     number = next(n for n in range(1, len(taken) + 2) if f"N{n}" not in taken)
     quote_line = f"N{number}"
