@@ -323,3 +323,22 @@ def test_single_contracting_keeps_each_line_s_own_end(run, workdir: Path) -> Non
     added = json.loads(ok(run("orders", "amend", "Q-1004-O2", "--add", "SUP-STD", "--quantity", "1", "--price",
                               "100", "--from", "2028-05-01", "--format", "json")).stdout)
     assert added["end_date"] == "2028-12-31"
+
+
+@pytest.mark.parametrize(("args", "words"), [
+    (("--line", "L2", "--quantity", "1e999999"), ("--quantity", "out of range", "1000000000")),
+    (("--line", "L2", "--quantity", "NaN"), ("--quantity", "not a number")),
+    (("--line", "L2", "--quantity", "-3"), ("cannot be negative",)),
+    (("--line", "L2", "--quantity", "1.1234567"), ("6 decimals",)),
+    (("--add", "SUP-PRM", "--quantity", "2", "--price", "1e40"), ("--price", "out of range")),
+    (("--line", "L9", "--quantity", "2"), ("no line 'L9'", "L1, L2")),
+    (("--line", "L7", "--quantity", "2"), ("one-time",)),
+])
+def test_bad_amendment_input_is_one_line_and_writes_nothing(run, workdir: Path, args: tuple[str, ...],
+                                                            words: tuple[str, ...]) -> None:
+    contracted(run)
+    before = counts(workdir)
+    refused(run("orders", "amend", "Q-1004-O1", *args, "--from", "2027-07-01"), *words)
+    assert counts(workdir) == before
+    renewal = run("renew", "C-UMBRELLA-1", "--pricing", "uplift:1e9999999", "-o", "x.json")
+    assert renewal.exit_code == 1 and "out of range" in renewal.stderr and not (workdir / "x.json").exists()

@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import sys
-from decimal import Decimal, InvalidOperation
+from decimal import Context, Decimal, InvalidOperation
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -309,7 +309,13 @@ def amend(
     from cpq_cli.orders.proration import Mode
     from cpq_cli.orders.store import NewLine, commit_with_files, plan_addition, plan_amendment, stage_amendment
 
-    qty = _decimal(quantity, "--quantity")
+    try:
+        qty = _decimal(quantity, "--quantity", high=Decimal(10) ** 9, at_most=True)
+    except InputError as exc:
+        if quantity.strip().startswith("-") and "range" in exc.message:
+            raise InputError(f"a quantity cannot be negative (got {quantity})",
+                             hint="use 0 to remove the line from a date") from None
+        raise
     if (line is None) == (add is None):
         raise InputError("name the line to change (--line L2) or the product to add (--add SKU), not both"
                          if line else "name the line to change (--line L2) or the product to add (--add SKU)")
@@ -369,13 +375,21 @@ def amend(
     _emit(fmt, data, _amendment_text(plan, path))
 
 
-def _decimal(value: str, option: str) -> Decimal:
+def _decimal(value: str, option: str, low: Decimal = Decimal(0), high: Decimal = Decimal(10) ** 12,
+             at_most: bool = False) -> Decimal:
+    """A number within the limits of quote files (docs/formats.md): at most 6 decimals, from `low` to below
+    `high` (or to `high` itself, `at_most`)."""
     try:
-        number = Decimal(value)
+        number = Decimal(value.strip())
     except InvalidOperation:
-        raise InputError(f"{option} {value!r} is not a number") from None
+        raise InputError(f"{option} {value[:40]!r} is not a number") from None
     if not number.is_finite():
-        raise InputError(f"{option} {value!r} is not a number")
+        raise InputError(f"{option} {value[:40]!r} is not a number")
+    if not (low <= number <= high if at_most else low <= number < high):
+        raise InputError(f"{option} {value[:40]} is out of range",
+                         hint=f"from {low} to {'' if at_most else 'below '}{high}")
+    if number != number.quantize(Decimal("0.000001"), context=Context(prec=60)):
+        raise InputError(f"{option} {value[:40]} has more than 6 decimals")
     return number
 
 
@@ -562,7 +576,8 @@ def renew(
         raise InputError(f"--pricing {pricing!r} is not same, list or uplift:P")
     uplift = Decimal(0)
     if pricing.startswith("uplift:"):
-        uplift = _decimal(pricing.split(":", 1)[1], "--pricing uplift:")
+        uplift = _decimal(pricing.split(":", 1)[1], "--pricing uplift:", low=Decimal(-100), high=Decimal(1000),
+                          at_most=True)
     from cpq_cli.journal import orders as order_rows
 
     with _journal(journal, write=False) as conn:
