@@ -324,12 +324,13 @@ def plan_amendment(conn: Connection, order_id: str, quote_line: str, quantity: D
     product = products.get(original.product)
     is_asset = original.kind == "asset"
     mode = None if is_asset else _mode(conn, product, original.contract_id, default_mode)
-    base = dict(order_id=order_id, quote_line=quote_line, line_id=original.id, product=original.product,
-                kind=original.kind, quantity_after=quantity, mode=mode, price_term=original.price_term,
-                contract_id=original.contract_id)
+    # as planned when that very statement ("N from D") is on record already: nothing to write
+    unchanged = Amendment(id=original.id, order_id=order_id, quote_line=quote_line, line_id=original.id,
+                          product=original.product, kind=original.kind, delta=Decimal(0), quantity_after=quantity,
+                          start_date=starts, end_date=None, multiplier=Decimal(1), amount=Decimal(0), mode=mode,
+                          price_term=original.price_term, contract_id=original.contract_id, changed=False)
     if stated_at(segments, starts) and in_effect(segments, starts) == quantity:
-        return Amendment(id=original.id, delta=Decimal(0), start_date=starts, end_date=None, multiplier=Decimal(1),
-                         amount=Decimal(0), changed=False, **base)  # type: ignore[arg-type]
+        return unchanged
     segment = change(segments, quantity, starts, line_end)
     following = next_change(segments, starts)
     until = following if following is not None and (line_end is None or following <= line_end) else None
@@ -338,10 +339,9 @@ def plan_amendment(conn: Connection, order_id: str, quote_line: str, quantity: D
     else:
         assert mode is not None
         pm = multiplier(segment.start, segment.end, original.price_term or DEFAULT_TERM, mode)
-    return Amendment(id=f"{original.id}-A{len(lines)}", delta=segment.quantity, start_date=segment.start,
-                     end_date=segment.end, multiplier=pm,
-                     amount=amount(segment.quantity, Decimal(original.unit_price), pm, digits),
-                     until_change=until, **base)  # type: ignore[arg-type]
+    return dataclasses.replace(unchanged, id=f"{original.id}-A{len(lines)}", delta=segment.quantity,
+                               end_date=segment.end, multiplier=pm, until_change=until, changed=True,
+                               amount=amount(segment.quantity, Decimal(original.unit_price), pm, digits))
 
 
 class NewLine(NamedTuple):
