@@ -11,15 +11,15 @@ PACKAGE = ROOT / "cpq_cli"
 
 # Lower ranks never import higher ones. A module's rank is its folder's (or its own name's).
 RANKS: dict[str, int] = {
-    **dict.fromkeys(("errors", "i18n", "limits", "jsonpath", "paths", "names", "acting", "secret", "config",
-                     "filenames", "diagnostics", "sources", "schemas", "parallel", "__init__"), 0),
+    **dict.fromkeys(("errors", "i18n", "i18n_catalogs", "limits", "jsonpath", "paths", "names", "acting", "secret",
+                     "config", "filenames", "diagnostics", "sources", "schemas", "parallel", "__init__"), 0),
     **dict.fromkeys(("policy", "expressions", "quote", "routing", "lint", "preview", "policytest", "report"), 1),
     "journal": 2,
     "approvals": 3,
     "orders": 4,
     "outbound": 5,
     **dict.fromkeys(("services", "impact"), 6),
-    **dict.fromkeys(("cli", "docgen", "__main__"), 7),
+    **dict.fromkeys(("cli", "web", "docgen", "__main__"), 7),
 }
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 
 from cpq_cli.errors import InputError
+from cpq_cli.i18n import Text, t
 from cpq_cli.policy.model import Policy
 
 
@@ -28,21 +29,25 @@ def resolve_actor(policy: Policy, option: str | None) -> str:
     else:
         email = git_email()
         if email is None:
-            raise InputError("who are you? no --as, no CPQ_USER and no git user.email",
-                             hint="pass --as USER or set CPQ_USER")
+            raise InputError(t("who are you? no --as, no CPQ_USER and no git user.email"),
+                             hint=t("pass --as USER or set CPQ_USER"))
         matches = [u.id for u in policy.users.values() if u.email.lower() == email.lower()]
         if len(matches) != 1:
-            problem = "matches no policy user" if not matches else f"matches several users ({', '.join(matches)})"
-            raise InputError(f"git user.email {email} {problem}", hint="pass --as USER or set CPQ_USER")
+            problem = (t("git user.email {email} matches no policy user", email=email) if not matches else
+                       t("git user.email {email} matches several users ({users})", email=email,
+                         users=", ".join(matches)))
+            raise InputError(problem, hint=t("pass --as USER or set CPQ_USER"))
         return matches[0]
     if chosen not in policy.users:
         import difflib
 
         by_lower = {u.lower(): u for u in policy.users}
         close = [by_lower[c] for c in difflib.get_close_matches(chosen.lower(), list(by_lower), n=1, cutoff=0.5)]
-        case = " (ids are case-sensitive)" if close and close[0].lower() == chosen.lower() else ""
-        hint = f"did you mean {close[0]!r}?{case}" if close else "users are defined in the policy set"
-        raise InputError(f"unknown user {chosen!r} (from {source})", hint=hint)
+        hint: Text = t("users are defined in the policy set")
+        if close:
+            hint = (t("did you mean {user!r}? (ids are case-sensitive)", user=close[0])
+                    if close[0].lower() == chosen.lower() else t("did you mean {user!r}?", user=close[0]))
+        raise InputError(t("unknown user {user!r} (from {source})", user=chosen, source=source), hint=hint)
     if not policy.users[chosen].active:
-        raise InputError(f"user {chosen!r} is inactive")
+        raise InputError(t("user {user!r} is inactive", user=chosen))
     return chosen

@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import sys
-from decimal import Decimal, InvalidOperation
+from decimal import Context, Decimal, InvalidOperation
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -113,6 +113,22 @@ def _approved(conn: Connection, quote_arg: str | None) -> tuple[Quote, Submissio
     return quote, submission
 
 
+def _check_split_fields(quote: Quote, split_by: tuple[str, ...]) -> None:
+    """A split field no line has would make one order of everything, irreversibly: refused, nothing written."""
+    import difflib
+
+    from cpq_cli.errors import Refused
+
+    named = sorted({str(k) for raw in quote.data["lines"] if isinstance(raw, dict) for k in raw})
+    for field in split_by:
+        if any(line.values.get(field) is not None for line in quote.lines):
+            continue
+        close = difflib.get_close_matches(field, named, n=1, cutoff=0.6)
+        guess = f"did you mean {close[0]!r}? " if close else ""
+        raise Refused(f"no line of {quote.id} has a field {field!r} to split by",
+                      hint=f"{guess}its lines' fields: {', '.join(named)}")
+
+
 def _split_label(split_key: dict[str, object]) -> str:
     return ", ".join(f"{k}={v}" if v is not None else f"no {k}" for k, v in split_key.items()) or "all lines"
 
@@ -136,6 +152,7 @@ def _make_orders(quote_arg: str | None, split_by: tuple[str, ...], file_format: 
     def plan() -> tuple[list[tuple[Path, str]], tuple[Quote, list[Order], list[OrderRecord]]]:
         # Under the journal's write lock: a concurrent `cpq split` of the same quote waits, then finds these.
         quote, submission = _approved(conn, quote_arg)
+        _check_split_fields(quote, split_by)
         existing = existing_orders(conn, quote.id)
         if existing:
             if not all(row.submission_id == submission.id and json.loads(row.split_by) == list(split_by)
@@ -143,7 +160,7 @@ def _make_orders(quote_arg: str | None, split_by: tuple[str, ...], file_format: 
                 raise Refused(f"{quote.id} already has orders ({', '.join(r.id for r in existing)}) made "
                               "differently", hint="orders are made once per approved quote")
             return [], (quote, [], existing)
-        orders = build_orders(quote, submission.id, split_by, policy.settings, today())
+        orders = build_orders(quote, submission.id, split_by, policy.settings, today(), policy.products)
         files = stage_orders(conn, orders, directory, file_format.value, policy.settings.digits(quote.currency),
                              actor)
         return files, (quote, orders, [])
@@ -238,8 +255,10 @@ def show(order_id: str = typer.Argument(..., help="The order id."), fmt: Format 
         return
     print(f"{row.id}  {row.status}  quote {row.quote_id} ({row.submission_id})  account "
           f"{row.account_id}  starts {row.start_date}  file {row.file}")
+    ordered = {ln["id"] for ln in json.loads(row.data).get("lines", [])}
     for ln in lines:
-        marker = f"  amends {ln['amends']}" if ln["amends"] else ""
+        marker = (f"  amends {ln['amends']}" if ln["amends"] else
+                  "" if ln["id"] in ordered else f"  added {ln['start_date']} by an amendment")
         end = f"..{ln['end_date']}" if ln["end_date"] else ""
         print(f"  {ln['id']:<22} {ln['product']:<10} {ln['kind']:<12} qty {ln['quantity']:>6}  "
               f"{ln['amount']:>12}  {ln['start_date']}{end}{marker}")
@@ -262,51 +281,142 @@ def activate(
 
 def amend(
     order_id: str = typer.Argument(..., help="The order id."),
-    line: str = typer.Option(..., "--line", help="The quote line id, e.g. L2."),
-    quantity: str = typer.Option(..., "--quantity", help="The new quantity (0 cancels)."),
-    starts: str = typer.Option(None, "--from", help="When the change takes effect.", show_default="today"),
+    line: str | None = typer.Option(None, "--line", help="The line to change: its quote line id, e.g. L2 (or "
+                                    "N1, a line an amendment added).", show_default=False),
+    add: str | None = typer.Option(None, "--add", help="Add this product (a catalog code) instead, co-terminated "
+                                   "with the order's contract.", show_default=False),
+    quantity: str = typer.Option(..., "--quantity", help="The quantity from --from on (0 removes the line)."),
+    starts: str | None = typer.Option(None, "--from", help="When the change takes effect.", show_default="today"),
+    price: str | None = typer.Option(None, "--price", help="With --add: the unit price (net) for the product's "
+                                     "price term (its price.term_months, else 12 months).", show_default=False),
+    list_price: str | None = typer.Option(None, "--list-price", help="With --add: the list unit price.",
+                                   show_default="--price"),
+    kind: str | None = typer.Option(None, "--kind", help="With --add: subscription or asset.",
+                             show_default="the catalog's kind"),
+    contract_id: str | None = typer.Option(None, "--contract", help="With --add: the contract to co-terminate with.",
+                                    show_default="the order's only contract"),
     fmt: Format = FORMAT, journal: str = JOURNAL, policies: Path = POLICIES, out_dir: Path = OUT_DIR,
 ) -> None:
-    """Change a line's quantity from a date, as a -/+ delta co-terminated with the contract and prorated.
+    """Set a line's quantity from a date, or add a product, as a prorated -/+ delta.
 
-    Existing lines are never edited: the delta is a new line (and a file) that amends the original.
+    The change runs from --from until the next change already on record, or the line's end, and
+    its delta is against the quantity in effect that day: amendments may come in any order.
+    Subscriptions are prorated; assets are not (open-ended, priced in full). A new product runs
+    to the contract's end. Existing lines are never edited: each change is a new line and a file.
     """
+    from cpq_cli.errors import Refused
     from cpq_cli.journal.db import open_journal, resolve_journal
     from cpq_cli.orders.proration import Mode
-    from cpq_cli.orders.store import commit_with_files, plan_amendment, stage_amendment
+    from cpq_cli.orders.store import NewLine, commit_with_files, plan_addition, plan_amendment, stage_amendment
 
     try:
-        qty = Decimal(quantity)
-    except InvalidOperation:
-        raise InputError(f"--quantity {quantity!r} is not a number") from None
+        qty = _decimal(quantity, "--quantity", high=Decimal(10) ** 9, at_most=True)
+    except InputError as exc:
+        if quantity.strip().startswith("-") and "range" in str(exc.message):
+            raise InputError(f"a quantity cannot be negative (got {quantity})",
+                             hint="use 0 to remove the line from a date") from None
+        raise
+    if (line is None) == (add is None):
+        raise InputError("name the line to change (--line L2) or the product to add (--add SKU), not both"
+                         if line else "name the line to change (--line L2) or the product to add (--add SKU)")
+    new: NewLine | None = None
+    if add is None:
+        given = [name for name, value in (("--price", price), ("--list-price", list_price), ("--kind", kind),
+                                          ("--contract", contract_id)) if value is not None]
+        if given:
+            raise InputError(f"{', '.join(given)} go with --add (a new product); a line keeps its own price",
+                             hint="drop them, or use --add SKU")
+    else:
+        if price is None:
+            raise InputError(f"--add {add} needs --price (the unit price for the product's price term)")
+        if kind is not None and kind not in ("subscription", "asset"):
+            raise InputError(f"--kind {kind!r} is not subscription or asset")
+        unit = _decimal(price, "--price")
+        new = NewLine(add, qty, unit, _decimal(list_price, "--list-price") if list_price else unit, kind)
     policy = _policy(policies)
     day = _date(starts, "--from")
+    directory = _orders_dir(out_dir)
+    default_mode = Mode(policy.settings.proration)
     conn = open_journal(resolve_journal(journal))
     try:
         from cpq_cli.journal import orders as order_rows
 
         row = order_rows.order(conn, order_id)
-        digits = policy.settings.digits(row.currency) if row else 2
-        its_lines = order_rows.lines_of_order(conn, order_id, line)
-        product = policy.products.get(its_lines[0].product) if its_lines else None
-        mode = Mode(product.proration if product and product.proration else policy.settings.proration)
+        if row is None:
+            raise Refused(f"no order {order_id!r}", hint="`cpq orders list` shows them")
+        digits = policy.settings.digits(row.currency)
 
         def stage() -> tuple[list[tuple[Path, str]], Any]:
-            # Under the write lock: the current quantity and the amendment's number cannot go stale.
-            amendment, original = plan_amendment(conn, order_id, line, qty, day, mode, digits)
-            return stage_amendment(conn, amendment, original, directory, digits, "cpq"), amendment
+            # Under the write lock: the quantity in effect, the next change and the numbering cannot go stale.
+            if new is not None:
+                planned, added = plan_addition(conn, order_id, new, day, contract_id, policy.products, default_mode,
+                                               digits)
+                if not planned.changed:
+                    return [], planned
+                return stage_amendment(conn, planned, directory, digits, "cpq", added), planned
+            assert line is not None  # one of --line and --add, checked above
+            planned = plan_amendment(conn, order_id, line, qty, day, policy.products, default_mode, digits)
+            if not planned.changed:
+                return [], planned
+            return stage_amendment(conn, planned, directory, digits, "cpq"), planned
 
-        directory = _orders_dir(out_dir)
         plan = commit_with_files(conn, stage, directory)
-        path = directory / f"{plan.id}.json"
     finally:
         conn.close()
-    _emit(fmt, {"amendment": plan.id, "delta": str(plan.delta), "start_date": plan.start_date.isoformat(),
-                "end_date": plan.end_date.isoformat() if plan.end_date else None,
-                "multiplier": str(plan.multiplier), "amount": str(plan.amount), "file": str(path), "mode": mode.value},
-          f"{plan.id}: {plan.delta:+} x {line} from {plan.start_date} to {plan.end_date or 'open'} "
-          f"(prorated {mode.value}: x{plan.multiplier.quantize(Decimal('0.000001'))}) = {plan.amount}  "
-          f"-> {display_path(path)}")
+    path = directory / f"{plan.id}.json"
+    data = {"amendment": plan.id, "line": plan.line_id, "changed": plan.changed, "added": plan.added,
+            "product": plan.product, "kind": plan.kind, "delta": str(plan.delta),
+            "quantity_after": str(plan.quantity_after), "start_date": plan.start_date.isoformat(),
+            "end_date": plan.end_date.isoformat() if plan.end_date else None,
+            "until_change": plan.until_change.isoformat() if plan.until_change else None,
+            "multiplier": str(plan.multiplier), "amount": str(plan.amount), "prorated": plan.mode is not None,
+            "mode": plan.mode.value if plan.mode else None, "price_term_months": plan.price_term,
+            "contract": plan.contract_id, "file": str(path) if plan.changed else None}
+    _emit(fmt, data, _amendment_text(plan, path))
+
+
+def _decimal(value: str, option: str, low: Decimal = Decimal(0), high: Decimal = Decimal(10) ** 12,
+             at_most: bool = False) -> Decimal:
+    """A number within the limits of quote files (docs/formats.md): at most 6 decimals, from `low` to below
+    `high` (or to `high` itself, `at_most`)."""
+    try:
+        number = Decimal(value.strip())
+    except InvalidOperation:
+        raise InputError(f"{option} {value[:40]!r} is not a number") from None
+    if not number.is_finite():
+        raise InputError(f"{option} {value[:40]!r} is not a number")
+    if not (low <= number <= high if at_most else low <= number < high):
+        raise InputError(f"{option} {value[:40]} is out of range",
+                         hint=f"from {low} to {'' if at_most else 'below '}{high}")
+    if number != number.quantize(Decimal("0.000001"), context=Context(prec=60)):
+        raise InputError(f"{option} {value[:40]} has more than 6 decimals")
+    return number
+
+
+def _amendment_text(plan: Any, path: Path) -> str:
+    if not plan.changed and plan.added:
+        return (f"{plan.line_id}: {plan.product} x {plan.quantity_after} from {plan.start_date} was added already; "
+                f"nothing to do (to change it: --line {plan.quote_line})")
+    if not plan.changed:
+        return f"{plan.line_id}: already {plan.quantity_after} from {plan.start_date} on record; nothing to do"
+    if plan.delta == 0:
+        how = f"already {plan.quantity_after}: recorded as a statement, so a back-dated change stops here"
+    elif plan.mode is None:
+        how = "an asset: assets are not prorated" + ("" if plan.end_date else "; open-ended")
+    else:
+        how = f"prorated {plan.mode.value}: x{plan.multiplier.quantize(Decimal('0.000001'))}"
+        if plan.added:
+            how += f" of a {plan.price_term}-month price"
+    span = f"from {plan.start_date}" + (f" to {plan.end_date}" if plan.end_date else "")
+    if plan.until_change:
+        span += f", until the change on record from {plan.until_change}"
+    if plan.added:
+        where = f", co-terminated with {plan.contract_id}" if plan.end_date else f", under {plan.contract_id}"
+        head = f"{plan.id}: new {plan.product} x {plan.quantity_after} {span}{where}"
+    else:
+        head = f"{plan.id}: {plan.delta:+} x {plan.quote_line} {span}" if plan.delta else (
+            f"{plan.id}: {plan.quantity_after} x {plan.quote_line} {span}")
+    return f"{head} ({how}) = {plan.amount}  -> {display_path(path)}"
 
 
 def contract(
@@ -337,7 +447,8 @@ def contract(
 
         def stage() -> tuple[list[tuple[Path, str]], list[dict[str, Any]]]:
             # Under the write lock: what is contracted, and the contract numbers, cannot race.
-            planned = plan_contracts(conn, orders, chosen, policy.settings.assets, quote_term)
+            planned = plan_contracts(conn, orders, chosen, policy.settings.assets, quote_term,
+                                     policy.settings.proration)
             return stage_contracts(conn, planned, directory, file_format.value, "cpq"), planned
 
         docs = commit_with_files(conn, stage, directory)
@@ -367,25 +478,31 @@ def entitlements(
     for e in found:
         product = policy.products.get(e.product)
         sla = {k: str(v) if isinstance(v, Decimal) else v for k, v in product.sla} if product else {}
-        rows.append({"line": e.line, "product": e.product, "name": product.name if product else None,
-                     "kind": e.kind, "quantity": str(e.quantity), "status": e.status,
-                     "start_date": e.start_date.isoformat(), "end_date": e.end_date.isoformat() if e.end_date else None,
+        name = e.fields.get("name") or (product.name if product else None)
+        rows.append({"line": e.line, "order": e.order_id, "quote_line": e.quote_line, "site": e.fields.get("site"),
+                     "product": e.product, "name": name, "kind": e.kind, "quantity": str(e.quantity),
+                     "status": e.status, "start_date": e.start_date.isoformat(),
+                     "end_date": e.end_date.isoformat() if e.end_date else None,
                      "contract": e.contract_id, "sla": sla or None})
     if fmt is Format.json:
         _emit(fmt, {"account": account, "at": day.isoformat(), "entitlements": rows}, "")
         return
     if not rows:
         print(f"{account}: nothing on record")
+    width = max((len(str(r["line"])) for r in rows), default=0)
     for r in rows:
         terms = f"  SLA {json.dumps(r['sla'])}" if r["sla"] else ""
-        print(f"{r['product']:<10} {r['kind']:<12} qty {r['quantity']:>6}  {r['status']:<8} "
-              f"{r['start_date']}..{r['end_date'] or 'open'}{terms}")
+        site = f"  site {r['site']}" if r["site"] else ""
+        print(f"{r['line']:<{width}}  {r['product']:<10} {r['kind']:<12} qty {r['quantity']:>6}  {r['status']:<8} "
+              f"{r['start_date']}..{r['end_date'] or 'open'}{site}{terms}")
 
 
 def revenue(
     account: str = typer.Argument(None, help="The account id (default: every account).", show_default=False),
     by: str = typer.Option("month", "--by", help="Period (month)."),
-    method: str = typer.Option("daily", "--method", help="daily (by days) or month30 (every month 30 days)."),
+    method: str = typer.Option("daily", "--method", help="daily (by days); month30 (30/360 as Odoo: every month 30 "
+                               "days, a partial month from its start to the 30th, a 31st counts as the 30th); "
+                               "month30_actual (full months 30, a partial month its actual days, at most 30)."),
     fmt: Format = FORMAT, journal: str = JOURNAL, policies: Path = POLICIES,
 ) -> None:
     """Revenue recognition by month: subscriptions ratably, assets and one-time lines at their start.
@@ -401,7 +518,7 @@ def revenue(
     try:
         chosen = RevenueMethod(method)
     except ValueError:
-        raise InputError(f"--method {method!r} is not daily or month30") from None
+        raise InputError(f"--method {method!r} is not daily, month30 or month30_actual") from None
     policy = _policy(policies)
     from cpq_cli.journal.orders import lines_with_currency
 
@@ -441,18 +558,26 @@ def renew(
                                 show_default="<contract>-renewal.json"),
     journal: str = JOURNAL,
 ) -> None:
-    """Write a renewal quote starting the day after the contract ends, for its current quantities."""
+    """Write a renewal quote starting the day after the contract ends, for its current quantities.
+
+    Its id is unique per contract (the first order's quote id, -R and the contract's number); its
+    lines keep the contracted lines' fields (site, name, family, group, cost, custom), so the
+    renewal routes and splits like the original. Subscriptions not in effect at the contract's
+    end (ended earlier, or amended to 0) are not renewed.
+    """
+    import hashlib
+
+    from cpq_cli.journal.approvals import submission as submission_row
     from cpq_cli.orders.dates import ONE_DAY
     from cpq_cli.orders.store import entitlements as do_entitlements
+    from cpq_cli.orders.store import line_fields
 
     if pricing not in ("same", "list") and not pricing.startswith("uplift:"):
         raise InputError(f"--pricing {pricing!r} is not same, list or uplift:P")
     uplift = Decimal(0)
     if pricing.startswith("uplift:"):
-        try:
-            uplift = Decimal(pricing.split(":", 1)[1])
-        except InvalidOperation:
-            raise InputError(f"--pricing {pricing!r}: the uplift is not a number") from None
+        uplift = _decimal(pricing.split(":", 1)[1], "--pricing uplift:", low=Decimal(-100), high=Decimal(1000),
+                          at_most=True)
     from cpq_cli.journal import orders as order_rows
 
     with _journal(journal, write=False) as conn:
@@ -462,35 +587,66 @@ def renew(
         doc = json.loads(row.data)
         end = dt.date.fromisoformat(row.end_date)
         current = {e.line: e for e in do_entitlements(conn, row.account_id, end) if e.contract_id == contract_id}
-        quote_rows = {r.id: r for r in order_rows.lines_of_contract(conn, contract_id)}
+        listed = [s["order_line"] for s in doc["subscriptions"]]
+        members = sorted((r for r in order_rows.lines_of_contract(conn, contract_id)
+                          if r.amends is None and r.kind == "subscription"),
+                         key=lambda r: (listed.index(r.id) if r.id in listed else len(listed), r.id))
+        fields = {r.id: line_fields(conn, r) for r in members}
         first_order = order_rows.order(conn, doc["orders"][0])
-    assert first_order is not None, f"contract {contract_id} names a missing order"
+        assert first_order is not None, f"contract {contract_id} names a missing order"
+        approved = submission_row(conn, first_order.submission_id)
     source = json.loads(first_order.data)
-    lines = []
-    for i, sub in enumerate(doc["subscriptions"], start=1):
-        qty = current[sub["order_line"]].quantity if sub["order_line"] in current else Decimal(sub["quantity"])
+    header_fields = approved.quote_data.get("fields") if approved else None
+    lines: list[dict[str, Any]] = []
+    for ln in members:
+        qty = current[ln.id].quantity if ln.id in current else Decimal(ln.quantity)
         if qty <= 0:
             continue
-        ln = quote_rows[sub["order_line"]]
         list_price = Decimal(ln.list_price)
         unit = Decimal(ln.unit_price)
         discount = (1 - unit / list_price) * 100 if list_price else Decimal(0)
         if pricing == "list":
             discount = Decimal(0)
         price = list_price * (1 + uplift / 100)
-        lines.append({"id": f"L{i}", "product": ln.product, "kind": "subscription", "quantity": _number(qty),
+        own = fields[ln.id]
+        lines.append({"id": f"L{len(lines) + 1}", "product": ln.product,
+                      **{k: own[k] for k in ("name", "family") if k in own},
+                      "kind": "subscription", "quantity": _number(qty),
                       "list_price": str(price.quantize(Decimal("0.01"))),
                       "discount_pct": _number(discount.quantize(Decimal("0.0001"))),
-                      "term_months": int(doc["term_months"]) or 12})
+                      "term_months": int(doc["term_months"]) or 12,
+                      **{k: v for k, v in own.items() if k not in ("name", "family")}, "renews": ln.id})
     if not lines:
         raise InputError(f"{contract_id} has no subscriptions in effect at its end to renew")
     start = end + ONE_DAY
-    renewal = {"id": f"{source['quote_id']}-R", "name": f"Renewal of {contract_id}", "account": source["account"],
+    number = contract_id.rsplit("-", 1)[-1]
+    renewal_id = f"{source['quote_id']}-R{number if number.isdigit() else ''}"
+    if len(renewal_id) > 64 or not number.isdigit():  # quote ids are at most 64 characters
+        renewal_id = f"{source['quote_id'][:40]}-R{hashlib.sha256(contract_id.encode()).hexdigest()[:12]}"
+    renewal = {"id": renewal_id, "name": f"Renewal of {contract_id}", "account": source["account"],
                "owner": source["owner"], "currency": doc["currency"], "date": start.isoformat(),
                "start_date": start.isoformat(), "term_months": int(doc["term_months"]) or 12,
-               "payment_terms": source["payment_terms"], "fields": {"deal_type": "renewal", "renews": contract_id},
+               "payment_terms": source["payment_terms"],
+               "fields": {**(header_fields if isinstance(header_fields, dict) else {}), "deal_type": "renewal",
+                          "renews": contract_id},
                "lines": lines}
     target = output or Path(f"{contract_id}-renewal.json")
-    target.write_text(json.dumps(renewal, indent=2) + "\n")
-    print(f"{target}: renewal quote {renewal['id']} from {start} ({pricing}), {len(lines)} line(s)")
+    _write_atomically(target, json.dumps(renewal, indent=2, ensure_ascii=False, default=str) + "\n")
+    print(f"{display_path(target)}: renewal quote {renewal['id']} from {start} ({pricing}), {len(lines)} line(s)")
 
+
+def _write_atomically(target: Path, text: str) -> None:
+    """The whole file or none of it."""
+    import os
+    import tempfile
+
+    from cpq_cli.errors import CpqError
+
+    try:
+        fd, tmp = tempfile.mkstemp(dir=target.parent if str(target.parent) else ".", prefix=f".{target.name}.")
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, target)
+    except OSError as exc:
+        raise CpqError(f"cannot write {display_path(target)}: {exc.strerror}",
+                       hint="check the folder exists and is writable") from None

@@ -245,4 +245,10 @@ CREATE TABLE web_links (
     used_at TEXT NOT NULL
 )
 """),
+    # A line's own fields (site, name, family, custom: JSON), so entitlements and renewals keep them, and
+    # the term its unit price is for (NULL on older rows: their term_months, which was both).
+    (8, "order line fields", """
+ALTER TABLE order_lines ADD COLUMN fields TEXT;
+ALTER TABLE order_lines ADD COLUMN price_term_months INTEGER
+"""),
 )

@@ -70,11 +70,13 @@ def set_order_status(conn: Connection, record: Order, new: OrderStatus, stamp: s
 def insert_line(conn: Connection, line: OrderLine) -> None:
     conn.execute(
         "INSERT INTO order_lines (id, order_id, quote_line, amends, account_id, product, kind, quantity, "
-        "unit_price, list_price, amount, start_date, end_date, term_months, contract_id, created_at) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "unit_price, list_price, amount, start_date, end_date, term_months, contract_id, created_at, fields, "
+        "price_term_months) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (line.id, line.order_id, line.quote_line, line.amends, line.account_id, line.product, line.kind,
          line.quantity, line.unit_price, line.list_price, line.amount, line.start_date, line.end_date,
-         line.term_months, line.contract_id, line.created_at))
+         line.term_months, line.contract_id, line.created_at,
+         None if line.fields is None else json.dumps(line.fields, sort_keys=True, ensure_ascii=False),
+         line.price_term_months))
 
 
 def lines_of_order(conn: Connection, order_id: str, quote_line: str | None = None) -> list[OrderLine]:

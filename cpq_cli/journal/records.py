@@ -200,6 +200,9 @@ class Order(NamedTuple):
 
 
 class OrderLine(NamedTuple):
+    """One segment of a line: an order's own line (or one added by an amendment, `amends` None), or an
+    amendment's delta (`amends` the line). Quantities add up over the days a segment covers."""
+
     id: str
     order_id: str
     quote_line: str
@@ -216,6 +219,12 @@ class OrderLine(NamedTuple):
     term_months: int | None
     contract_id: str | None
     created_at: str
+    fields: dict[str, Any] | None = None  # the line's own fields (site, name, family, custom); None before migration 8
+    price_term_months: int | None = None  # the term the unit price is for; None: term_months (before migration 8)
+
+    @property
+    def price_term(self) -> int | None:
+        return self.price_term_months or self.term_months
 
     def as_json(self) -> dict[str, Any]:
         return as_json(self)
@@ -276,4 +285,5 @@ DECODE: dict[type, tuple[tuple[str, ...], dict[str, Any], tuple[str, ...]]] = {
     Request: (("rules", "members", "snapshot"), {"status": RequestStatus}, ()),
     Item: (("delegates",), {"status": ItemStatus}, ("override",)),
     Order: ((), {"status": OrderStatus}, ()),
+    OrderLine: (("fields",), {}, ()),
 }

@@ -45,3 +45,17 @@ def months_between(start: dt.date, end: dt.date) -> int:
     if months == 0:
         return 1 if left else 0  # a term shorter than a month still counts as one
     return months
+
+
+def _day360(day: dt.date) -> int:
+    """A day's place in a 30-day month: the month's last day (and so every 31st) is the 30th."""
+    return 30 if day.day >= 30 or day.day == calendar.monthrange(day.year, day.month)[1] else day.day
+
+
+def days360(start: dt.date, end: dt.date) -> int:
+    """Days of [start, end] (inclusive) under 30/360 as Odoo's deferred revenue counts them: every month
+    30 days, so a partial month counts from its start to the 30th and a 31st adds nothing
+    (Jan 15..Jan 31 = 16, a calendar month = 30, a calendar year = 360, Feb 1..28 = 30)."""
+    before = start - ONE_DAY  # the day count runs from the day before the start, exclusive
+    return ((end.year - before.year) * 360 + (end.month - before.month) * 30 + _day360(end)
+            - _day360(before))

@@ -1,5 +1,9 @@
 """Revenue recognition schedules: subscriptions ratably, assets and one-time lines at activation.
 
+Methods: `daily` weighs each month by its days in the term; `month30` is 30/360 as Odoo's
+deferred revenue counts it (`dates.days360`); `month30_actual` (cpq's former `month30`) weighs a
+full month 30 and a partial month by its actual days, at most 30.
+
 Every period's amount is rounded to the currency's minor unit and the rounding remainder goes
 to the last period, so a schedule always adds up to the line's amount exactly.
 """
@@ -12,12 +16,13 @@ from collections.abc import Iterator
 from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
 
-from cpq_cli.orders.dates import add_months, inclusive_days
+from cpq_cli.orders.dates import add_months, days360, inclusive_days
 
 
 class Method(StrEnum):
     DAILY = "daily"  # amount x days in the month / days in the term
-    MONTH30 = "month30"  # every month is 30 days; partial months by their days / 30
+    MONTH30 = "month30"  # 30/360 as Odoo: every month 30 days, a partial one from its start to the 30th
+    MONTH30_ACTUAL = "month30_actual"  # every full month 30; a partial month its actual days, at most 30
 
 
 def months(start: dt.date, end: dt.date) -> Iterator[tuple[str, dt.date, dt.date]]:
@@ -35,6 +40,8 @@ def _weights(start: dt.date, end: dt.date, method: Method) -> list[tuple[str, De
         days = inclusive_days(a, b)
         if method is Method.DAILY:
             out.append((period, Decimal(days)))
+        elif method is Method.MONTH30:
+            out.append((period, Decimal(days360(a, b))))
         else:
             in_month = calendar.monthrange(a.year, a.month)[1]
             out.append((period, Decimal(30) if days == in_month else Decimal(min(days, 30))))
@@ -49,6 +56,8 @@ def schedule(amount: Decimal, start: dt.date, end: dt.date | None, method: Metho
         return [(f"{start.year:04d}-{start.month:02d}", amount)]
     weights = _weights(start, end, method)
     total = sum((w for _, w in weights), Decimal(0))
+    if total == 0:  # a 31st alone has no 30/360 day: the line lands in its month
+        return [(weights[0][0], amount)]
     out = [(p, (amount * w / total).quantize(q, rounding=ROUND_HALF_UP)) for p, w in weights]
     remainder = amount - sum((a for _, a in out), Decimal(0))
     last_period, last_amount = out[-1]

@@ -8,27 +8,32 @@ order command (`reconcile`), and anything before the commit is rolled back and c
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as dt
+import difflib
 import json
 import os
 import re
 import tempfile
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, NamedTuple, TypeVar
 
 from cpq_cli.errors import CpqError, InputError, Refused
-from cpq_cli.journal import events
+from cpq_cli.journal import approvals, events
 from cpq_cli.journal import orders as rows
 from cpq_cli.journal.db import Connection, fault, now, transaction
 from cpq_cli.journal.records import Contract, OrderLine
 from cpq_cli.journal.records import Order as OrderRecord
 from cpq_cli.journal.replay import check_order
 from cpq_cli.journal.states import OrderStatus
-from cpq_cli.orders.build import Order, money_text, order_document
+from cpq_cli.orders.build import DEFAULT_TERM, OWN_COLUMNS, Order, money_text, order_document, plain
 from cpq_cli.orders.dates import months_between, term_end
 from cpq_cli.orders.proration import Mode, amount, multiplier
+from cpq_cli.orders.segments import Segment, change, in_effect, next_change, stated_at
+from cpq_cli.policy.model import Product
 
 T = TypeVar("T")
 
@@ -182,7 +187,8 @@ def stage_orders(conn: Connection, orders: list[Order], directory: Path, fmt: st
             rows.insert_line(conn, OrderLine(
                 ln.id, order.id, ln.quote_line, None, order.account["id"], ln.product, ln.kind, str(ln.quantity),
                 str(ln.unit_price), str(ln.list_price), str(ln.amount), ln.start_date.isoformat(),
-                ln.end_date.isoformat() if ln.end_date else None, ln.term_months, None, stamp))
+                ln.end_date.isoformat() if ln.end_date else None, ln.term_months, None, stamp, dict(ln.fields),
+                ln.price_term_months))
         events.append(conn, "order.created", quote_id=order.quote_id, submission_id=order.submission_id,
                       actor=actor, data={"order": order.id, "split": order.split_key, "status": order.status,
                                          "total": doc["total"], "file": str(path)}, at=stamp)
@@ -238,95 +244,252 @@ def refuse_cancelled(row: OrderRecord, conn: Connection | None = None) -> None:
 # ---------------------------------------------------------------------------------- amendments
 
 
-class Amendment(NamedTuple):
+@dataclass(frozen=True, slots=True)
+class Amendment:
+    """One amendment as planned: a delta segment of a line, or a new line (`added`)."""
+
     id: str
     order_id: str
     quote_line: str
+    line_id: str  # the line it changes (for an added line, itself)
+    product: str
+    kind: str
     delta: Decimal
     quantity_after: Decimal
     start_date: dt.date
     end_date: dt.date | None
     multiplier: Decimal
     amount: Decimal
+    mode: Mode | None  # None: an asset, never prorated
+    price_term: int | None
+    contract_id: str | None
+    until_change: dt.date | None = None  # it stops before a change already on record, on this day
+    added: bool = False
+    changed: bool = True  # False: that very statement is on record already; nothing is written
 
 
-def plan_amendment(conn: Connection, order_id: str, quote_line: str, quantity: Decimal,
-                   starts: dt.date, mode: Mode, digits: int) -> tuple[Amendment, OrderLine]:
+def _mode(conn: Connection, product: Product | None, contract_id: str | None, default: Mode) -> Mode:
+    """The product's override, else the contract's mode (recorded when it was made), else the setting."""
+    if product and product.proration:
+        return Mode(product.proration)
+    if contract_id:
+        contract = rows.contract(conn, contract_id)
+        recorded = json.loads(contract.data).get("proration") if contract else None
+        if recorded:
+            return Mode(recorded)
+    return default
+
+
+def _live_order(conn: Connection, order_id: str) -> OrderRecord:
     order = rows.order(conn, order_id)
     if order is None:
         raise Refused(f"no order {order_id!r}", hint="`cpq orders list` shows them")
     refuse_cancelled(order, conn)
+    return order
+
+
+def _renewal_hint(line: OrderLine) -> str:
+    if line.contract_id:
+        return (f"an ended subscription is extended only by a renewal: cpq renew {line.contract_id}, "
+                "then amend the renewal's order")
+    return "an ended subscription is extended only by a renewal: contract its order, then cpq renew the contract"
+
+
+def plan_amendment(conn: Connection, order_id: str, quote_line: str, quantity: Decimal, starts: dt.date,
+                   products: Mapping[str, Product], default_mode: Mode, digits: int) -> Amendment:
+    """"`quantity` from `starts`": a delta against the quantity in effect that day, until the next change on
+    record (or the line's end). Refuses a date outside the line; assets are open-ended and never prorated."""
+    _live_order(conn, order_id)
     lines = rows.lines_of_order(conn, order_id, quote_line)
     original = next((ln for ln in lines if ln.amends is None), None)
     if original is None:
-        raise Refused(f"order {order_id} has no line {quote_line!r}")
+        known = sorted({ln.quote_line for ln in rows.lines_of_order(conn, order_id) if ln.kind != "one_time"})
+        raise Refused(f"order {order_id} has no line {quote_line!r}",
+                      hint=f"its subscription and asset lines: {', '.join(known) or 'none'}")
     if original.kind == "one_time":
-        raise Refused(f"{quote_line} is a one-time line; it cannot be amended")
+        raise Refused(f"{original.id} is a one-time line; it cannot be amended",
+                      hint="only subscription and asset lines have a quantity over time")
     if quantity < 0:
-        raise Refused(f"a quantity cannot be negative (got {quantity})", hint="use 0 to cancel the line")
-    current = sum((Decimal(ln.quantity) for ln in lines), Decimal(0))
-    delta = quantity - current
-    if delta == 0:
-        raise Refused(f"{quote_line} already has quantity {current}; nothing to amend")
+        raise Refused(f"a quantity cannot be negative (got {quantity})", hint="use 0 to remove the line from a date")
     line_start = dt.date.fromisoformat(original.start_date)
-    end = _co_term_end(conn, original)
+    line_end = dt.date.fromisoformat(original.end_date) if original.end_date else None
     if starts < line_start:
-        raise Refused(f"the amendment starts {starts}, before the line does ({line_start})")
-    if end is not None and starts > end:
-        raise Refused(f"the amendment starts {starts}, after the line ends ({end})")
-    unit = Decimal(original.unit_price)
-    # Assets have no term and are not prorated: their delta is priced in full.
-    pm = (multiplier(starts, end, original.term_months, mode) if end is not None and original.term_months
-          else Decimal(1))
-    number = len(lines)
-    amendment = Amendment(f"{original.id}-A{number}", order_id, quote_line, delta, quantity, starts, end, pm,
-                          amount(delta, unit, pm, digits))
-    return amendment, original
+        raise Refused(f"{original.id} starts on {line_start}; an amendment from {starts} is before the line starts",
+                      hint=f"use --from {line_start} or later")
+    if line_end is not None and starts > line_end:
+        raise Refused(f"{original.id} ended on {line_end}; an amendment from {starts} is after its end",
+                      hint=_renewal_hint(original))
+    segments = [Segment(Decimal(ln.quantity), dt.date.fromisoformat(ln.start_date),
+                        dt.date.fromisoformat(ln.end_date) if ln.end_date else None) for ln in lines]
+    product = products.get(original.product)
+    is_asset = original.kind == "asset"
+    mode = None if is_asset else _mode(conn, product, original.contract_id, default_mode)
+    # as planned when that very statement ("N from D") is on record already: nothing to write
+    unchanged = Amendment(id=original.id, order_id=order_id, quote_line=quote_line, line_id=original.id,
+                          product=original.product, kind=original.kind, delta=Decimal(0), quantity_after=quantity,
+                          start_date=starts, end_date=None, multiplier=Decimal(1), amount=Decimal(0), mode=mode,
+                          price_term=original.price_term, contract_id=original.contract_id, changed=False)
+    if stated_at(segments, starts) and in_effect(segments, starts) == quantity:
+        return unchanged
+    segment = change(segments, quantity, starts, line_end)
+    following = next_change(segments, starts)
+    until = following if following is not None and (line_end is None or following <= line_end) else None
+    if is_asset or segment.end is None:
+        pm = Decimal(1)  # assets are not prorated: a delta is priced in full
+    else:
+        assert mode is not None
+        pm = multiplier(segment.start, segment.end, original.price_term or DEFAULT_TERM, mode)
+    return dataclasses.replace(unchanged, id=f"{original.id}-A{len(lines)}", delta=segment.quantity,
+                               end_date=segment.end, multiplier=pm, until_change=until, changed=True,
+                               amount=amount(segment.quantity, Decimal(original.unit_price), pm, digits))
 
 
-def _co_term_end(conn: Connection, line: OrderLine) -> dt.date | None:
-    """Deltas end with the contract when the line is contracted, else with the line."""
-    if line.contract_id:
-        contract = rows.contract(conn, line.contract_id)
-        assert contract is not None, f"order line {line.id} names a missing contract"
-        return dt.date.fromisoformat(contract.end_date)
-    return dt.date.fromisoformat(line.end_date) if line.end_date else None
+class NewLine(NamedTuple):
+    """A product added by an amendment, as the user gave it."""
+
+    product: str
+    quantity: Decimal
+    unit_price: Decimal
+    list_price: Decimal
+    kind: str | None  # None: the catalog's
 
 
-def stage_amendment(conn: Connection, amendment: Amendment, original: OrderLine, directory: Path,
-                    digits: int, actor: str) -> list[tuple[Path, str]]:
-    """Insert the amendment's delta line (inside `commit_with_files`); return its file to write."""
-    stamp = now()
-    doc = {
-        "id": amendment.id, "order_id": amendment.order_id, "amends": original.id,
-        "quote_line": amendment.quote_line, "product": original.product, "kind": original.kind,
-        "quantity_delta": format(amendment.delta, "f"), "quantity_after": format(amendment.quantity_after, "f"),
-        "unit_price": original.unit_price, "start_date": amendment.start_date.isoformat(),
-        "end_date": amendment.end_date.isoformat() if amendment.end_date else None,
-        "prorate_multiplier": format(amendment.multiplier.quantize(Decimal("0.000001")), "f"),
-        "amount": money_text(amendment.amount, digits), "contract_id": original.contract_id,
+def plan_addition(conn: Connection, order_id: str, new: NewLine, starts: dt.date, contract_id: str | None,
+                  products: Mapping[str, Product], default_mode: Mode, digits: int) -> tuple[Amendment, OrderLine]:
+    """A new product from `starts`, co-terminated with the order's contract (assets: open-ended)."""
+    order = _live_order(conn, order_id)
+    lines = rows.lines_of_order(conn, order_id)
+    product = products.get(new.product)
+    kind = new.kind or (product.kind if product else None)
+    if kind is None:
+        close = difflib.get_close_matches(new.product, list(products), n=1, cutoff=0.6)
+        raise Refused(f"product {new.product!r} is not in the catalog, so its kind is unknown",
+                      hint=(f"did you mean {close[0]!r}? " if close else "")
+                      + "add it under products: in the policy set, or pass --kind subscription|asset")
+    if kind == "one_time":
+        raise Refused(f"{new.product} is a one-time product; an amendment adds subscriptions and assets only",
+                      hint="one-time work goes on a new quote")
+    if new.quantity <= 0:
+        raise Refused(f"a new product needs a quantity above 0 (got {new.quantity})")
+    mine = sorted({ln.contract_id for ln in lines if ln.contract_id})
+    if contract_id is None:
+        if not mine:
+            raise Refused(f"order {order_id} has no contract yet; a new product is co-terminated with the contract",
+                          hint=f"cpq contract {order_id}")
+        if len(mine) > 1:
+            raise Refused(f"order {order_id} is under {len(mine)} contracts ({', '.join(mine)})",
+                          hint="name the one to co-terminate with: --contract ID")
+        contract_id = mine[0]
+    contract = rows.contract(conn, contract_id)
+    if contract is None or contract.account_id != order.account_id:
+        raise Refused(f"no contract {contract_id!r} of account {order.account_id}",
+                      hint=f"the order's contracts: {', '.join(mine) or 'none'}")
+    c_start, c_end = dt.date.fromisoformat(contract.start_date), dt.date.fromisoformat(contract.end_date)
+    if not c_start <= starts <= c_end:
+        raise Refused(f"{contract.id} runs {c_start} .. {c_end}; a product added from {starts} is outside it",
+                      hint="after its end, renew it (cpq renew) and amend the renewal's order" if starts > c_end
+                      else f"use --from {c_start} or later")
+    ordered = {ln["id"] for ln in json.loads(order.data).get("lines", [])}
+    for ln in lines:  # the same addition again (a retried command) is on record already
+        if (ln.amends is None and ln.id not in ordered and ln.product == new.product
+                and ln.start_date == starts.isoformat() and Decimal(ln.quantity) == new.quantity
+                and Decimal(ln.unit_price) == new.unit_price and ln.contract_id == contract.id):
+            return Amendment(id=ln.id, order_id=order_id, quote_line=ln.quote_line, line_id=ln.id,
+                             product=ln.product, kind=ln.kind, delta=Decimal(0), quantity_after=new.quantity,
+                             start_date=starts, end_date=None, multiplier=Decimal(1), amount=Decimal(0), mode=None,
+                             price_term=ln.price_term_months, contract_id=ln.contract_id, added=True,
+                             changed=False), ln
+    taken = {ln.quote_line for ln in lines}
+    number = next(n for n in range(1, len(taken) + 2) if f"N{n}" not in taken)
+    quote_line = f"N{number}"
+    line_id = f"{order_id}-{quote_line}"
+    end: dt.date | None = None
+    mode: Mode | None = None
+    price_term: int | None = None
+    pm = Decimal(1)
+    if kind == "subscription":
+        end = c_end
+        mode = _mode(conn, product, contract.id, default_mode)
+        price_term = product.price_term_months if product and product.price_term_months else DEFAULT_TERM
+        pm = multiplier(starts, end, price_term, mode)
+    split = json.loads(order.split_key)
+    fields = {k: v for k, v in split.items() if v is not None}  # the order's site (or other split key)
+    if product:
+        fields.update({k: v for k, v in (("name", product.name), ("family", product.family)) if v})
+    total = amount(new.quantity, new.unit_price, pm, digits)
+    row = OrderLine(line_id, order_id, quote_line, None, order.account_id, new.product, kind, str(new.quantity),
+                    str(new.unit_price), str(new.list_price), str(total), starts.isoformat(),
+                    end.isoformat() if end else None, months_between(starts, end) if end else None, contract.id,
+                    now(), fields, price_term)
+    plan = Amendment(id=line_id, order_id=order_id, quote_line=quote_line, line_id=line_id, product=new.product,
+                     kind=kind, delta=new.quantity, quantity_after=new.quantity, start_date=starts, end_date=end,
+                     multiplier=pm, amount=total, mode=mode, price_term=price_term, contract_id=contract.id,
+                     added=True)
+    return plan, row
+
+
+def line_fields(conn: Connection, line: OrderLine) -> dict[str, Any]:
+    """A line's own fields (site, name, family, custom); for rows made before journal migration 8, from the
+    approved quote its order was made from."""
+    if line.fields is not None:
+        return dict(line.fields)
+    order = rows.order(conn, line.order_id)
+    submission = approvals.submission(conn, order.submission_id) if order else None
+    for raw in (submission.quote_data.get("lines", []) if submission else []):
+        if isinstance(raw, dict) and raw.get("id") == line.quote_line:
+            return {k: plain(v) for k, v in raw.items() if k not in OWN_COLUMNS}
+    return {}
+
+
+def amendment_document(plan: Amendment, row: OrderLine, digits: int) -> dict[str, Any]:
+    doc: dict[str, Any] = {
+        "id": plan.id, "order_id": plan.order_id, "amends": None if plan.added else plan.line_id,
+        "quote_line": plan.quote_line, "product": plan.product, "kind": plan.kind,
+        "quantity_delta": format(plan.delta, "f"), "quantity_after": format(plan.quantity_after, "f"),
+        "unit_price": row.unit_price, "start_date": plan.start_date.isoformat(),
+        "end_date": plan.end_date.isoformat() if plan.end_date else None,
+        "prorate_multiplier": format(plan.multiplier.quantize(Decimal("0.000001")), "f"),
+        "prorated": plan.mode is not None, "proration": plan.mode.value if plan.mode else None,
+        "amount": money_text(plan.amount, digits), "contract_id": plan.contract_id,
     }
-    rows.insert_line(conn, OrderLine(
-        amendment.id, amendment.order_id, amendment.quote_line, original.id, original.account_id,
-        original.product, original.kind, str(amendment.delta), original.unit_price,
-        original.list_price, str(amendment.amount), amendment.start_date.isoformat(),
-        amendment.end_date.isoformat() if amendment.end_date else None, original.term_months,
-        original.contract_id, stamp))
-    order = rows.order(conn, amendment.order_id)
+    if plan.until_change:
+        doc["until_change"] = plan.until_change.isoformat()
+    if plan.added:
+        doc.update(added=True, list_price=row.list_price, price_term_months=plan.price_term, fields=row.fields or {})
+    return doc
+
+
+def stage_amendment(conn: Connection, plan: Amendment, directory: Path, digits: int, actor: str,
+                    added: OrderLine | None = None) -> list[tuple[Path, str]]:
+    """Insert the amendment's row (a delta of its line, or the added line; inside `commit_with_files`) and
+    return its file to write."""
+    stamp = now()
+    if added is not None:
+        row = added._replace(created_at=stamp)
+    else:
+        original = next(ln for ln in rows.lines_of_order(conn, plan.order_id, plan.quote_line) if ln.amends is None)
+        row = OrderLine(
+            plan.id, plan.order_id, plan.quote_line, original.id, original.account_id, original.product,
+            original.kind, str(plan.delta), original.unit_price, original.list_price, str(plan.amount),
+            plan.start_date.isoformat(), plan.end_date.isoformat() if plan.end_date else None,
+            original.term_months, original.contract_id, stamp, None, original.price_term_months)
+    rows.insert_line(conn, row)
+    doc = amendment_document(plan, row, digits)
+    order = rows.order(conn, plan.order_id)
     assert order is not None
     events.append(conn, "order.amended", quote_id=order.quote_id, submission_id=order.submission_id,
                   actor=actor, data=doc, at=stamp)
-    rows.queue_outbox(conn, "order.amended", f"amendment:{amendment.id}", doc, stamp)
+    rows.queue_outbox(conn, "order.amended", f"amendment:{plan.id}", doc, stamp)
     from cpq_cli.filenames import place
 
-    return [(place(directory, amendment.id, "json", "amendment id"), json.dumps(doc, indent=2) + "\n")]
+    return [(place(directory, plan.id, "json", "amendment id"), json.dumps(doc, indent=2) + "\n")]
 
 
 # ----------------------------------------------------------------------------------- contracts
 
 
 def plan_contracts(conn: Connection, order_ids: Iterable[str], method: str, assets: str,
-                   quote_term: Callable[[str], int]) -> list[dict[str, Any]]:
+                   quote_term: Callable[[str], int], proration: str = "day") -> list[dict[str, Any]]:
     """Contract documents for the orders' uncontracted lines: one per subscription end date, or one."""
     orders = []
     for order_id in order_ids:
@@ -369,6 +532,7 @@ def plan_contracts(conn: Connection, order_ids: Iterable[str], method: str, asse
             "id": f"C-{account}-{n}", "account": {"id": account}, "currency": orders[0].currency,
             "start_date": start.isoformat(), "end_date": end.isoformat(),
             "term_months": months_between(start, end), "orders": sorted({o.id for o in orders}),
+            "proration": proration,
             "subscriptions": [{"id": f"S-{ln.id}", "order_line": ln.id, "product": ln.product,
                                "quantity": ln.quantity, "unit_price": ln.unit_price, "amount": ln.amount,
                                "start_date": ln.start_date, "end_date": ln.end_date} for ln in members],
@@ -413,6 +577,8 @@ def stage_contracts(conn: Connection, contracts: list[dict[str, Any]], directory
 
 class Entitlement(NamedTuple):
     line: str
+    order_id: str
+    quote_line: str
     product: str
     kind: str
     quantity: Decimal
@@ -420,25 +586,22 @@ class Entitlement(NamedTuple):
     end_date: dt.date | None
     status: str  # PENDING (not started), ACTIVE, EXPIRED
     contract_id: str | None
+    fields: dict[str, Any]
 
 
 def entitlements(conn: Connection, account: str, at: dt.date) -> list[Entitlement]:
-    """Subscriptions and assets of the account at a date, with amendment deltas in effect summed."""
+    """Subscriptions and assets of the account at a date: the quantity in effect is the sum of the line's
+    segments (the line and its amendment deltas) covering the date."""
     lines = rows.recurring_lines(conn, account)
-    originals = [r for r in lines if r.amends is None]
     out = []
-    for line in originals:
+    for line in (r for r in lines if r.amends is None):
         start = dt.date.fromisoformat(line.start_date)
         end = dt.date.fromisoformat(line.end_date) if line.end_date else None
         status = "PENDING" if at < start else "EXPIRED" if end is not None and at > end else "ACTIVE"
-        quantity = Decimal(0)
-        for r in lines:
-            if r.id != line.id and r.amends != line.id:
-                continue
-            r_start = dt.date.fromisoformat(r.start_date)
-            r_end = dt.date.fromisoformat(r.end_date) if r.end_date else None
-            if r_start <= at and (r_end is None or at <= r_end):
-                quantity += Decimal(r.quantity)
-        out.append(Entitlement(line.id, line.product, line.kind, quantity, start, end, status,
-                               line.contract_id))
+        segments = [Segment(Decimal(r.quantity), dt.date.fromisoformat(r.start_date),
+                            dt.date.fromisoformat(r.end_date) if r.end_date else None)
+                    for r in lines if r.id == line.id or r.amends == line.id]
+        out.append(Entitlement(line.id, line.order_id, line.quote_line, line.product, line.kind,
+                               in_effect(segments, at), start, end, status, line.contract_id,
+                               line_fields(conn, line)))
     return out

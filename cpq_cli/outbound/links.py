@@ -9,6 +9,7 @@ the same construction, scoped like the link, with a CSRF token for the forms.
 """
 
 import base64
+import datetime as dt
 import hmac
 import json
 import os
@@ -108,3 +109,11 @@ def read_session(key: bytes, cookie: str, now: int) -> Session:
     if not (isinstance(user, str) and isinstance(scope, str) and isinstance(csrf, str)):
         raise BadLink("invalid")
     return Session(user, scope, int(str(payload["exp"])), csrf)
+
+
+def link_for(key: bytes, base_url: str, user: str, scope: str, now: dt.datetime, ttl: dt.timedelta) -> str:
+    """A sign-in link for `user` to one item (or, with scope INBOX, their inbox), valid for `ttl`."""
+    from urllib.parse import quote
+
+    token = make_link_token(key, user, scope, int((now + ttl).timestamp()))
+    return f"{base_url}/s/{quote(token, safe='')}"

@@ -35,7 +35,7 @@ from typing import Any, NamedTuple
 from cpq_cli.acting import Act, Channel
 from cpq_cli.approvals.workflow import decide
 from cpq_cli.errors import Refused
-from cpq_cli.i18n import english
+from cpq_cli.i18n import Text, english, status_word, t
 from cpq_cli.journal import approvals, outbound
 from cpq_cli.journal.db import Connection
 from cpq_cli.journal.records import Item
@@ -43,8 +43,11 @@ from cpq_cli.policy.model import Policy
 
 TOKEN = re.compile(r"\[cpq ([0-9a-f]{12})\]")
 CODE = re.compile(r"cpq-reply-code:\s*([0-9a-f]{24})")
-APPROVE = {"approve", "approved", "yes"}
-REJECT = {"reject", "rejected", "no"}
+# The first line of a reply, in each of the five languages (any case; a trailing . or ! is ignored).
+APPROVE = {"approve", "approved", "yes", "aprobar", "aprobado", "sí", "si", "approuver", "approuvé", "oui",
+           "genehmigen", "genehmigt", "ja", "承認", "承認します", "はい"}
+REJECT = {"reject", "rejected", "no", "rechazar", "rechazado", "refuser", "refusé", "non", "ablehnen", "abgelehnt",
+          "nein", "却下", "却下します", "いいえ"}
 
 
 class Result(NamedTuple):
@@ -211,14 +214,14 @@ def parse_reply(text: str) -> tuple[bool, str]:
     lines = [ln.rstrip() for ln in text.replace("\r\n", "\n").split("\n")]
     position = next((i for i, ln in enumerate(lines) if ln.strip() and not ln.lstrip().startswith(">")), None)
     if position is None:
-        raise Refused("the reply is empty")
-    first = lines[position].strip().strip(".!").lower()
+        raise Refused(t("the reply is empty"))
+    first = lines[position].strip().strip(".!。！").lower()
     if first in APPROVE:
         approve = True
     elif first in REJECT:
         approve = False
     else:
-        raise Refused(f"the first line must be APPROVE or REJECT, not {lines[position].strip()[:40]!r}")
+        raise Refused(t("the first line must be APPROVE or REJECT, not {line!r}", line=lines[position].strip()[:40]))
     comment = []
     for line in lines[position + 1:]:
         if not line.strip() or line.lstrip().startswith(">"):
@@ -236,7 +239,7 @@ def message_id_of(raw: bytes, message: Message | None) -> str:
 
 
 def ingest_raw(conn: Connection, received: Act, policy: Policy, raw: bytes, current_hash: Any, key: bytes,
-               settings: MailSettings = MailSettings()) -> tuple[Result, Message | None]:
+               settings: MailSettings = MailSettings()) -> tuple[Result, Message | None, Text]:
     """Decide one reply inside the caller's transaction — or refuse it, or quarantine it.
 
     `received`: when (and by what) the message was taken in; the decision is made by the sender
@@ -246,6 +249,7 @@ def ingest_raw(conn: Connection, received: Act, policy: Policy, raw: bytes, curr
     but its `mail_processed` record.
     """
     message: Message | None = None
+    reason: Text = ""
     try:
         message = email.message_from_bytes(raw, policy=email.policy.default)
         message_id = message_id_of(raw, message)
@@ -253,7 +257,8 @@ def ingest_raw(conn: Connection, received: Act, policy: Policy, raw: bytes, curr
         message_id = message_id_of(raw, None)
     seen = outbound.processed_outcome(conn, message_id)
     if seen is not None:
-        return Result(message_id, "duplicate", f"already processed ({seen})"), message
+        duplicate = Result(message_id, "duplicate", f"already processed ({seen})")
+        return duplicate, message, duplicate.detail
     try:
         with outbound.savepoint(conn, "mail_message"):
             if message is None:
@@ -268,11 +273,12 @@ def ingest_raw(conn: Connection, received: Act, policy: Policy, raw: bytes, curr
                 result = Result(message_id, "approved" if approve else "rejected", english(outcome.message))
     except Refused as refusal:
         result = Result(message_id, "refused", english(refusal.message))
+        reason = refusal.message
     except Exception as exc:  # unreadable: quarantine it rather than block every later reply
         result = Result(message_id, "quarantined", f"cannot read the message: {type(exc).__name__}: "
                         f"{str(exc)[:200]}")
     outbound.record_processed(conn, message_id, result.outcome, result.detail, received.at)
-    return result, message
+    return result, message, reason if result.outcome == "refused" else result.detail
 
 
 def _check(conn: Connection, policy: Policy, message: Message, key: bytes,
@@ -283,24 +289,26 @@ def _check(conn: Connection, policy: Policy, message: Message, key: bytes,
     subject = str(message.get("Subject", ""))
     match = TOKEN.search(subject)
     if match is None:
-        raise Refused("the subject carries no request token")
+        raise Refused(t("the subject carries no request token"))
     item_id = outbound.item_of_token(conn, match.group(1))
     if item_id is None:
-        raise Refused(f"unknown request token {match.group(1)}")
+        raise Refused(t("unknown request token {token}", token=match.group(1)))
     item = approvals.item(conn, item_id)
     if item is None or item.status != "REQUESTED":
-        raise Refused(f"request {item_id} is already {item.status.lower() if item else 'gone'}")
+        raise Refused(t("request {item} is already {status}", item=item_id,
+                        status=status_word(item.status) if item else t("gone")))
     allowed = {item.approver, *item.delegates}
     actor = next((u for u in sorted(allowed) if u in policy.users and policy.users[u].email.lower() == sender), None)
     if actor is None:
-        raise Refused(f"{sender} may not decide request {item.id}", hint="reply from the approver's own address")
+        raise Refused(t("{sender} may not decide request {item}", sender=sender, item=item.id),
+                      hint=t("reply from the approver's own address"))
     from cpq_cli.secret import same
 
     codes = CODE.findall(_all_text(message))
     if not any(same(code, reply_code(key, item.id, actor)) for code in codes):
-        raise Refused(f"the reply does not carry {actor}'s reply code for request {item.id}",
-                      hint="reply to your own request e-mail, keeping its quoted text")
+        raise Refused(t("the reply does not carry {actor}'s reply code for request {item}", actor=actor, item=item.id),
+                      hint=t("reply to your own request e-mail, keeping its quoted text"))
     approve, comment = parse_reply(_text(message))
     if not approve and not comment:
-        raise Refused("a rejection needs a reason on the lines after REJECT")
+        raise Refused(t("a rejection needs a reason on the lines after REJECT"))
     return approve, comment, actor, item

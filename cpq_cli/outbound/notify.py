@@ -31,18 +31,66 @@ __all__ = ["CHANNELS", "NotifySettings", "SmtpSettings", "channels_of", "deliver
            "notifying", "queue", "render", "reply_footer", "token_for"]
 
 
-def render(name: str, settings: NotifySettings, values: dict[str, Any]) -> tuple[str, str]:
-    """(subject, body) from the policy set's template, else the packaged default."""
+def render(name: str, settings: NotifySettings, values: dict[str, Any], language: str = "en") -> tuple[str, str]:
+    """(subject, body) in the recipient's language: the policy set's template (`templates/<lang>/NAME.txt`,
+    then `templates/NAME.txt` for English), else the packaged one; English when the language has none."""
     from string import Template
 
-    path = settings.templates / f"{name}.txt" if settings.templates else None
-    if path is None or not path.is_file():
-        path = Path(__file__).parent / "templates" / f"{name}.txt"
+    here = Path(__file__).parent / "templates"
+    candidates = []
+    for base in ([settings.templates] if settings.templates else []) + [here]:
+        if language != "en":
+            candidates.append(base / language / f"{name}.txt")
+        candidates.append(base / f"{name}.txt")
+    path = next(p for p in candidates if p.is_file())
     text = Template(path.read_text(encoding="utf-8")).safe_substitute(
         {k: "" if v is None else str(v) for k, v in values.items()})
     head, _, body = text.partition("\n\n")
     subject = head.removeprefix("Subject:").strip() if head.startswith("Subject:") else name
     return subject, body if head.startswith("Subject:") else text
+
+
+def language_of_user(policy: Policy, user: str | None) -> str:
+    """The language a user reads their notifications in: their `locale`, else English."""
+    from cpq_cli.i18n import language_of
+
+    found = policy.users.get(user) if user else None
+    return (language_of(found.locale) if found is not None else None) or "en"
+
+
+def localised(context: dict[str, Any], language: str) -> dict[str, Any]:
+    """The amounts and dates of a notification as the reader's language writes them."""
+    from cpq_cli import i18n
+
+    values = dict(context)
+    if "net" in context:
+        values["net_amount"] = i18n.money(context["net"], context["currency"], language)
+        if language != "en":
+            values["net_total"] = i18n.number(context["net"], language, places=2)
+            values["discount_pct"] = i18n.number(context["discount"], language, places=2)
+    for key in ("requested_at", "due_at"):
+        if values.get(key):
+            values[key] = i18n.moment(str(values[key]), language)
+    return values
+
+
+def web_link(conn: Connection, settings: NotifySettings, user: str, item_id: str, stamp: str,
+             language: str) -> str:
+    """The line of an e-mail that opens the request in the web inbox (signed in, once), if one is served."""
+    import datetime as dt
+
+    from cpq_cli import i18n
+    from cpq_cli.outbound.links import link_for
+    from cpq_cli.secret import load_secret
+
+    if settings.web is None or settings.web.url is None:
+        return ""
+    key = load_secret("the web inbox's sign-in links")
+    now = dt.datetime.fromisoformat(stamp)
+    link = link_for(key, settings.web.url, user, item_id, now, settings.web.link_ttl)
+    inbox = link_for(key, settings.web.url, user, "*", now, settings.web.link_ttl)
+    return (i18n.t("Open it in your browser (the link signs you in once): {link}", link=link).render(language)
+            + "\n" + i18n.t("All your requests: {link}", link=inbox).render(language) + "\n")
 
 
 def token_for(conn: Connection, item_id: str, stamp: str) -> str:
@@ -54,16 +102,17 @@ def token_for(conn: Connection, item_id: str, stamp: str) -> str:
     return token
 
 
-def reply_footer(settings: NotifySettings, item_id: str, user: str) -> str:
+def reply_footer(settings: NotifySettings, item_id: str, user: str, language: str = "en") -> str:
     """The recipient's own reply code, appended to their e-mail only (never to webhooks)."""
     if settings.smtp is None:
         return ""
+    from cpq_cli import i18n
     from cpq_cli.outbound.mail import reply_code
     from cpq_cli.secret import load_secret
 
     key = load_secret("e-mail decisions (the reply code in each request e-mail)")  # read when needed, never cached
-    return (f"\n-- \nKeep this line in your reply; it is yours alone, do not forward it:\n"
-            f"cpq-reply-code: {reply_code(key, item_id, user)}\n")
+    keep = i18n.t("Keep this line in your reply; it is yours alone, do not forward it:").render(language)
+    return f"\n-- \n{keep}\ncpq-reply-code: {reply_code(key, item_id, user)}\n"
 
 
 def _queue(conn: Connection, key: str, kind: str, channel: str, recipient: str, subject: str,
@@ -118,9 +167,10 @@ def _context(conn: Connection, submission_id: str) -> dict[str, Any]:
     from cpq_cli.report.path import money_text, percent
 
     model = parse_quote(quote)
+    net, discount = model.values["net_total"], model.values["discount_pct"]
     return {"quote_id": sub.quote_id, "submission": sub.id, "owner": sub.owner,
             "account": quote.get("account", {}).get("name", ""), "currency": model.currency,
-            "net_total": money_text(model.values["net_total"]), "discount_pct": percent(model.values["discount_pct"]),
+            "net_total": money_text(net), "discount_pct": percent(discount), "net": net, "discount": discount,
             "submitted_by": sub.submitted_by}
 
 
@@ -150,15 +200,18 @@ def _for_event(conn: Connection, policy: Policy, settings: NotifySettings, event
         template = kind.split(".")[1]
         for user in dict.fromkeys([context["owner"], context["submitted_by"]]):
             email, name = _person(policy, user)
-            subject, body = render(template, settings, {**context, "name": name, "actor": event.actor,
-                                                        "comment": comment})
+            lang = language_of_user(policy, user)
+            subject, body = render(template, settings, localised({**context, "name": name, "actor": event.actor,
+                                                                  "comment": comment}, lang), lang)
             queue(conn, settings, f"{event.seq}:{user}", template, email, subject, body,
                   {"quote_id": context["quote_id"], "to": user}, stamp, channels_of(policy, settings, user))
     elif kind == "request.recalled":
         context = context_of(str(event.submission_id))
         for item in approvals.items_in(conn, str(event.request_id), ItemStatus.RECALLED):
             email, name = _person(policy, item.approver)
-            subject, body = render("recalled", settings, {**context, "name": name, "actor": event.actor})
+            lang = language_of_user(policy, item.approver)
+            subject, body = render("recalled", settings, localised({**context, "name": name, "actor": event.actor},
+                                                                   lang), lang)
             queue(conn, settings, f"{event.seq}:{item.approver}", "recalled", email, subject, body,
                   {"quote_id": context["quote_id"], "to": item.approver}, stamp,
                   channels_of(policy, settings, item.approver))
@@ -176,14 +229,21 @@ def _request_notice(conn: Connection, policy: Policy, settings: NotifySettings, 
     template = "escalated" if item.escalated_from else "request"
     for user in dict.fromkeys(recipients):
         email, name = _person(policy, user)
-        subject, body = render(template, settings, {
-            **context, "name": name, "user": user, "rules": ", ".join(rules),
-            "reasons": "; ".join(described.get(r, r) for r in rules),
-            "on_behalf": f" (as delegate of {item.approver})" if user != item.approver else "",
-            "from_user": item.escalated_from or ""})
+        lang = language_of_user(policy, user)
         channels = channels_of(policy, settings, user)
+        on_behalf = ""
+        if user != item.approver:
+            from cpq_cli.i18n import t
+
+            on_behalf = " " + t("(as delegate of {approver})", approver=item.approver).render(lang)
+        subject, body = render(template, settings, localised({
+            **context, "name": name, "user": user, "rules": ", ".join(rules),
+            "reasons": "; ".join(described.get(r, r) for r in rules), "on_behalf": on_behalf,
+            "from_user": item.escalated_from or "",
+            "web_link": web_link(conn, settings, user, item.id, stamp, lang) if "email" in channels else ""},
+            lang), lang)
         queue(conn, settings, f"{event.seq}:{user}", template, email, f"[cpq {token}] {subject}",
-              body + (reply_footer(settings, item.id, user) if "email" in channels else ""),
+              body + (reply_footer(settings, item.id, user, lang) if "email" in channels else ""),
               {"quote_id": context["quote_id"], "item": item.id, "to": user}, stamp, channels)
 
 

@@ -6,7 +6,17 @@ import datetime as dt
 
 from cpq_cli.journal import approvals
 from cpq_cli.journal.db import Connection
-from cpq_cli.outbound.notify import NotifySettings, channels_of, queue, render, reply_footer, token_for
+from cpq_cli.outbound.notify import (
+    NotifySettings,
+    channels_of,
+    language_of_user,
+    localised,
+    queue,
+    render,
+    reply_footer,
+    token_for,
+    web_link,
+)
 from cpq_cli.policy.load import parse_duration
 from cpq_cli.policy.model import Policy
 
@@ -28,14 +38,16 @@ def remind(conn: Connection, stamp: str, policy: Policy, settings: NotifySetting
         sub = approvals.submission(conn, item.submission_id)
         assert sub is not None, f"item {item.id} names a missing submission"
         account = sub.quote_data.get("account", {}).get("name", "")
-        subject, body = render("reminder", settings, {"quote_id": item.quote_id, "account": account,
-                                                      "owner": sub.owner, "name": user.name if user else "",
-                                                      "requested_at": item.requested_at})
-        token = token_for(conn, item.id, stamp)
+        lang = language_of_user(policy, item.approver)
         channels = channels_of(policy, settings, item.approver)
+        link = web_link(conn, settings, item.approver, item.id, stamp, lang) if "email" in channels else ""
+        subject, body = render("reminder", settings, localised({
+            "quote_id": item.quote_id, "account": account, "owner": sub.owner, "name": user.name if user else "",
+            "requested_at": item.requested_at, "web_link": link}, lang), lang)
+        token = token_for(conn, item.id, stamp)
         queue(conn, settings, f"remind:{item.id}:{stamp}", "reminder", user.email if user else None,
               f"[cpq {token}] {subject}",
-              body + (reply_footer(settings, item.id, item.approver) if "email" in channels else ""),
+              body + (reply_footer(settings, item.id, item.approver, lang) if "email" in channels else ""),
               {"quote_id": item.quote_id, "item": item.id}, stamp, channels)
         approvals.set_reminded(conn, item.id, stamp)
         done.append(item.id)

@@ -158,10 +158,12 @@ class _Builder:
                     origin = Origin(doc.path, ("products", sku))
                     self._define("product", str(sku), origin)
                     sla = body.get("sla")
+                    price = body.get("price")
+                    term = price.get("term_months") if isinstance(price, dict) else None
                     self.products.setdefault(str(sku), Product(
                         str(sku), _str(body.get("name")) or str(sku), _str(body.get("family")), _str(body.get("kind")),
                         tuple(sorted(sla.items())) if isinstance(sla, dict) else (), _str(body.get("proration")),
-                        origin))
+                        origin, term if isinstance(term, int) and not isinstance(term, bool) else None))
         settings = data.get("settings")
         if isinstance(settings, dict):
             for key, value in settings.items():

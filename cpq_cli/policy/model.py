@@ -167,6 +167,7 @@ class Product(NamedTuple):
     sla: tuple[tuple[str, object], ...] = ()
     proration: str | None = None
     origin: Origin = Origin("", ())
+    price_term_months: int | None = None  # `price: {term_months: N}`: the list price is for N months
 
 
 class PolicyFile(NamedTuple):

@@ -150,7 +150,7 @@ def status(ctx: Context, quote_id: str) -> QuoteStatus:
     with reading(ctx) as conn:
         sub = latest_submission(conn, quote_id)
         if sub is None:
-            raise InputError(f"{quote_id} has never been submitted")
+            raise InputError(t("{quote} has never been submitted", quote=quote_id))
         requests = []
         for req in requests_of(conn, sub.id):
             items = tuple(view(ItemView, i) for i in items_of(conn, req.id))
@@ -178,7 +178,7 @@ def log(ctx: Context, quote_id: str) -> QuoteLog:
     with reading(ctx) as conn:
         rows = of_quote(conn, quote_id)
     if not rows:
-        raise InputError(f"{quote_id} has no history in the journal")
+        raise InputError(t("{quote} has no history in the journal", quote=quote_id))
     return QuoteLog(quote_id, tuple(LogEvent(r.seq, r.at, r.kind, r.quote_id, r.submission_id, r.request_id, r.actor,
                                              r.hash, r.payload) for r in rows))
 

@@ -211,7 +211,8 @@ def delegate(ctx: Context, to: str, starts: str, ends: str, reassign_pending: bo
         try:
             dt.date.fromisoformat(value)
         except ValueError:
-            raise InputError(f"{label} {value!r} is not a date", hint="use YYYY-MM-DD") from None
+            raise InputError(t("{option} {value!r} is not a date", option=label, value=value),
+                             hint=t("use YYYY-MM-DD")) from None
     policy, act = ctx.policy, ctx.act()
     outcome, warnings = change(ctx, lambda conn: do_delegate(conn, act, policy, to, starts, ends, reassign_pending))
     return _change(outcome, warnings)

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Annotated, Any, NamedTuple
 
 from cpq_cli.errors import InputError, Refused
+from cpq_cli.i18n import english
 from cpq_cli.services.context import Context
 
 # ------------------------------------------------------------------------------------- records
@@ -101,9 +102,9 @@ def ingest(ctx: Context, paths: list[Path]) -> MailIngest:
         for path in paths:
             for raw in mail.read_messages(path):
                 with notify.notifying(conn, policy, settings, received.at):
-                    result, message = mail.ingest_raw(conn, received, policy, raw, file_hash, key, checks)
+                    result, message, reason = mail.ingest_raw(conn, received, policy, raw, file_hash, key, checks)
                     if result.outcome == "refused" and message is not None:
-                        _bounce(conn, settings, message, result.detail, received.at)
+                        _bounce(conn, policy, settings, message, reason, received.at)
                 results.append(MailResult(*result))
         if settings.smtp or settings.webhook:
             notify.deliver(conn, settings, ctx.clock.live)
@@ -112,7 +113,8 @@ def ingest(ctx: Context, paths: list[Path]) -> MailIngest:
     return MailIngest(tuple(results))
 
 
-def _bounce(conn: Any, settings: Any, message: Any, reason: str, stamp: str) -> None:
+def _bounce(conn: Any, policy: Any, settings: Any, message: Any, reason: Any, stamp: str) -> None:
+    """Tell the sender why their reply was refused, in their language when they are a user."""
     from cpq_cli.outbound import notify
     from cpq_cli.outbound.mail import sender_address
 
@@ -120,10 +122,13 @@ def _bounce(conn: Any, settings: Any, message: Any, reason: str, stamp: str) -> 
         sender = sender_address(message)
     except Refused:
         return  # no single sender to answer
+    user = next((u.id for u in policy.users.values() if u.email.lower() == sender), None)
+    lang = notify.language_of_user(policy, user)
+    text = reason.render(lang) if hasattr(reason, "render") else str(reason)
     subject, body = notify.render("bounce", settings, {"original_subject": str(message.get("Subject", "")),
-                                                       "reason": reason})
+                                                       "reason": text}, lang)
     notify.queue(conn, settings, f"bounce:{message.get('Message-ID', sender)}", "bounce", sender or None, subject,
-                 body, {"reason": reason}, stamp)
+                 body, {"reason": english(reason) if hasattr(reason, "render") else str(reason)}, stamp)
 
 
 def sync(ctx: Context, to: str, fmt: str, *, dry_run: bool, retries: int, backoff: float) -> Sync:

@@ -5,50 +5,13 @@ The pages themselves call the same services as the CLI (`approval_views.item_pag
 """
 
 import datetime as dt
-from typing import NamedTuple
 
-from cpq_cli.errors import ConfigError
 from cpq_cli.i18n import t
 from cpq_cli.outbound.links import BadLink, Claims, read_link_token
+from cpq_cli.outbound.settings import WebSettings, web_settings
 from cpq_cli.services.context import Context
 
-LINK_TTL = dt.timedelta(days=7)
-SESSION_TTL = dt.timedelta(hours=8)
-
-
-class WebSettings(NamedTuple):
-    """`[web]` in cpq.toml."""
-
-    url: str | None  # the inbox's public address, for the links in e-mails (https://cpq.example.com)
-    link_ttl: dt.timedelta
-    session_ttl: dt.timedelta
-    secure_cookies: bool  # cookies only over HTTPS (default: when `url` is https)
-    forwarded_allow_ips: str  # the reverse proxies whose X-Forwarded-* headers are believed
-
-
-def web_settings(sections: dict[str, dict[str, object]]) -> WebSettings:
-    from cpq_cli.policy.load import parse_duration
-
-    raw = sections.get("web") or {}
-    known = {"url", "link_ttl", "session_ttl", "secure_cookies", "forwarded_allow_ips"}
-    unknown = set(raw) - known
-    if unknown:
-        raise ConfigError(f"[web]: unknown setting(s) {', '.join(sorted(unknown))}",
-                          hint=f"known: {', '.join(sorted(known))}")
-    url = raw.get("url")
-    if url is not None and (not isinstance(url, str) or not url.startswith(("http://", "https://"))):
-        raise ConfigError(f"[web] url = {url!r} is not an http(s) URL", hint='e.g. url = "https://cpq.example.com"')
-    durations = {}
-    for name, default in (("link_ttl", LINK_TTL), ("session_ttl", SESSION_TTL)):
-        value = raw.get(name)
-        parsed = default if value is None else parse_duration(str(value))
-        if parsed is None:
-            raise ConfigError(f"[web] {name} = {value!r} is not a duration like 8h or 7d")
-        durations[name] = parsed
-    secure = raw.get("secure_cookies", bool(url and str(url).startswith("https://")))
-    proxies = raw.get("forwarded_allow_ips", "127.0.0.1")
-    return WebSettings(str(url).rstrip("/") if url else None, durations["link_ttl"], durations["session_ttl"],
-                       bool(secure), str(proxies))
+__all__ = ["REASONS", "WebSettings", "link_for", "sign_in", "web_settings"]
 
 
 def sign_in(ctx: Context, key: bytes, token: str) -> Claims:
@@ -70,13 +33,9 @@ def sign_in(ctx: Context, key: bytes, token: str) -> Claims:
 
 
 def link_for(key: bytes, base_url: str, user: str, scope: str, now: dt.datetime, ttl: dt.timedelta) -> str:
-    """A sign-in link for `user` to one item (or, with scope `*`, their inbox)."""
-    from urllib.parse import quote
+    from cpq_cli.outbound.links import link_for as make
 
-    from cpq_cli.outbound.links import make_link_token
-
-    token = make_link_token(key, user, scope, int((now + ttl).timestamp()))
-    return f"{base_url}/s/{quote(token, safe='')}"
+    return make(key, base_url, user, scope, now, ttl)
 
 
 REASONS = {

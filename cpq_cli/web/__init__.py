@@ -1,0 +1,1 @@
+"""The approvers' web inbox (`cpq serve`): a Starlette app over the same services as the CLI."""
