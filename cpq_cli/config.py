@@ -15,7 +15,7 @@ KNOWN_KEYS = {
     "orders": "directory for order and contract files",
     "secret_file": "the team's secret key file (keep it outside the repository)",
 }
-SECTIONS = ("smtp", "webhook", "sync", "notify", "impact", "mail")
+SECTIONS = ("smtp", "webhook", "sync", "notify", "impact", "mail", "web")
 
 
 def journal_location(value: str, source: str, root: Path | None = None) -> Path | str:

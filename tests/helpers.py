@@ -75,3 +75,12 @@ def installed_cpq() -> str:
     if not found:
         pytest.fail("the cpq executable is not installed in this environment (pip install .)")
     return found
+
+
+def set_locale(workdir: Path, user: str, locale: str) -> None:
+    """Give a user of the bundled policies (in the working copy) a `locale`."""
+    org = workdir / "policies" / "org.yaml"
+    text = org.read_text()
+    start = text.index(f"\n  {user}:")
+    brace = text.index("{", start)
+    org.write_text(text[:brace + 1] + f"locale: {locale}, " + text[brace + 1:])

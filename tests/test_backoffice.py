@@ -327,7 +327,8 @@ def test_each_user_is_notified_on_their_own_channels(run, workdir: Path, smtp: I
     url, handler = erp
     handler.fail_first = 0
     config = workdir / "cpq.toml"
-    config.write_text(config.read_text() + f'\n[webhook]\nurl = "{url}"\n\n[notify]\nchannels = ["email"]\n')
+    config.write_text(config.read_text() + f'\n[webhook]\nurl = "{url}"\n\n[notify]\nchannels = ["email"]\n'
+                      '\n[web]\nurl = "https://approvals.example"\n')
     org = workdir / "policies" / "org.yaml"
     org.write_text(org.read_text().replace(
         "lee:    {name: Lee Chen, email: lee@northwind.example,",
@@ -342,7 +343,8 @@ def test_each_user_is_notified_on_their_own_channels(run, workdir: Path, smtp: I
     hooked = sorted(json.loads(body)["to"] for _, body in handler.received)
     assert mailed == ["alice", "dan", "erin", "lena"]  # lee chose the webhook only
     assert hooked == ["lee", "lena"]  # the team default is e-mail only; lee and lena chose the webhook
-    assert all("cpq-reply-code" not in body for _, body in handler.received)
+    assert all("cpq-reply-code" not in body and "/s/" not in body for _, body in handler.received)
+    assert all("https://approvals.example/s/" in m.get_content() for m in smtp.messages)  # links only in e-mails
 
 
 def test_a_bad_notify_setting_is_one_line(run, workdir: Path) -> None:

@@ -20,7 +20,7 @@ Policies are YAML/TOML files (users, groups, chains, rules); quotes are JSON fil
 \b
   Policy authors:  cpq lint · cpq test · cpq rules · cpq impact · cpq init
   Sales reps:      cpq preview quote.json [--explain] · cpq submit · cpq status · cpq recall
-  Approvers:       cpq inbox · cpq approve · cpq reject · cpq delegate
+  Approvers:       cpq inbox · cpq approve · cpq reject · cpq delegate · cpq serve (web)
   Admins:          cpq revoke · cpq override · cpq approvers replace · cpq journal verify
   Order operations: cpq order · cpq split · cpq orders · cpq contract · cpq entitlements
                    cpq revenue · cpq renew · cpq sync
@@ -46,7 +46,7 @@ COMMAND_MODULES: dict[str, str] = {
     "order": "orders_cmd", "split": "orders_cmd", "orders": "orders_cmd", "contract": "orders_cmd",
     "entitlements": "orders_cmd", "revenue": "orders_cmd", "renew": "orders_cmd",
     "tick": "backoffice_cmd", "mail": "backoffice_cmd", "sync": "backoffice_cmd",
-    "impact": "impact_cmd", "init": "init_cmd",
+    "impact": "impact_cmd", "init": "init_cmd", "serve": "serve_cmd",
 }
 
 

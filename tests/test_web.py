@@ -1,0 +1,225 @@
+"""The web inbox through Starlette's test client: sign-in links, the approval page, decisions, and
+every way around them (a reused, expired or forged link, another item, a missing CSRF token)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+import pytest
+from starlette.testclient import TestClient
+
+from cpq_cli.outbound.links import INBOX, link_for, make_link_token
+from cpq_cli.outbound.settings import WebSettings
+from cpq_cli.web.app import WebConfig, create_app
+from tests.helpers import set_locale
+from tests.mailserver import Inbox
+
+NOW = "2026-11-24T09:00:00+00:00"
+Q2 = "examples/quotes/Q-1002-manager-discount.json"
+
+
+def _ok(result: Any) -> Any:
+    assert result.exit_code == 0, result.stdout + result.stderr
+    return result
+
+
+@pytest.fixture
+def web(run: Any, workdir: Path, team_key: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """The app over the working directory's journal, with Q-1002 submitted (alice is asked)."""
+    monkeypatch.setenv("CPQ_NOW", NOW)
+    _ok(run("submit", Q2, "--as", "sam"))
+    settings = WebSettings("http://testserver", dt.timedelta(days=7), dt.timedelta(hours=8), False, "127.0.0.1")
+    app = create_app(WebConfig(team_key.read_bytes(), settings, now=NOW))
+    return TestClient(app, base_url="http://testserver")
+
+
+def _item(run: Any, quote_id: str, approver: str) -> str:
+    status = json.loads(_ok(run("status", quote_id, "--format", "json")).stdout)
+    return next(i["id"] for r in status["requests"] for i in r["items"] if i["approver"] == approver)
+
+
+def _link(team_key: Path, user: str, scope: str, *, days: int = 7) -> str:
+    now = dt.datetime.fromisoformat(NOW)
+    return urlsplit(link_for(team_key.read_bytes(), "http://testserver", user, scope, now,
+                             dt.timedelta(days=days))).path
+
+
+def _form(html: str) -> dict[str, str]:
+    return dict(re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)"', html))
+
+
+def test_a_link_signs_in_once_and_the_decision_lands_with_the_web_channel(run: Any, web: Any, team_key: Path) -> None:
+    item = _item(run, "Q-1002", "alice")
+    link = _link(team_key, "alice", item)
+    first = web.get(link, follow_redirects=False)
+    assert first.status_code == 303 and first.headers["location"] == f"/items/{quote(item, safe='')}"
+    cookie = first.headers["set-cookie"]
+    assert "HttpOnly" in cookie and "SameSite=strict" in cookie.replace("Strict", "strict")
+    page = web.get(first.headers["location"])
+    assert page.status_code == 200
+    for expected in ("Q-1002", "Initech", "discount-manager", "Approval path", "EUR 67,700.00"):
+        assert expected in page.text, expected
+    assert page.headers["referrer-policy"] == "no-referrer" and "default-src 'none'" in page.headers[
+        "content-security-policy"]
+    assert not re.search(r'(src|href)="https?://', page.text)  # nothing from outside the app
+    form = _form(page.text)
+    done = web.post(first.headers["location"], data={**form, "decision": "approve", "comment": "fine"})
+    assert done.status_code == 200 and "approved by alice" in done.text
+    status = json.loads(_ok(run("status", "Q-1002", "--format", "json")).stdout)
+    decided = status["requests"][0]["items"][0]
+    assert (decided["status"], decided["decided_by"], decided["channel"]) == ("APPROVED", "alice", "web")
+    assert status["submission"]["status"] == "APPROVED"
+    assert "by alice via web: fine" in _ok(run("status", "Q-1002")).stdout
+    again = TestClient(web.app).get(link, follow_redirects=False)  # another browser, the same link
+    assert again.status_code == 403 and "Link already used" in again.text
+    assert _ok(run("journal", "verify")).exit_code == 0
+    log = json.loads(_ok(run("log", "Q-1002", "--format", "json")).stdout)["events"]
+    assert next(e for e in log if e["kind"] == "item.approved")["data"]["channel"] == "web"
+
+
+@pytest.mark.parametrize("case", ["expired", "forged-user", "forged-scope", "garbage", "other-key"])
+def test_a_bad_link_gets_a_clear_page_and_no_session(run: Any, web: Any, team_key: Path, case: str) -> None:
+    item = _item(run, "Q-1002", "alice")
+    key = team_key.read_bytes()
+    expires = int(dt.datetime.fromisoformat(NOW).timestamp())
+    token = {
+        "expired": lambda: make_link_token(key, "alice", item, expires - 1),
+        "forged-user": lambda: _swap(make_link_token(key, "alice", item, expires + 3600), "alice", "dan"),
+        "forged-scope": lambda: _swap(make_link_token(key, "alice", item, expires + 3600), item, INBOX),
+        "garbage": lambda: "not-a-token",
+        "other-key": lambda: make_link_token(b"k" * 32, "alice", item, expires + 3600),
+    }[case]()
+    response = web.get(f"/s/{quote(token, safe='')}", follow_redirects=False)
+    assert response.status_code == (410 if case == "expired" else 403)
+    assert ("Link expired" if case == "expired" else "Link not valid") in response.text
+    assert "set-cookie" not in response.headers
+    assert web.get(f"/items/{quote(item, safe='')}").status_code == 401
+
+
+def _swap(token: str, old: str, new: str) -> str:
+    """The token with one claim changed and the MAC kept: what an attacker can do without the key."""
+    import base64
+
+    body, tag = token.split(".")
+    payload = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
+    payload = {k: (new if v == old else v) for k, v in payload.items()}
+    raw = json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode() + "." + tag
+
+
+def test_an_item_link_opens_that_item_only(run: Any, web: Any, team_key: Path) -> None:
+    _ok(run("submit", "examples/quotes/Q-1004-multi-site.json", "--as", "rita"))
+    mine, other = _item(run, "Q-1002", "alice"), _item(run, "Q-1004", "alice")
+    assert web.get(_link(team_key, "alice", mine)).status_code == 200
+    page = web.get(f"/items/{quote(other, safe='')}")
+    assert page.status_code == 403 and "another request" in page.text
+    assert web.get("/inbox", follow_redirects=False).status_code == 303  # an item session has no inbox
+    form = _form(web.get(f"/items/{quote(mine, safe='')}").text)
+    refused = web.post(f"/items/{quote(other, safe='')}", data={**form, "quote": "Q-1004", "decision": "approve"})
+    assert refused.status_code == 403
+    status = json.loads(_ok(run("status", "Q-1004", "--format", "json")).stdout)
+    assert all(i["status"] == "REQUESTED" for r in status["requests"] for i in r["items"] if i["approver"] == "alice")
+
+
+@pytest.mark.parametrize("case", ["no-csrf", "wrong-csrf", "seen-other-content", "no-decision", "reject-no-reason"])
+def test_a_decision_needs_the_form_it_was_shown(run: Any, web: Any, team_key: Path, case: str) -> None:
+    item = _item(run, "Q-1002", "alice")
+    path = f"/items/{quote(item, safe='')}"
+    form = _form(web.get(_link(team_key, "alice", item)).text)
+    data = {**form, "decision": "approve"}
+    if case == "no-csrf":
+        del data["csrf"]
+    elif case == "wrong-csrf":
+        data["csrf"] = "0" * 32
+    elif case == "seen-other-content":
+        data["quote_hash"] = "v2:sha256:" + "0" * 64
+    elif case == "no-decision":
+        data["decision"] = "maybe"
+    else:
+        data["decision"] = "reject"
+    response = web.post(path, data=data)
+    assert response.status_code in (400, 403, 409), response.text
+    assert "Traceback" not in response.text
+    status = json.loads(_ok(run("status", "Q-1002", "--format", "json")).stdout)
+    assert status["requests"][0]["items"][0]["status"] == "REQUESTED"
+
+
+def test_the_inbox_lists_what_waits_oldest_first_with_escalation_times(run: Any, web: Any, team_key: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CPQ_NOW", "2026-11-24T10:00:00+00:00")
+    _ok(run("submit", "examples/quotes/Q-1004-multi-site.json", "--as", "rita"))
+    page = web.get(_link(team_key, "alice", INBOX))
+    assert page.status_code == 200 and "Waiting for you, Alice Ng" in page.text
+    assert page.text.index("Q-1002") < page.text.index("Q-1004")  # oldest first
+    first = re.search(r'href="(/items/[^"]+)"', page.text)
+    assert first is not None and web.get(first.group(1)).status_code == 200
+    history = web.get("/quotes/Q-1002")
+    assert history.status_code == 200 and "submission.created" in history.text
+    victor = web.get(f"/items/{quote(_item(run, 'Q-1004', 'lee'), safe='')}")
+    assert victor.status_code == 409 and "not asked to decide" in victor.text  # alice's session, lee's item
+
+
+def test_the_escalation_time_shows_on_the_page(run: Any, workdir: Path, web: Any, team_key: Path) -> None:
+    _ok(run("approve", "Q-1002", "--as", "alice"))
+    quote_file = workdir / "q.json"
+    data = json.loads((workdir / "examples/quotes/Q-1003-every-tier.json").read_text())
+    quote_file.write_text(json.dumps(data))
+    _ok(run("submit", str(quote_file), "--as", "rita"))
+    for who in ("alice", "mira"):
+        _ok(run("approve", "Q-1003", "--as", who))
+    item = _item(run, "Q-1003", "victor")  # discount-vp escalates after 48h
+    page = web.get(_link(team_key, "victor", item))
+    assert "Undecided, it is escalated on 2026-11-26 09:00 UTC." in page.text
+
+
+@pytest.mark.parametrize(("locale", "accept", "expected"), [
+    ("de-DE", None, ["Ihre Entscheidung", "67.700,00\u00a0€", "Genehmigen"]),
+    ("ja-JP", None, ["あなたの判断", "承認経路", "承認"]),
+    (None, "fr-FR,fr;q=0.9", ["Votre décision", "67\u202f700,00\u00a0€", "Approuver"]),
+    (None, "es", ["Tu decisión", "Aprobar"]),
+])
+def test_the_page_is_in_the_approver_s_language(run: Any, workdir: Path, web: Any, team_key: Path,
+                                                locale: str | None, accept: str | None,
+                                                expected: list[str]) -> None:
+    if locale:
+        set_locale(workdir, "alice", locale)
+    item = _item(run, "Q-1002", "alice")
+    headers = {"accept-language": accept} if accept else {}
+    page = web.get(_link(team_key, "alice", item), headers=headers)
+    assert page.status_code == 200
+    for text in expected:
+        assert text in page.text, text
+
+
+def test_request_emails_carry_a_sign_in_link_in_the_recipient_s_language(run: Any, workdir: Path, team_key: Path,
+                                                                          smtp: Inbox) -> None:
+    config = workdir / "cpq.toml"
+    config.write_text(config.read_text() + '\n[web]\nurl = "http://testserver"\n')
+    set_locale(workdir, "alice", "de-DE")
+    _ok(run("submit", Q2, "--as", "sam"))
+    (message,) = [m for m in smtp.messages if m["To"] == "alice@northwind.example"]
+    body = message.get_content()
+    assert str(message["Subject"]).startswith("[cpq ") and "Genehmigung angefragt: Q-1002" in str(message["Subject"])
+    assert "Nettosumme: 67.700,00\u00a0€" in body and "GENEHMIGEN oder ABLEHNEN" in body
+    link = re.search(r"http://testserver(/s/\S+)", body)
+    assert link is not None
+    settings = WebSettings("http://testserver", dt.timedelta(days=7), dt.timedelta(hours=8), False, "127.0.0.1")
+    client = TestClient(create_app(WebConfig(team_key.read_bytes(), settings)), base_url="http://testserver")
+    page = client.get(link.group(1))
+    assert page.status_code == 200 and "Ihre Entscheidung" in page.text
+    form = _form(page.text)
+    action = re.search(r'<form method="post" action="([^"]+)"', page.text)
+    assert action is not None
+    done = client.post(action.group(1), data={**form, "decision": "reject", "comment": "zu hoch"})
+    assert done.status_code == 200 and "abgelehnt von alice" in done.text
+    assert json.loads(_ok(run("status", "Q-1002", "--format", "json")).stdout)["submission"]["status"] == "REJECTED"
+
+
+def test_serve_needs_the_secret_key(run: Any, workdir: Path) -> None:
+    result = run("serve", "--port", "1")
+    assert result.exit_code == 2 and "secret key" in result.stderr and "Traceback" not in result.stderr
