@@ -51,7 +51,9 @@ def test_readme_links_resolve() -> None:
 
 
 def test_docs_are_markdown_files(tmp_path: Path) -> None:
-    assert all(p.suffix == ".md" for p in DOCS.iterdir())
+    assert all(p.suffix == ".md" for p in DOCS.iterdir() if p.is_file())
+    assert {p.name for p in DOCS.iterdir() if p.is_dir()} <= {"images"}
+    assert all(p.suffix == ".png" for p in (DOCS / "images").iterdir())
 
 
 def test_output_record_reference_is_current() -> None:
