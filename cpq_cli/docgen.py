@@ -125,7 +125,15 @@ OUTPUTS: dict[str, str] = {
     "cpq approvers replace": "approvals:Replacement",
     "cpq journal verify": "journal:JournalVerify", "cpq journal copy": "journal:JournalCopy",
     "cpq tick": "backoffice:Tick", "cpq mail ingest": "backoffice:MailIngest", "cpq sync": "backoffice:Sync",
+    "cpq order": "orders:OrdersMade", "cpq split": "orders:OrdersMade", "cpq orders list": "orders:OrderList",
+    "cpq orders show": "orders:OrderDetail", "cpq orders activate": "orders:Activation",
+    "cpq orders amend": "orders:AmendmentMade", "cpq contract": "orders:ContractsMade",
+    "cpq entitlements": "orders:Entitlements", "cpq revenue": "orders:Revenue", "cpq renew": "orders:Renewal",
 }
+
+
+# Commands whose --format names the files they write: their report is `--json`.
+JSON_SWITCH = ("cpq order", "cpq split", "cpq contract", "cpq sync")
 
 
 def output_record(command: str) -> Any:
@@ -149,7 +157,8 @@ def outputs_markdown() -> str:
     records: dict[str, type] = {}
     for command in OUTPUTS:
         record = output_record(command)
-        out.append(f"| `{command} --format json` | [{record.__name__}](#{record.__name__.lower()}) |")
+        switch = "--json" if command in JSON_SWITCH else "--format json"
+        out.append(f"| `{command} {switch}` | [{record.__name__}](#{record.__name__.lower()}) |")
         records.update(nested(record))
     out.append("")
     for name, record in records.items():

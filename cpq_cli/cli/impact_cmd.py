@@ -10,7 +10,7 @@ from typing import Any
 
 import typer
 
-from cpq_cli.cli.workflow_cmd import JOURNAL, POLICIES
+from cpq_cli.cli.options import JOURNAL, POLICIES
 
 IMPACT_HELP = """\
 Show how a policy change re-routes quotes, before it is merged.

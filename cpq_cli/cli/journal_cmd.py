@@ -71,7 +71,7 @@ def key(journal: str = JOURNAL) -> None:
         with transaction(conn):
             first = events.head(conn).seq + 1
             start_keying(conn, first)
-            events.append(conn, "journal.keyed", data={"from": first})
+            events.append(conn, "journal.keyed", data={"from": first}, at=context().clock.now)
         print(f"journal keyed from event {first}; record the head now: cpq journal head")
     finally:
         conn.close()

@@ -58,11 +58,3 @@ def emit(fmt: Format, result: Any) -> None:
 def warn(warnings: Iterable[str]) -> None:
     for warning in warnings:
         print(f"cpq: warning: {warning}", file=sys.stderr)
-
-
-def emit_data(fmt: Format, data: dict[str, Any], text: str) -> None:
-    """Output of a command that has no result record yet: a versioned JSON object, or text."""
-    if fmt is Format.json:
-        print(json.dumps({"version": 1, **data}, indent=2, ensure_ascii=False, default=str))
-    else:
-        print(text)

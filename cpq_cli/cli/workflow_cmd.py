@@ -8,20 +8,12 @@ Each command parses its options, builds the command's Context, calls one service
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 import typer
 
-from cpq_cli.cli.options import AS, FORMAT, JOURNAL, POLICIES, SIGN_KEY, Format, context, emit, emit_data
+from cpq_cli.cli.options import AS, FORMAT, JOURNAL, POLICIES, SIGN_KEY, Format, context, emit
 from cpq_cli.errors import InputError
-
-if TYPE_CHECKING:
-    from cpq_cli.journal.db import Connection
-
-__all__ = ["AS", "FORMAT", "JOURNAL", "POLICIES", "Format", "_emit", "_journal", "_policy", "register"]
 
 approvers_app = typer.Typer(help="Manage approvers across the policy set.", no_args_is_help=True)
 
@@ -33,22 +25,6 @@ def register(app: typer.Typer) -> None:
         app.command(name, help=fn.__doc__)(fn)
     approvers_app.command("replace", help=replace.__doc__)(replace)
     app.add_typer(approvers_app, name="approvers")
-
-
-# Older command modules (orders) still use these helpers directly.
-_emit = emit_data
-
-
-def _policy(policies: Path | None) -> Any:
-    return context(policies=policies).policy
-
-
-@contextmanager
-def _journal(path: str | None, *, write: bool) -> Iterator[Connection]:
-    from cpq_cli.services.journal import reading, writing
-
-    with (writing if write else reading)(context(journal=path)) as conn:
-        yield conn
 
 
 # ------------------------------------------------------------------------------------ commands

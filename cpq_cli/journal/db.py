@@ -95,21 +95,9 @@ def describe(location: Location) -> str:
 
 
 def now() -> str:
-    """UTC, ISO 8601, to the microsecond. `CPQ_NOW` pins it (tests, replays, `cpq tick --now`)."""
-    pinned = os.environ.get("CPQ_NOW")
-    if pinned:
-        try:
-            parsed = dt.datetime.fromisoformat(pinned)
-        except ValueError:
-            raise ConfigError(f"CPQ_NOW={pinned!r} is not an ISO 8601 timestamp") from None
-        if parsed.tzinfo is None:
-            parsed = parsed.replace(tzinfo=dt.UTC)
-        return parsed.astimezone(dt.UTC).isoformat()
+    """The system clock, UTC, ISO 8601: for what the journal does on its own (a migration's record, a file
+    placed). A command's own instant — `--now`, `CPQ_NOW` — is its Context's clock (`acting.Clock`)."""
     return dt.datetime.now(dt.UTC).isoformat()
-
-
-def today() -> dt.date:
-    return dt.datetime.fromisoformat(now()).date()
 
 
 def resolve_journal(option: str | Path | None) -> Location:
@@ -312,9 +300,3 @@ def transaction(conn: Connection) -> Iterator[Connection]:
         conn.execute("ROLLBACK")
         raise
     conn.execute("COMMIT")
-
-
-def fault(point: str) -> None:
-    """Test hook: `CPQ_TEST_FAULT=<point>` kills the process here, as a crash or `kill -9` would."""
-    if os.environ.get("CPQ_TEST_FAULT") == point:
-        os._exit(137)

@@ -13,7 +13,7 @@ import hmac
 import json
 from typing import Any, NamedTuple
 
-from cpq_cli.journal.db import Connection, now
+from cpq_cli.journal.db import Connection
 from cpq_cli.journal.records import Event, from_row
 
 GENESIS = "0" * 64
@@ -81,13 +81,11 @@ def last_seq(conn: Connection) -> int:
     return 0 if row is None else int(row[0])
 
 
-def append(conn: Connection, kind: str, *, quote_id: str | None = None, submission_id: str | None = None,
-           request_id: str | None = None, actor: str | None = None, data: dict[str, Any] | None = None,
-           at: str | None = None) -> int:
-    """Append one event inside the caller's transaction; returns its sequence number."""
+def append(conn: Connection, kind: str, *, at: str, quote_id: str | None = None, submission_id: str | None = None,
+           request_id: str | None = None, actor: str | None = None, data: dict[str, Any] | None = None) -> int:
+    """Append one event, at the command's instant `at`, inside the caller's transaction; returns its number."""
     head = conn.execute("SELECT seq, hash FROM journal_head WHERE id = 1").fetchone()
     seq, prev = (head["seq"] + 1, head["hash"]) if head else (1, GENESIS)
-    at = at or now()
     payload = json.dumps(data or {}, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
     keyed, key = _key_for(conn, seq)
     if keyed and key is None:

@@ -21,10 +21,11 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, NamedTuple, TypeVar
 
+from cpq_cli.acting import env_fault as fault
 from cpq_cli.errors import CpqError, InputError, Refused
 from cpq_cli.journal import approvals, events
 from cpq_cli.journal import orders as rows
-from cpq_cli.journal.db import Connection, fault, now, transaction
+from cpq_cli.journal.db import Connection, now, transaction
 from cpq_cli.journal.records import Contract, OrderLine
 from cpq_cli.journal.records import Order as OrderRecord
 from cpq_cli.journal.replay import check_order
@@ -68,7 +69,7 @@ def fault_raise(point: str) -> None:
 
 
 def commit_with_files(conn: Connection, plan: Callable[[], tuple[list[tuple[Path, str]], T]],
-                      folder: Path | None = None) -> T:
+                      folder: Path | None = None, clock: Callable[[], str] = now) -> T:
     """Run `plan` and write the files it returns: all of it lands, or none — even through a kill -9.
 
     `plan` runs under the journal's write lock, so its checks and numbering (does the quote
@@ -84,7 +85,7 @@ def commit_with_files(conn: Connection, plan: Callable[[], tuple[list[tuple[Path
     try:
         with transaction(conn):
             files, result = plan()
-            stamp = now()
+            stamp = clock()
             for final, text in files:
                 _mkdirs(final.parent)
                 rows.record_file(conn, str(final), text, stamp)
@@ -102,7 +103,7 @@ def commit_with_files(conn: Connection, plan: Callable[[], tuple[list[tuple[Path
         fault("orders.file-placed")
     if temps:
         with transaction(conn):
-            stamp = now()
+            stamp = clock()  # when the files were placed
             for _, target in temps:
                 rows.mark_placed(conn, str(target), stamp)
     return result
@@ -168,9 +169,8 @@ def existing_orders(conn: Connection, quote_id: str) -> list[OrderRecord]:
 
 
 def stage_orders(conn: Connection, orders: list[Order], directory: Path, fmt: str, digits: int,
-                 actor: str) -> list[tuple[Path, str]]:
-    """Insert the orders' rows (inside `commit_with_files`); return their files to write."""
-    stamp = now()
+                 actor: str, stamp: str) -> list[tuple[Path, str]]:
+    """Insert the orders' rows (inside `commit_with_files`), made at `stamp`; return their files to write."""
     docs = [order_document(o, digits) for o in orders]
     for doc in docs:
         validate(doc, "order")
@@ -355,7 +355,8 @@ class NewLine(NamedTuple):
 
 
 def plan_addition(conn: Connection, order_id: str, new: NewLine, starts: dt.date, contract_id: str | None,
-                  products: Mapping[str, Product], default_mode: Mode, digits: int) -> tuple[Amendment, OrderLine]:
+                  products: Mapping[str, Product], default_mode: Mode, digits: int,
+                  stamp: str) -> tuple[Amendment, OrderLine]:
     """A new product from `starts`, co-terminated with the order's contract (assets: open-ended)."""
     order = _live_order(conn, order_id)
     lines = rows.lines_of_order(conn, order_id)
@@ -420,7 +421,7 @@ def plan_addition(conn: Connection, order_id: str, new: NewLine, starts: dt.date
     row = OrderLine(line_id, order_id, quote_line, None, order.account_id, new.product, kind, str(new.quantity),
                     str(new.unit_price), str(new.list_price), str(total), starts.isoformat(),
                     end.isoformat() if end else None, months_between(starts, end) if end else None, contract.id,
-                    now(), fields, price_term)
+                    stamp, fields, price_term)
     plan = Amendment(id=line_id, order_id=order_id, quote_line=quote_line, line_id=line_id, product=new.product,
                      kind=kind, delta=new.quantity, quantity_after=new.quantity, start_date=starts, end_date=end,
                      multiplier=pm, amount=total, mode=mode, price_term=price_term, contract_id=contract.id,
@@ -460,10 +461,9 @@ def amendment_document(plan: Amendment, row: OrderLine, digits: int) -> dict[str
 
 
 def stage_amendment(conn: Connection, plan: Amendment, directory: Path, digits: int, actor: str,
-                    added: OrderLine | None = None) -> list[tuple[Path, str]]:
-    """Insert the amendment's row (a delta of its line, or the added line; inside `commit_with_files`) and
-    return its file to write."""
-    stamp = now()
+                    added: OrderLine | None, stamp: str) -> list[tuple[Path, str]]:
+    """Insert the amendment's row (a delta of its line, or the added line; inside `commit_with_files`), made
+    at `stamp`, and return its file to write."""
     if added is not None:
         row = added._replace(created_at=stamp)
     else:
@@ -552,9 +552,8 @@ def plan_contracts(conn: Connection, order_ids: Iterable[str], method: str, asse
 
 
 def stage_contracts(conn: Connection, contracts: list[dict[str, Any]], directory: Path, fmt: str,
-                    actor: str) -> list[tuple[Path, str]]:
-    """Insert the contracts' rows (inside `commit_with_files`); return their files to write."""
-    stamp = now()
+                    actor: str, stamp: str) -> list[tuple[Path, str]]:
+    """Insert the contracts' rows (inside `commit_with_files`), made at `stamp`; return their files to write."""
     files = []
     for doc in contracts:
         validate(doc, "contract")

@@ -142,3 +142,117 @@ def _copy(c: Any) -> list[str]:
     events = c.rows.get("events", 0)
     return [f"copied {events} event(s) and {total - events} other row(s) from {c.source} to {c.destination}; "
             f"the copy verifies, head {c.head}"]
+
+
+# ------------------------------------------------------------------------------------- orders
+
+
+@renders("OrdersMade")
+def _orders_made(m: Any) -> list[str]:
+    if not m.changed:
+        return [f"{m.quote_id} already has {len(m.orders)} order(s); nothing to do: " + ", ".join(m.orders)]
+    return [f"{m.quote_id}: {len(m.orders)} order(s)"] + [
+        f"  {o.id}  {o.status:<9} starts {o.start_date}  {o.lines} line(s)  {o.currency} {o.total}  ({o.split})  "
+        f"-> {o.file}" for o in m.summaries]
+
+
+def _split(key: dict[str, object]) -> str:
+    return ", ".join(f"{k}={v}" if v is not None else f"no {k}" for k, v in key.items()) or "all lines"
+
+
+@renders("OrderList")
+def _order_list(found: Any) -> list[str]:
+    if not found.orders:
+        return ["no orders"]
+    return [f"{r.id:<14} {r.status:<9} starts {r.start_date}  account {r.account_id}  ({_split(r.split_key)})"
+            for r in found.orders]
+
+
+@renders("OrderDetail")
+def _order_detail(d: Any) -> list[str]:
+    row = d.order
+    lines = [f"{row.id}  {row.status}  quote {row.quote_id} ({row.submission_id})  account "
+             f"{row.account_id}  starts {row.start_date}  file {row.file}"]
+    for ln in d.lines:
+        marker = (f"  amends {ln.amends}" if ln.amends else
+                  f"  added {ln.start_date} by an amendment" if ln.id in d.added else "")
+        end = f"..{ln.end_date}" if ln.end_date else ""
+        lines.append(f"  {ln.id:<22} {ln.product:<10} {ln.kind:<12} qty {ln.quantity:>6}  "
+                     f"{ln.amount:>12}  {ln.start_date}{end}{marker}")
+    return lines
+
+
+@renders("Activation")
+def _activation(a: Any) -> list[str]:
+    return [f"activated {len(a.activated)} order(s) as of {a.as_of}" + (": " + ", ".join(a.activated)
+                                                                      if a.activated else "")]
+
+
+@renders("AmendmentMade")
+def _amendment(p: Any) -> list[str]:
+    from decimal import Decimal
+    from pathlib import Path
+
+    from cpq_cli.paths import display_path
+
+    if not p.changed and p.added:
+        return [f"{p.line}: {p.product} x {p.quantity_after} from {p.start_date} was added already; "
+                f"nothing to do (to change it: --line {p.quote_line})"]
+    if not p.changed:
+        return [f"{p.line}: already {p.quantity_after} from {p.start_date} on record; nothing to do"]
+    delta = Decimal(p.delta)
+    if delta == 0:
+        how = f"already {p.quantity_after}: recorded as a statement, so a back-dated change stops here"
+    elif p.mode is None:
+        how = "an asset: assets are not prorated" + ("" if p.end_date else "; open-ended")
+    else:
+        how = f"prorated {p.mode}: x{Decimal(p.multiplier).quantize(Decimal('0.000001'))}"
+        if p.added:
+            how += f" of a {p.price_term_months}-month price"
+    span = f"from {p.start_date}" + (f" to {p.end_date}" if p.end_date else "")
+    if p.until_change:
+        span += f", until the change on record from {p.until_change}"
+    if p.added:
+        where = f", co-terminated with {p.contract}" if p.end_date else f", under {p.contract}"
+        head = f"{p.amendment}: new {p.product} x {p.quantity_after} {span}{where}"
+    else:
+        head = f"{p.amendment}: {delta:+} x {p.quote_line} {span}" if delta else (
+            f"{p.amendment}: {p.quantity_after} x {p.quote_line} {span}")
+    return [f"{head} ({how}) = {p.amount}  -> {display_path(Path(str(p.file)))}"]
+
+
+@renders("ContractsMade")
+def _contracts(c: Any) -> list[str]:
+    from pathlib import Path
+
+    from cpq_cli.paths import display_path
+
+    return [f"{d['id']}: {d['start_date']} .. {d['end_date']} ({d['term_months']} months), "
+            f"{len(d['subscriptions'])} subscription(s), {len(d['assets'])} asset(s)  -> {display_path(Path(f))}"
+            for d, f in zip(c.contracts, c.files, strict=True)]
+
+
+@renders("Entitlements")
+def _entitlements(e: Any) -> list[str]:
+    import json
+
+    if not e.entitlements:
+        return [f"{e.account}: nothing on record"]
+    width = max(len(r.line) for r in e.entitlements)
+    out = []
+    for r in e.entitlements:
+        terms = f"  SLA {json.dumps(r.sla)}" if r.sla else ""
+        site = f"  site {r.site}" if r.site else ""
+        out.append(f"{r.line:<{width}}  {r.product:<10} {r.kind:<12} qty {r.quantity:>6}  {r.status:<8} "
+                   f"{r.start_date}..{r.end_date or 'open'}{site}{terms}")
+    return out
+
+
+@renders("Revenue")
+def _revenue(r: Any) -> list[str]:
+    return [f"{p.period}  {p.currency} {p.amount:>14}" for p in r.periods]
+
+
+@renders("Renewal")
+def _renewal(r: Any) -> list[str]:
+    return [f"{r.file}: renewal quote {r.quote_id} from {r.start_date} ({r.pricing}), {r.lines} line(s)"]
