@@ -141,7 +141,7 @@ def main() -> None:
             commands.append((["preview", str(edge.relative_to(repo)), *extra], repo))
 
     differences = 0
-    for tree, label in ((before, "before"), (ROOT, "after")):
+    for label in ("before", "after"):
         (work / f"cache-{label}").mkdir()
     for command, cwd in commands:
         outputs = []

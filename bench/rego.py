@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from cpq_cli.expressions import parse  # noqa: E402
+from cpq_cli.expressions import parse
 
 # Derived line values (cpq's quote.py), computed once per line into `lines`.
 PRELUDE = """\
