@@ -7,16 +7,19 @@ each approver is asked once for every rule that needs them, unless a rule is `ex
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
 from typing import Any, NamedTuple
 
 from cpq_cli.errors import RoutingError
 from cpq_cli.expressions import (
+    SOURCE_HELPERS,
     Compiled,
+    Condition,
     Env,
     Expression,
+    SourceWriter,
     TraceEntry,
     compile_expression,
     parse,
@@ -98,10 +101,36 @@ class ApprovalPath(NamedTuple):
 # ------------------------------------------------------------------------------- compilation
 
 
-class _CompiledRule(NamedTuple):
-    rule: Rule
-    expr: Expression
-    fn: Compiled
+class _CompiledRule:
+    """A rule with its expression: `fn` (closures, for explain and smart approvals) and `expr`
+    (the parsed tree) are made when first asked for; routing runs the policy's generated code."""
+
+    __slots__ = ("_expr", "_fn", "conditions", "rule")
+
+    def __init__(self, rule: Rule, expr: Expression | None = None) -> None:
+        self.rule = rule
+        self._expr = expr
+        self._fn: Compiled | None = None
+        self.conditions = self.expr.conditions
+
+    @property
+    def expr(self) -> Expression:
+        if self._expr is None:
+            self._expr = parse(self.rule.when)  # the same text parses to the same tree
+        return self._expr
+
+    @property
+    def fn(self) -> Compiled:
+        if self._fn is None:
+            self._fn = compile_expression(self.expr)
+        return self._fn
+
+    def __getstate__(self) -> tuple[Rule, tuple[Condition, ...]]:
+        return self.rule, self.conditions  # no trees, no closures: the cache stays small and quick
+
+    def __setstate__(self, state: tuple[Rule, tuple[Condition, ...]]) -> None:
+        self.rule, self.conditions = state
+        self._expr = self._fn = None
 
 
 class _CompiledVariable(NamedTuple):
@@ -109,29 +138,99 @@ class _CompiledVariable(NamedTuple):
     where_key: str | None
 
 
+class Program(NamedTuple):
+    """The policy's generated Python: source text and the constants it refers to as K[i]."""
+
+    source: str
+    constants: tuple[Any, ...]
+
+
 class CompiledPolicy:
-    """A policy with every expression parsed and compiled once, ready to route many quotes."""
+    """A policy with every expression parsed and compiled once, ready to route many quotes.
+
+    Routing runs one generated function per policy (`cpq_cli.expressions.SourceWriter`): one
+    pass over the lines for every variable filter, one function evaluating every rule, and one
+    per rule recording its conditions for the rules that fire. The closures remain for explain
+    and smart approvals, and are made only when those ask.
+    """
 
     def __init__(self, policy: Policy) -> None:
         self.policy = policy
-        self.rules = tuple(_CompiledRule(r, e := parse(r.when), compile_expression(e))
-                           for r in policy.rules if r.step >= 1)
+        self.rules = tuple(_CompiledRule(r, parse(r.when)) for r in policy.rules if r.step >= 1)
         # Variables sharing a `where` share one pass over the lines.
-        self.filters: dict[str, Compiled] = {}
+        self.filter_keys: tuple[str, ...] = ()
         variables = []
         for var in policy.variables.values():
             key = var.where.strip() if var.where else None
-            if key and key not in self.filters:
-                self.filters[key] = compile_expression(parse(key))
+            if key and key not in self.filter_keys:
+                self.filter_keys = (*self.filter_keys, key)
             variables.append(_CompiledVariable(var, key))
         self.variables = tuple(variables)
+        self.program = _generate(self.rules, self.variables, self.filter_keys)
+        self._finish()
+
+    def _finish(self) -> None:
+        """What is derived from the rest: computed on construction and again after unpickling."""
+        policy = self.policy
         # Names tested by each condition, to warn when a tested value is missing. A variable is null
         # when no line matched its `where`: that is an answer, not missing data.
         self.condition_names = {
-            cr.rule.id: tuple((c, tuple(sorted(c.names))) for c in cr.expr.conditions) for cr in self.rules
+            cr.rule.id: tuple((c, tuple(sorted(c.names))) for c in cr.conditions) for cr in self.rules
         }
         self.tested_names = tuple(sorted({n for names in self.condition_names.values() for _, ns in names
                                           for n in ns} - policy.variables.keys()))
+        namespace: dict[str, Any] = {**SOURCE_HELPERS, "K": self.program.constants, "_aggregate": _aggregate}
+        # The text is SourceWriter's: the author's literals and names are constants K[i], never code.
+        exec(compile(self.program.source, "<cpq policy>", "exec"), namespace)
+        self._variables: Callable[[list[dict[str, Any]]], dict[str, Any]] = namespace["variables"]
+        self._evaluate: Callable[[dict[str, Any]], list[int]] = namespace["evaluate"]
+        self._traced: tuple[Callable[[dict[str, Any], list[TraceEntry]], bool], ...] = namespace["traced"]
+        # A rule that does not fire has the same result for every quote: made once.
+        self._quiet = tuple(RuleResult(cr.rule.id, cr.rule.description, cr.rule.chain, cr.rule.step, False, True, ())
+                            for cr in self.rules)
+        self._windowed = tuple(cr.rule.effective_from is not None or cr.rule.effective_until is not None
+                               for cr in self.rules)
+        self._static = static_approvers(policy)
+        self._windowed_indices = tuple(i for i, windowed in enumerate(self._windowed) if windowed)
+
+    @property
+    def filters(self) -> dict[str, Compiled]:
+        """Each variable filter as a closure (routing uses the generated pass instead)."""
+        return {key: compile_expression(parse(key)) for key in self.filter_keys}
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"policy": self.policy, "rules": self.rules, "filter_keys": self.filter_keys,
+                "variables": self.variables, "program": self.program}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.policy, self.rules, self.filter_keys = state["policy"], state["rules"], state["filter_keys"]
+        self.variables, self.program = state["variables"], state["program"]
+        self._finish()
+
+
+def _generate(rules: tuple[_CompiledRule, ...], variables: tuple[_CompiledVariable, ...],
+              filter_keys: tuple[str, ...]) -> Program:
+    """The policy as Python source. Only SourceWriter's output and fixed text go into it."""
+    writer = SourceWriter()
+    out: list[str] = []
+    _generate_variables(writer, variables, filter_keys, out)
+    # evaluate(v): the indices of the rules whose `when` is true (effective windows aside).
+    writer.begin("v")
+    conditions = [writer.boolean(cr.expr.tree.body, cr.expr.source.strip()) for cr in rules]
+    out.append("def evaluate(v):")
+    out += [f"    {stmt}" for stmt in writer.prologue()]
+    out.append("    hits = []")
+    out += [f"    if {test}:\n        hits.append({i})" for i, test in enumerate(conditions)]
+    out.append("    return hits")
+    # r<i>(v, T): rule i's `when`, appending each condition evaluated to T (for the reasons).
+    for i, cr in enumerate(rules):
+        writer.begin("v", trace="T")
+        test = writer.boolean(cr.expr.tree.body, cr.expr.source.strip())
+        out.append(f"def r{i}(v, T):")
+        out += [f"    {stmt}" for stmt in writer.prologue()]
+        out.append(f"    return {test}")
+    out.append(f"traced = ({''.join(f'r{i}, ' for i in range(len(rules)))})")
+    return Program("\n".join(out) + "\n", tuple(writer.constants))
 
 
 def compile_policy(policy: Policy) -> CompiledPolicy:
@@ -139,19 +238,65 @@ def compile_policy(policy: Policy) -> CompiledPolicy:
 
 
 def compute_variables(compiled: CompiledPolicy, quote: Quote) -> dict[str, Any]:
-    matches: dict[str | None, list[dict[str, Any]]] = {None: [ln.values for ln in quote.lines]}
-    env = Env({})  # one Env, pointed at each line in turn: this runs for every filter and line
-    for key, fn in compiled.filters.items():
-        matched = []
-        for line in quote.lines:
-            env.values = line.values
-            if truthy(fn(env)):
-                matched.append(line.values)
-        matches[key] = matched
-    out: dict[str, Any] = {}
-    for cv in compiled.variables:
-        out[cv.variable.id] = _aggregate(cv.variable, matches[cv.where_key])
-    return out
+    return compiled._variables([ln.values for ln in quote.lines])
+
+
+def _generate_variables(writer: SourceWriter, variables: tuple[_CompiledVariable, ...], filter_keys: tuple[str, ...],
+                        out: list[str]) -> None:
+    """variables(lines) -> {variable id: value}: every variable in one pass over the lines.
+
+    Each one accumulates as `_aggregate` computes it: the Decimal values of its field on the
+    lines matching its `where` (tested once per line for all the variables sharing it), summed
+    from Decimal(0) in line order, the first least or greatest kept, counted. A dotted field
+    collects its lines and is left to `_aggregate`.
+    """
+    writer.begin("line")
+    tests = {key: writer.boolean((e := parse(key)).tree.body, e.source.strip()) for key in filter_keys}
+    init: list[str] = []
+    result: list[str] = []
+    body: dict[str | None, list[str]] = {key: [] for key in (None, *filter_keys)}
+    fields: dict[str, str] = {}
+    for i, cv in enumerate(variables):
+        var, block = cv.variable, body[cv.where_key]
+        function, field = var.function, var.field
+        if function is Aggregate.COUNT and field is None:
+            init.append(f"a{i} = 0")
+            block.append(f"a{i} += 1")
+            result.append(f"_Decimal(a{i})")
+            continue
+        if field is None or "." in field:
+            init.append(f"a{i} = []")
+            block.append(f"a{i}.append(line)")
+            result.append(f"_aggregate({writer.constant(var)}, a{i})")
+            continue
+        if field not in fields:
+            fields[field] = f"x{len(fields)}"
+        x = fields[field]
+        value_test = f"isinstance({x}, _Decimal)"
+        if function in (Aggregate.SUM, Aggregate.AVG, Aggregate.COUNT):
+            init += [f"a{i} = _Decimal(0)", f"c{i} = 0"]
+            step = f"c{i} += 1" if function is Aggregate.COUNT else f"a{i} = a{i} + {x}; c{i} += 1"
+            block.append(f"if {value_test}: {step}")
+            result.append({Aggregate.SUM: f"a{i}", Aggregate.COUNT: f"_Decimal(c{i})",
+                           Aggregate.AVG: f"(a{i} / c{i} if c{i} else None)"}[function])
+        else:  # min, max: the first of the least or greatest, as min() and max() keep it
+            init.append(f"a{i} = None")
+            op = "<" if function is Aggregate.MIN else ">"
+            block.append(f"if {value_test} and (a{i} is None or {x} {op} a{i}): a{i} = {x}")
+            result.append(f"a{i}")
+    out.append("def variables(lines):")
+    out += [f"    {stmt}" for stmt in init]
+    if any(body.values()):
+        out.append("    for line in lines:")
+        out += [f"        {stmt}" for stmt in writer.prologue()]
+        out += [f"        {x} = g({writer.constant(field)})" for field, x in fields.items()]
+        out += [f"        {stmt}" for stmt in body[None]]
+        for key in filter_keys:
+            if body[key]:
+                out.append(f"        if {tests[key]}:")
+                out += [f"            {stmt}" for stmt in body[key]]
+    names = [f"{writer.constant(cv.variable.id)}: {value}" for cv, value in zip(variables, result, strict=True)]
+    out.append("    return {" + ", ".join(names) + "}")
 
 
 def _aggregate(variable: Variable, lines: list[dict[str, Any]]) -> Any:
@@ -199,34 +344,52 @@ def route(compiled: CompiledPolicy, quote: Quote, *, explain: bool = False, reas
     `explain` traces every condition of every rule; `reasons=False` skips tracing the fired ones
     (their approvers then carry no reasons), for outputs that do not show them.
     """
-    policy = compiled.policy
     env_values = values if values is not None else quote_env_values(compiled, quote)
-    fast = Env(env_values)
+    if explain:
+        return _route_explained(compiled, quote, env_values)
+    results = list(compiled._quiet)
+    fired: list[tuple[_CompiledRule, tuple[ConditionResult, ...]]] = []
+    rules, windowed, traced = compiled.rules, compiled._windowed, compiled._traced
+    for i in compiled._evaluate(env_values):
+        cr = rules[i]
+        rule = cr.rule
+        if windowed[i] and not rule.effective_on(quote.date):
+            continue
+        conditions: tuple[ConditionResult, ...] = ()
+        if reasons:  # the conditions as evaluated, short-circuiting as `and`/`or` do
+            trace: list[TraceEntry] = []
+            traced[i](env_values, trace)
+            conditions = _conditions(cr, trace)
+        results[i] = RuleResult(rule.id, rule.description, rule.chain, rule.step, True, True, conditions)
+        fired.append((cr, conditions))
+    for i in compiled._windowed_indices:  # not effective on the quote's date: never fires
+        if not rules[i].rule.effective_on(quote.date):
+            results[i] = results[i]._replace(effective=False)
+    return _path(compiled, quote, env_values, results, fired)
+
+
+def _route_explained(compiled: CompiledPolicy, quote: Quote, env_values: dict[str, Any]) -> ApprovalPath:
+    """Every condition of every rule evaluated and recorded (the closures, without short-circuits)."""
     trace: list[TraceEntry] = []
-    # Explain evaluates (and records) every condition of every rule. Otherwise rules are
-    # evaluated fast, and only the few that fire are evaluated again to record why: their
-    # conditions as evaluated, short-circuiting as `and`/`or` do.
-    recording = Env(env_values, trace=trace, full=explain)
+    recording = Env(env_values, trace=trace, full=True)
     results: list[RuleResult] = []
     fired: list[tuple[_CompiledRule, tuple[ConditionResult, ...]]] = []
     for cr in compiled.rules:
         rule = cr.rule
         effective = (rule.effective_from is None and rule.effective_until is None) or rule.effective_on(quote.date)
-        conditions: tuple[ConditionResult, ...] = ()
-        if explain:
-            trace.clear()
-            hit = truthy(cr.fn(recording)) and effective
-            conditions = _conditions(cr, trace)
-        else:
-            hit = effective and truthy(cr.fn(fast))
-            if hit and reasons:
-                trace.clear()
-                cr.fn(recording)
-                conditions = _conditions(cr, trace)
+        trace.clear()
+        hit = truthy(cr.fn(recording)) and effective
+        conditions = _conditions(cr, trace)
         results.append(RuleResult(rule.id, rule.description, rule.chain, rule.step, hit, effective, conditions))
         if hit:
             fired.append((cr, conditions))
-    chains = _build_chains(policy, quote, env_values, fired)
+    return _path(compiled, quote, env_values, results, fired)
+
+
+def _path(compiled: CompiledPolicy, quote: Quote, env_values: dict[str, Any], results: list[RuleResult],
+          fired: list[tuple[_CompiledRule, tuple[ConditionResult, ...]]]) -> ApprovalPath:
+    policy = compiled.policy
+    chains = _build_chains(policy, quote, env_values, fired, compiled._static)
     # `auto` approvals are recorded but ask nobody.
     human = any(a.kind is not ApproverKind.AUTO for c in chains for s in c.steps for a in s.approvers)
     status = PathStatus.APPROVAL_REQUIRED if human else PathStatus.NO_APPROVAL_REQUIRED
@@ -235,7 +398,7 @@ def route(compiled: CompiledPolicy, quote: Quote, *, explain: bool = False, reas
 
 
 def _conditions(cr: _CompiledRule, trace: list[TraceEntry]) -> tuple[ConditionResult, ...]:
-    by_number = cr.expr.conditions
+    by_number = cr.conditions
     return tuple(ConditionResult(e.number, (c := by_number[e.number]).source, c.op, c.tested, e.tested, e.against,
                                  e.result) for e in trace)
 
@@ -257,41 +420,62 @@ def missing_value_warnings(compiled: CompiledPolicy, values: dict[str, Any]) -> 
 
 
 def _build_chains(policy: Policy, quote: Quote, values: dict[str, Any],
-                  fired: list[tuple[_CompiledRule, tuple[ConditionResult, ...]]]) -> tuple[ChainPath, ...]:
-    # chain -> step -> key -> (approver fields being gathered)
-    gathered: dict[str, dict[int, dict[tuple[str, str | None], dict[str, Any]]]] = {}
+                  fired: list[tuple[_CompiledRule, tuple[ConditionResult, ...]]],
+                  static: dict[str, tuple[str, ApproverKind]] | None = None) -> tuple[ChainPath, ...]:
+    """`static`: the references that resolve alike for every quote (users, groups, auto)."""
+    # chain -> step -> (approver, explicit rule) -> (kind, rules, reasons, via), in order of appearance
+    gathered: dict[str, dict[int, dict[tuple[str, str | None], tuple[ApproverKind, list[str], list[str], list[str]]]]]
+    gathered = {}
     resolved: dict[str, tuple[str, ApproverKind]] = {}
+    static = static or {}
     for cr, conditions in fired:
         rule = cr.rule
-        reason = describe_reason(conditions)
-        steps = gathered.setdefault(rule.chain, {})
-        slot = steps.setdefault(rule.step, {})
+        rule_id = rule.id
+        reason = describe_reason(conditions) if conditions else "condition met"
+        steps = gathered.get(rule.chain)
+        if steps is None:
+            steps = gathered[rule.chain] = {}
+        slot = steps.get(rule.step)
+        if slot is None:
+            slot = steps[rule.step] = {}
         for ref in rule.approvers:
-            if ref not in resolved:
-                resolved[ref] = resolve_approver(policy, quote, values, rule, ref)
-            approver_id, kind = resolved[ref]
-            key = (approver_id, rule.id if rule.explicit else None)
-            entry = slot.setdefault(key, {"kind": kind, "rules": [], "reasons": [], "via": []})
-            if rule.id not in entry["rules"]:
-                entry["rules"].append(rule.id)
-                entry["reasons"].append(reason)
-            if ref != approver_id and ref not in entry["via"]:
-                entry["via"].append(ref)
+            found = static.get(ref) or resolved.get(ref)
+            if found is None:
+                found = resolved[ref] = resolve_approver(policy, quote, values, rule, ref)
+            approver_id, kind = found
+            key = (approver_id, rule_id if rule.explicit else None)
+            entry = slot.get(key)
+            if entry is None:
+                slot[key] = (kind, [rule_id], [reason], [ref] if ref != approver_id else [])
+                continue
+            if rule_id not in entry[1]:
+                entry[1].append(rule_id)
+                entry[2].append(reason)
+            if ref != approver_id and ref not in entry[3]:
+                entry[3].append(ref)
     chains = []
     for chain_id, steps in gathered.items():
         chain = policy.chain(chain_id)
         built_steps = []
         for number in sorted(steps):
             approvers = []
-            for (approver_id, _), entry in steps[number].items():
-                kind = entry["kind"]
+            for (approver_id, _), (kind, rules, reasons, via) in steps[number].items():
                 group = policy.groups.get(approver_id) if kind is ApproverKind.GROUP else None
-                approvers.append(Approver(
-                    approver_id, kind, tuple(entry["rules"]), tuple(entry["reasons"]), tuple(entry["via"]),
-                    group.members if group else (), group.require if group else None))
+                approvers.append(Approver(approver_id, kind, tuple(rules), tuple(reasons), tuple(via),
+                                          group.members if group else (), group.require if group else None))
             built_steps.append(Step(number, tuple(approvers)))
         chains.append(ChainPath(chain_id, chain.order, tuple(built_steps)))
     return tuple(sorted(chains, key=lambda c: (c.order, c.id)))
+
+
+def static_approvers(policy: Policy) -> dict[str, tuple[str, ApproverKind]]:
+    """References that resolve_approver resolves without the quote: auto, groups, users."""
+    out: dict[str, tuple[str, ApproverKind]] = {}
+    for rule in policy.rules:
+        for ref in rule.approvers:
+            if ref == AUTO or ref in policy.groups or ref in policy.users:
+                out[ref] = resolve_approver(policy, None, {}, rule, ref)  # type: ignore[arg-type]
+    return out
 
 
 def resolve_approver(policy: Policy, quote: Quote, values: dict[str, Any], rule: Rule,
