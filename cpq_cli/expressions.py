@@ -146,7 +146,7 @@ class _Checker:
         return ExprError(message, line, col, hint)
 
     def segment(self, node: ast.AST) -> str:
-        return ast.get_source_segment(self.source, node) or ast.unparse(node)
+        return source_segment(self.source, node) or ast.unparse(node)
 
     def check(self, node: ast.AST, depth: int) -> None:
         self.count += 1
@@ -195,7 +195,7 @@ class _Checker:
             if isinstance(node.value, str) and any("\ud800" <= ch <= "\udfff" or ch == "\x00" for ch in node.value):
                 raise self.fail(node, "a text literal may not hold a lone surrogate or a NUL character")
             if isinstance(node.value, int | float) and not isinstance(node.value, bool):
-                text = ast.get_source_segment(self.source, node) or ""
+                text = source_segment(self.source, node) or ""
                 try:
                     number = literal_number(self.source, node) if len(text) <= 40 else None
                 except (ArithmeticError, ValueError):
@@ -445,9 +445,19 @@ FUNCTION_IMPLS: dict[str, Callable[..., Any]] = {
 }
 
 
+def source_segment(source: str, node: ast.AST) -> str | None:
+    """ast.get_source_segment, without splitting the source into lines for the common case: one
+    line of ASCII, where the byte offsets ast gives are character offsets."""
+    line, end = getattr(node, "lineno", None), getattr(node, "end_lineno", None)
+    if line == 1 and end == 1 and "\n" not in source and "\r" not in source and "\f" not in source \
+            and source.isascii():
+        return source[node.col_offset:node.end_col_offset]  # type: ignore[attr-defined]
+    return ast.get_source_segment(source, node)
+
+
 def literal_number(source: str, node: ast.Constant) -> Decimal:
     """Exact value of a numeric literal, read from its source text (never through a float)."""
-    text = ast.get_source_segment(source, node) or repr(node.value)
+    text = source_segment(source, node) or repr(node.value)
     try:
         return Decimal(text)
     except ArithmeticError:
@@ -702,7 +712,13 @@ def _record_outcome(trace: list[TraceEntry], index: int, tested: Any, against: A
     return result
 
 
+def _record_labelled(trace: list[Any], label: tuple[Any, ...], tested: Any, against: Any, result: bool) -> bool:
+    trace.append((*label, tested, against, result))
+    return result
+
+
 SOURCE_HELPERS["_o"] = _record_outcome
+SOURCE_HELPERS["_c"] = _record_labelled  # a caller may put its own in the namespace (routing does)
 
 
 class SourceWriter:
@@ -719,11 +735,14 @@ class SourceWriter:
         self._constant_index: dict[tuple[type, Any], int] = {}
         self.begin("v")
 
-    def begin(self, values: str, trace: str | None = None) -> None:
+    def begin(self, values: str, trace: str | None = None, label: Callable[[int], Any] | None = None) -> None:
         """Start a new function body reading names from `values`; with `trace`, every condition
-        evaluated is appended to that list as the closures' trace records it (no overrides)."""
+        evaluated is appended to that list as the closures' trace records it (no overrides):
+        `TraceEntry(number, tested, against, result)`, or with `label`, the tuple `label(number)`
+        followed by tested, against and result (routing makes its ConditionResult of it)."""
         self.values = values
         self.trace = trace
+        self.label = label
         self.locals: dict[str, str] = {}  # dotted path -> local variable
         self._temps = 0
         self._conditions = 0  # numbered in the closures' (and the parser's) pre-order
@@ -818,18 +837,25 @@ class SourceWriter:
         """`result`, recorded when tracing; `tested` and `against` are evaluated first, in order."""
         if self.trace is None:
             return result
+        if self.label is not None:
+            return f"_c({self.trace}, {self.constant(self.label(index))}, {tested}, {against}, {result})"
         return f"_o({self.trace}, {index}, {tested}, {against}, {result})"
 
     def _compare(self, node: ast.Compare, source: str) -> str:
         ops = [_COMPARE_OPS[type(op)] for op in node.ops]
         indices = [self._number() for _ in ops]  # before the operands, as the closures number them
         if len(ops) == 1 and (const := _constant(node.comparators[0], source)) is not _NO_CONSTANT:
-            t = self._temp()
-            left = self.value(node.left, source)
+            value = self.value(node.left, source)
+            left: str | None = value
+            if value.isidentifier():  # a name already read into a local: test it as it is
+                t, left = value, None
+            else:
+                t = self._temp()
+            tested = f"({t} := {left})" if left is not None else t
             if self.trace is None:
                 return self._against_constant(ops[0], t, const, left)
-            return self._record(indices[0], f"({t} := {left})", self.constant(const),
-                                self._against_constant(ops[0], t, const, None))
+            against = self._against_constant(ops[0], t, const, None)
+            return self._record(indices[0], tested, self.constant(const), against)
         operands = [node.left, *node.comparators]
         # Like the closure: each operand evaluated once, the chain stops at the first false pair.
         temps = [self._temp() for _ in operands]

@@ -107,11 +107,12 @@ class _CompiledRule:
 
     __slots__ = ("_expr", "_fn", "conditions", "rule")
 
-    def __init__(self, rule: Rule, expr: Expression | None = None) -> None:
+    def __init__(self, rule: Rule, expr: Expression | None = None,
+                 conditions: tuple[Condition, ...] | None = None) -> None:
         self.rule = rule
         self._expr = expr
         self._fn: Compiled | None = None
-        self.conditions = self.expr.conditions
+        self.conditions = conditions if conditions is not None else self.expr.conditions
 
     @property
     def expr(self) -> Expression:
@@ -124,13 +125,6 @@ class _CompiledRule:
         if self._fn is None:
             self._fn = compile_expression(self.expr)
         return self._fn
-
-    def __getstate__(self) -> tuple[Rule, tuple[Condition, ...]]:
-        return self.rule, self.conditions  # no trees, no closures: the cache stays small and quick
-
-    def __setstate__(self, state: tuple[Rule, tuple[Condition, ...]]) -> None:
-        self.rule, self.conditions = state
-        self._expr = self._fn = None
 
 
 class _CompiledVariable(NamedTuple):
@@ -154,9 +148,10 @@ class CompiledPolicy:
     and smart approvals, and are made only when those ask.
     """
 
-    def __init__(self, policy: Policy) -> None:
+    def __init__(self, policy: Policy, frozen: bytes | None = None) -> None:
+        """`frozen`: what `freeze()` gave for this very policy (the compiled-policy cache checks that)."""
         self.policy = policy
-        self.rules = tuple(_CompiledRule(r, parse(r.when)) for r in policy.rules if r.step >= 1)
+        routed = [r for r in policy.rules if r.step >= 1]
         # Variables sharing a `where` share one pass over the lines.
         self.filter_keys: tuple[str, ...] = ()
         variables = []
@@ -166,8 +161,29 @@ class CompiledPolicy:
                 self.filter_keys = (*self.filter_keys, key)
             variables.append(_CompiledVariable(var, key))
         self.variables = tuple(variables)
-        self.program = _generate(self.rules, self.variables, self.filter_keys)
+        if frozen is None:
+            self.rules = tuple(_CompiledRule(r, parse(r.when)) for r in routed)
+            self.program = _generate(self.rules, self.variables, self.filter_keys)
+            self._code = compile(self.program.source, "<cpq policy>", "exec")
+        else:
+            import marshal
+            import pickle
+
+            conditions, self.program, code = pickle.loads(frozen)
+            self.rules = tuple(_CompiledRule(r, None, c) for r, c in zip(routed, conditions, strict=True))
+            self._code = marshal.loads(code)
         self._finish()
+
+    def freeze(self) -> bytes:
+        """The compiled form without the policy: conditions, generated source and its bytecode."""
+        import marshal
+        import pickle
+
+        return pickle.dumps(([cr.conditions for cr in self.rules], self.program, marshal.dumps(self._code)),
+                            protocol=pickle.HIGHEST_PROTOCOL)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return CompiledPolicy, (self.policy, self.freeze())
 
     def _finish(self) -> None:
         """What is derived from the rest: computed on construction and again after unpickling."""
@@ -179,12 +195,13 @@ class CompiledPolicy:
         }
         self.tested_names = tuple(sorted({n for names in self.condition_names.values() for _, ns in names
                                           for n in ns} - policy.variables.keys()))
-        namespace: dict[str, Any] = {**SOURCE_HELPERS, "K": self.program.constants, "_aggregate": _aggregate}
+        namespace: dict[str, Any] = {**SOURCE_HELPERS, "K": self.program.constants, "_aggregate": _aggregate,
+                                     "_c": _record_condition}
         # The text is SourceWriter's: the author's literals and names are constants K[i], never code.
-        exec(compile(self.program.source, "<cpq policy>", "exec"), namespace)
+        exec(self._code, namespace)
         self._variables: Callable[[list[dict[str, Any]]], dict[str, Any]] = namespace["variables"]
         self._evaluate: Callable[[dict[str, Any]], list[int]] = namespace["evaluate"]
-        self._traced: tuple[Callable[[dict[str, Any], list[TraceEntry]], bool], ...] = namespace["traced"]
+        self._traced: tuple[Callable[[dict[str, Any], list[ConditionResult]], bool], ...] = namespace["traced"]
         # A rule that does not fire has the same result for every quote: made once.
         self._quiet = tuple(RuleResult(cr.rule.id, cr.rule.description, cr.rule.chain, cr.rule.step, False, True, ())
                             for cr in self.rules)
@@ -197,15 +214,6 @@ class CompiledPolicy:
     def filters(self) -> dict[str, Compiled]:
         """Each variable filter as a closure (routing uses the generated pass instead)."""
         return {key: compile_expression(parse(key)) for key in self.filter_keys}
-
-    def __getstate__(self) -> dict[str, Any]:
-        return {"policy": self.policy, "rules": self.rules, "filter_keys": self.filter_keys,
-                "variables": self.variables, "program": self.program}
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.policy, self.rules, self.filter_keys = state["policy"], state["rules"], state["filter_keys"]
-        self.variables, self.program = state["variables"], state["program"]
-        self._finish()
 
 
 def _generate(rules: tuple[_CompiledRule, ...], variables: tuple[_CompiledVariable, ...],
@@ -224,7 +232,10 @@ def _generate(rules: tuple[_CompiledRule, ...], variables: tuple[_CompiledVariab
     out.append("    return hits")
     # r<i>(v, T): rule i's `when`, appending each condition evaluated to T (for the reasons).
     for i, cr in enumerate(rules):
-        writer.begin("v", trace="T")
+        by_number = cr.conditions
+        # Each condition's fixed fields (number, source, op, tested_expr) are a constant of the code.
+        writer.begin("v", trace="T", label=lambda n, by_number=by_number: (  # type: ignore[misc]
+            n, by_number[n].source, by_number[n].op, by_number[n].tested))
         test = writer.boolean(cr.expr.tree.body, cr.expr.source.strip())
         out.append(f"def r{i}(v, T):")
         out += [f"    {stmt}" for stmt in writer.prologue()]
@@ -357,9 +368,9 @@ def route(compiled: CompiledPolicy, quote: Quote, *, explain: bool = False, reas
             continue
         conditions: tuple[ConditionResult, ...] = ()
         if reasons:  # the conditions as evaluated, short-circuiting as `and`/`or` do
-            trace: list[TraceEntry] = []
-            traced[i](env_values, trace)
-            conditions = _conditions(cr, trace)
+            recorded: list[ConditionResult] = []
+            traced[i](env_values, recorded)
+            conditions = tuple(recorded)
         results[i] = RuleResult(rule.id, rule.description, rule.chain, rule.step, True, True, conditions)
         fired.append((cr, conditions))
     for i in compiled._windowed_indices:  # not effective on the quote's date: never fires
@@ -395,6 +406,13 @@ def _path(compiled: CompiledPolicy, quote: Quote, env_values: dict[str, Any], re
     status = PathStatus.APPROVAL_REQUIRED if human else PathStatus.NO_APPROVAL_REQUIRED
     return ApprovalPath(quote.id, policy.content_hash, status, chains, tuple(results),
                         tuple(missing_value_warnings(compiled, env_values)))
+
+
+def _record_condition(trace: list[ConditionResult], label: tuple[int, str, str, str], tested: Any, against: Any,
+                      result: bool) -> bool:
+    """What generated code calls for each condition it evaluates of a fired rule."""
+    trace.append(tuple.__new__(ConditionResult, (*label, tested, against, result)))
+    return result
 
 
 def _conditions(cr: _CompiledRule, trace: list[TraceEntry]) -> tuple[ConditionResult, ...]:
@@ -524,8 +542,27 @@ def _known_user(policy: Policy, rule: Rule, ref: str, user_id: str, what: str = 
 # -------------------------------------------------------------------------------- presenting
 
 
+# Decimals shown (and put in JSON) again and again, keyed by their exact text: str() tells
+# 1.50 from 1.5, which compare equal but display alike only by chance of the rules below.
+_DISPLAYED: dict[str, str] = {}
+_JSON_TEXT: dict[str, str] = {}
+_CACHE_LIMIT = 20_000
+
+
 def display_value(value: Any) -> str:
     """A value as people read it: decimals without float noise, at most 2 places when longer."""
+    if type(value) is Decimal:
+        key = str(value)
+        shown = _DISPLAYED.get(key)
+        if shown is None:
+            if len(_DISPLAYED) > _CACHE_LIMIT:
+                _DISPLAYED.clear()
+            shown = _DISPLAYED[key] = _display_value(value)
+        return shown
+    return _display_value(value)
+
+
+def _display_value(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if value is None:
@@ -550,11 +587,20 @@ def describe_reason(conditions: Iterable[ConditionResult]) -> str:
     for c in conditions:
         if not c.result:
             continue
-        if c.tested_expr.replace(".", "").replace("_", "").isalnum() and not c.tested_expr[0].isdigit():
-            parts.append(f"{c.source} (is {display_value(c.tested)})")
-        else:
-            parts.append(f"{c.source} ({c.tested_expr} is {display_value(c.tested)})")
+        head = _REASON_HEADS.get((c.source, c.tested_expr))
+        if head is None:
+            if c.tested_expr.replace(".", "").replace("_", "").isalnum() and not c.tested_expr[0].isdigit():
+                head = f"{c.source} (is "
+            else:
+                head = f"{c.source} ({c.tested_expr} is "
+            if len(_REASON_HEADS) > _CACHE_LIMIT:
+                _REASON_HEADS.clear()
+            _REASON_HEADS[(c.source, c.tested_expr)] = head
+        parts.append(f"{head}{display_value(c.tested)})")
     return "; ".join(parts) if parts else "condition met"
+
+
+_REASON_HEADS: dict[tuple[str, str], str] = {}
 
 
 def json_value(value: Any) -> Any:
@@ -563,7 +609,14 @@ def json_value(value: Any) -> Any:
     if kind is str or value is None or kind is bool:
         return value
     if kind is Decimal:
-        return format(value.normalize(), "f") if value == value.to_integral_value() else format(value, "f")
+        key = str(value)
+        text = _JSON_TEXT.get(key)
+        if text is None:
+            if len(_JSON_TEXT) > _CACHE_LIMIT:
+                _JSON_TEXT.clear()
+            text = _JSON_TEXT[key] = (format(value.normalize(), "f") if value == value.to_integral_value()
+                                      else format(value, "f"))
+        return text
     if isinstance(value, list):
         return [json_value(v) for v in value]
     if isinstance(value, dict):

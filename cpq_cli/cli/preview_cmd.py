@@ -63,11 +63,10 @@ def preview(
     from cpq_cli.config import resolve_policy_dir
     from cpq_cli.parallel import default_jobs
     from cpq_cli.preview import expand_quote_args
-    from cpq_cli.routing import compile_policy
-    from cpq_cli.services.policy import load_policy
+    from cpq_cli.services.policy import compiled_policy, load_policy
 
     policy = load_policy(resolve_policy_dir(policies))
-    compiled = compile_policy(policy)
+    compiled = compiled_policy(policy)
     paths = expand_quote_args(quotes)
     if len(paths) == 1 and len(quotes) == 1 and Path(quotes[0]).is_file():
         _single(compiled, paths[0], fmt, explain, fail_on, journal)
