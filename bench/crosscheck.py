@@ -117,6 +117,12 @@ def main() -> None:
     data["variables"]["hardware_total"]["where"] = "family == 'Hardware' and kind != 'one_time'"
     policy_file.write_text(json.dumps(data))
     git(repo, "commit", "-q", "-am", "v2")
+    for rule in data["rules"][1::9]:  # v3: rules only, the variables as in v2 (shared by both revisions)
+        rule["when"] = rule["when"].replace(">= 1", ">= 3")
+        rule["chain"] = "c0"
+    data["rules"].append({"id": "new-rule", "when": "margin_pct < 40", "approvers": ["boss"], "chain": "c1", "step": 2})
+    policy_file.write_text(json.dumps(data))
+    git(repo, "commit", "-q", "-am", "v3")
 
     examples = sorted((ROOT / "examples" / "quotes").glob("*.json"))
     bundled = str(ROOT / "policies")
@@ -128,6 +134,8 @@ def main() -> None:
         (["preview", "quotes", "--format", "mermaid"], repo),
         (["impact", "--base", "HEAD~1", "--format", "json"], repo),
         (["impact", "--base", "HEAD~1", "--format", "markdown"], repo),
+        (["impact", "--base", "HEAD~2", "--head", "HEAD~1", "--format", "json"], repo),
+        (["impact", "--base", "HEAD~2", "--format", "json"], repo),
         (["preview", str(ROOT / "examples" / "quotes"), "--format", "json", "--policies", bundled], ROOT),
         (["test"], ROOT),
     ]
@@ -155,6 +163,8 @@ def main() -> None:
         differences += not same
         size = len(outputs[1][1])
         print(f"{'same' if same else 'DIFFERENT':9}  exit {outputs[1][0]}  {size:>10,} bytes  cpq {' '.join(command)}")
+        if outputs[1][0] and not outputs[1][1] and "E-" not in " ".join(command):  # a command that did nothing
+            print(f"    {outputs[1][2].decode(errors='replace').strip()[:300]}")
         if not same:
             for part, (a, b) in zip(("exit", "stdout", "stderr"), zip(outputs[0], outputs[1], strict=True),
                                     strict=True):

@@ -244,6 +244,22 @@ def _generate(rules: tuple[_CompiledRule, ...], variables: tuple[_CompiledVariab
     return Program("\n".join(out) + "\n", tuple(writer.constants))
 
 
+def rules_evaluator(compiled: CompiledPolicy, indices: list[int]) -> Callable[[dict[str, Any]], list[int]]:
+    """A function like rule_hits that evaluates only the rules at `indices` (ascending), giving
+    the indices of those that hold: generated like the policy's own, for the rules that changed."""
+    writer = SourceWriter()
+    writer.begin("v")
+    conditions = [(i, writer.boolean(compiled.rules[i].expr.tree.body, compiled.rules[i].expr.source.strip()))
+                  for i in indices]
+    out = ["def evaluate(v):", *(f"    {stmt}" for stmt in writer.prologue()), "    hits = []"]
+    out += [f"    if {test}:\n        hits.append({i})" for i, test in conditions]
+    out.append("    return hits")
+    namespace: dict[str, Any] = {**SOURCE_HELPERS, "K": tuple(writer.constants)}
+    exec(compile("\n".join(out) + "\n", "<cpq rules>", "exec"), namespace)  # SourceWriter's text only
+    evaluate: Callable[[dict[str, Any]], list[int]] = namespace["evaluate"]
+    return evaluate
+
+
 def compile_policy(policy: Policy) -> CompiledPolicy:
     return CompiledPolicy(policy)
 
@@ -358,10 +374,22 @@ def route(compiled: CompiledPolicy, quote: Quote, *, explain: bool = False, reas
     env_values = values if values is not None else quote_env_values(compiled, quote)
     if explain:
         return _route_explained(compiled, quote, env_values)
+    return route_hits(compiled, quote, env_values, compiled._evaluate(env_values), reasons=reasons)
+
+
+def rule_hits(compiled: CompiledPolicy, values: dict[str, Any]) -> list[int]:
+    """The indices (into compiled.rules, ascending) of the rules whose `when` holds for `values`."""
+    return compiled._evaluate(values)
+
+
+def route_hits(compiled: CompiledPolicy, quote: Quote, env_values: dict[str, Any], hits: Iterable[int], *,
+               reasons: bool = True) -> ApprovalPath:
+    """route() once the rules whose `when` holds are known (ascending indices into compiled.rules):
+    `cpq impact` works them out for two revisions at once, evaluating shared rules once."""
     results = list(compiled._quiet)
     fired: list[tuple[_CompiledRule, tuple[ConditionResult, ...]]] = []
     rules, windowed, traced = compiled.rules, compiled._windowed, compiled._traced
-    for i in compiled._evaluate(env_values):
+    for i in hits:
         cr = rules[i]
         rule = cr.rule
         if windowed[i] and not rule.effective_on(quote.date):
