@@ -10,7 +10,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
-from collections.abc import Callable
 from decimal import Decimal
 from json.encoder import encode_basestring as _encode_string  # what json.dumps(ensure_ascii=False) uses
 from pathlib import Path
@@ -106,12 +105,10 @@ def canonical_json_v2(data: Any) -> str:
     The same text (a test compares the two on generated values), without building the tagged
     tree: the hash of every previewed quote is computed, so this runs for every one of them.
     """
-    out: list[str] = []
     try:
-        _encode_tagged(data, out.append)
-    except _Unusual:
+        return _encode_tagged(data)
+    except (_Unusual, TypeError):  # TypeError: an unhashable leaf (a signalling NaN) for the memo
         return json.dumps(_tagged(data), separators=(",", ":"), ensure_ascii=False)
-    return "".join(out)
 
 
 class _Unusual(Exception):
@@ -121,66 +118,68 @@ class _Unusual(Exception):
 # Encoded pieces of values met again and again across a batch (line ids, products, families,
 # small numbers). Keyed by value: equal ints and Decimals are one number and encode alike, so
 # sharing a slot is right; floats and booleans never enter (0.1 == Decimal(0.1) exactly, True == 1).
-_PIECES: dict[Any, str] = {}
+_NUMBERS: dict[Any, str] = {}
+_STRINGS: dict[str, str] = {}
+_KEYS: dict[str, str] = {}
 _PIECES_LIMIT = 50_000
 
 
-def _piece_of_number(value: int | Decimal) -> str:
+def _number_piece(value: int | Decimal) -> str:
     number = Decimal(value)
     if number.is_finite():
         number = number.normalize() if number else Decimal(0)
-    return '["num","' + (f"{number:E}" if number.is_finite() else str(number)) + '"]'
+    piece = '["num","' + (f"{number:E}" if number.is_finite() else str(number)) + '"]'
+    if len(_NUMBERS) > _PIECES_LIMIT:
+        _NUMBERS.clear()
+    _NUMBERS[value] = piece
+    return piece
 
 
-def _encode_tagged(value: Any, write: Callable[[str], Any]) -> None:
-    kind = type(value)
-    if kind is str or kind is int or kind is Decimal:
-        piece = _PIECES.get(value) if kind is not str else _STRINGS.get(value)
-        if piece is None:
-            piece = '["str",' + _encode_string(value) + "]" if kind is str else _piece_of_number(value)
-            cache = _STRINGS if kind is str else _PIECES
-            if len(cache) > _PIECES_LIMIT:
-                cache.clear()
-            cache[value] = piece
-        write(piece)
-    elif kind is dict:
-        write('["obj",[')
-        first = True
-        for key in sorted(value):  # str keys: sorting by str(key) is sorting by key
-            if type(key) is not str:
-                raise _Unusual
-            write('["' if first else ',["')
-            first = False
-            write(_KEYS.get(key) or _key_piece(key))
-            _encode_tagged(value[key], write)
-            write("]")
-        write("]]")
-    elif kind is list:
-        write('["list",[')
-        for i, item in enumerate(value):
-            if i:
-                write(",")
-            _encode_tagged(item, write)
-        write("]]")
-    elif value is None:
-        write('["null"]')
-    elif kind is bool:
-        write('["bool",true]' if value else '["bool",false]')
-    else:
-        raise _Unusual
-
-
-_STRINGS: dict[str, str] = {}
-_KEYS: dict[str, str] = {}
+def _string_piece(value: str) -> str:
+    piece = '["str",' + _encode_string(value) + "]"
+    if len(_STRINGS) > _PIECES_LIMIT:
+        _STRINGS.clear()
+    _STRINGS[value] = piece
+    return piece
 
 
 def _key_piece(key: str) -> str:
-    """A key as `k",` (after the caller's `["`): encode_basestring quotes it, so drop the first quote."""
-    piece = _encode_string(key)[1:] + ","
+    """A key with what precedes and follows it: `["key",`."""
+    piece = "[" + _encode_string(key) + ","
     if len(_KEYS) > _PIECES_LIMIT:
         _KEYS.clear()
     _KEYS[key] = piece
     return piece
+
+
+def _encode_tagged(value: Any) -> str:
+    kind = type(value)
+    if kind is dict:
+        parts = []
+        for key in sorted(value):  # str keys: sorting by str(key) is sorting by key
+            if type(key) is not str:
+                raise _Unusual
+            item = value[key]
+            t = type(item)  # the leaves inline: most values of a quote are
+            if t is str:
+                piece = _STRINGS.get(item) or _string_piece(item)
+            elif t is int or t is Decimal:
+                piece = _NUMBERS.get(item) or _number_piece(item)
+            else:
+                piece = _encode_tagged(item)
+            parts.append((_KEYS.get(key) or _key_piece(key)) + piece + "]")
+        return '["obj",[' + ",".join(parts) + "]]"
+    if kind is str:
+        return _STRINGS.get(value) or _string_piece(value)
+    if kind is int or kind is Decimal:
+        return _NUMBERS.get(value) or _number_piece(value)
+    if kind is list:
+        return '["list",[' + ",".join([_encode_tagged(item) for item in value]) + "]]"
+    if value is None:
+        return '["null"]'
+    if kind is bool:
+        return '["bool",true]' if value else '["bool",false]'
+    raise _Unusual
 
 
 def content_hash(data: Any) -> str:

@@ -182,7 +182,28 @@ def _dump(value: Any) -> str:
 
 
 def _strings(values: Any) -> str:
-    return "[" + ", ".join([_dump(v) for v in values]) + "]"
+    try:  # ids, reasons, references: strings, so the C encoder does the lot
+        return "[" + ", ".join(map(_encode, values)) + "]"
+    except TypeError:
+        return "[" + ", ".join([_dump(v) for v in values]) + "]"
+
+
+_VALUE_TEXT: dict[str, str] = {}
+
+
+def _value_text(value: Any) -> str:
+    """_dump(json_value(value)); a Decimal's by its exact text, memoised (tested values repeat)."""
+    if type(value) is Decimal:
+        key = str(value)
+        text = _VALUE_TEXT.get(key)
+        if text is None:
+            if len(_VALUE_TEXT) > 20_000:
+                _VALUE_TEXT.clear()
+            text = _VALUE_TEXT[key] = _dump(json_value(value))
+        return text
+    if type(value) is str:
+        return _encode(value)
+    return _dump(json_value(value))
 
 
 def _rule_text(r: RuleResult) -> str:
@@ -198,7 +219,7 @@ def _rule_text(r: RuleResult) -> str:
         if condition is None:
             head_of = {"source": c.source, "op": c.op, "tested_expr": c.tested_expr}
             condition = _CONDITION_HEADS[key] = json.dumps(head_of, ensure_ascii=False)[:-1] + ', "tested": '
-        parts.append(f"{condition}{_dump(json_value(c.tested))}, \"against\": {_dump(json_value(c.against))}, "
+        parts.append(f"{condition}{_value_text(c.tested)}, \"against\": {_value_text(c.against)}, "
                      f"\"result\": {'true' if c.result else 'false'}}}")
     return head + ", ".join(parts) + "]}"
 
