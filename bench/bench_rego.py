@@ -14,7 +14,9 @@ round by round so that the machine's drift hits all three alike:
 - one Python process that only `json.load`s every file (the floor of reading the corpus).
 
 Then it checks that cpq and regorus agree on every quote (fired rules, every chain/step/approver,
-status) and prints the medians and the ratios. Targets: cpq <= 0.8x regorus, <= 5x json.load.
+status) and prints the medians and the ratios, of wall time (the targets: cpq <= 0.8x regorus,
+<= 5x json.load) and of CPU time (user + system, every process: cpq's workers included), which a
+machine shared with other work disturbs less.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import argparse
 import json
 import os
 import random
+import resource
 import shutil
 import statistics
 import subprocess
@@ -59,14 +62,17 @@ for name in sorted(n for n in os.listdir(corpus) if n.endswith(".json")):
 """
 
 
-def timed(cmd: list[str], env: dict[str, str], stdout: Path | None = None) -> float:
+def timed(cmd: list[str], env: dict[str, str], stdout: Path | None = None) -> tuple[float, float]:
+    """(wall seconds, CPU seconds of the process and its children: user + system)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     with open(stdout or os.devnull, "w") as out:
         done = subprocess.run(cmd, env=env, stdout=out, stderr=subprocess.PIPE, text=True, check=False)
     elapsed = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if done.returncode not in (0, 1):
         sys.exit(f"{cmd[:3]} failed: {done.stderr[-2000:]}")
-    return elapsed
+    return elapsed, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
 def agree(cpq_out: Path, rego_out: Path) -> tuple[int, list[str]]:
@@ -112,7 +118,8 @@ def main() -> None:
     subprocess.run([cpq, "lint", str(work / "policy")], env=env, capture_output=True, check=False)
 
     print(f"{args.rules} rules, 20 lines per quote, {args.rounds} rounds, medians (s); {os.cpu_count()} CPUs")
-    print(f"{'quotes':>7}  {'cpq':>7}  {'regorus':>7}  {'json.load':>9}  {'cpq/regorus':>11}  {'cpq/json':>8}  agree")
+    print(f"{'quotes':>7}  {'cpq':>7}  {'regorus':>7}  {'json.load':>9}  {'cpq/regorus':>11}  {'cpq/json':>8}  "
+          "time  agree")
     for count in args.quotes:
         corpus = work / f"quotes{count}"
         corpus.mkdir()
@@ -124,20 +131,21 @@ def main() -> None:
                     str(corpus), str(rego_out)]
         json_cmd = [sys.executable, "-c", JSON_CHILD, str(corpus)]
         timed(cpq_cmd, env)  # warms the policy cache and the page cache
-        times: dict[str, list[float]] = {"cpq": [], "regorus": [], "json": []}
+        times: dict[str, list[tuple[float, float]]] = {"cpq": [], "regorus": [], "json": []}
         for _ in range(args.rounds):
             times["cpq"].append(timed(cpq_cmd, env, cpq_out))
             times["regorus"].append(timed(rego_cmd, env))
             times["json"].append(timed(json_cmd, env))
-        med = {k: statistics.median(v) for k, v in times.items()}
         compared, problems = agree(cpq_out, rego_out)
         verdict = f"{compared - len(problems)}/{compared}"
-        print(f"{count:>7}  {med['cpq']:>7.3f}  {med['regorus']:>7.3f}  {med['json']:>9.3f}  "
-              f"{med['cpq'] / med['regorus']:>10.2f}x  {med['cpq'] / med['json']:>7.2f}x  {verdict}")
-        ratios = [c / r for c, r in zip(times["cpq"], times["regorus"], strict=True)]
-        json_ratios = [c / j for c, j in zip(times["cpq"], times["json"], strict=True)]
-        print(f"{'':>7}  per round: cpq/regorus {', '.join(f'{r:.2f}' for r in ratios)}; "
-              f"cpq/json {', '.join(f'{r:.2f}' for r in json_ratios)}")
+        for what, at in (("wall", 0), ("cpu", 1)):
+            med = {k: statistics.median(t[at] for t in v) for k, v in times.items()}
+            print(f"{count:>7}  {med['cpq']:>7.3f}  {med['regorus']:>7.3f}  {med['json']:>9.3f}  "
+                  f"{med['cpq'] / med['regorus']:>10.2f}x  {med['cpq'] / med['json']:>7.2f}x  {what}  {verdict}")
+            ratios = [c[at] / r[at] for c, r in zip(times["cpq"], times["regorus"], strict=True)]
+            json_ratios = [c[at] / j[at] for c, j in zip(times["cpq"], times["json"], strict=True)]
+            print(f"{'':>7}  per round: cpq/regorus {', '.join(f'{r:.2f}' for r in ratios)}; "
+                  f"cpq/json {', '.join(f'{r:.2f}' for r in json_ratios)}")
         for problem in problems[:5]:
             print(f"  disagree: {problem}")
     if args.keep:

@@ -516,10 +516,19 @@ def _fast_date(value: Any) -> dt.date:
     raise _Unsure
 
 
+_AMOUNTS: dict[str, Decimal] = {}  # prices repeat across a batch: "1200.00" read once
+
+
 def _fast_money(raw: Any, converted: Any) -> Decimal:
     if type(raw) is str:
+        amount = _AMOUNTS.get(raw)
+        if amount is not None:
+            return amount
         if _MONEY.fullmatch(raw):
-            return Decimal(raw)
+            if len(_AMOUNTS) > 50_000:
+                _AMOUNTS.clear()
+            amount = _AMOUNTS[raw] = Decimal(raw)
+            return amount
         raise _Unsure
     if type(converted) is Decimal and converted.is_finite() and -MONEY_LIMIT < converted < MONEY_LIMIT \
             and _places_ok(converted):
@@ -576,6 +585,9 @@ def _parse_fast(data: Any, source: str, checks: int) -> Quote | None:
     return _quote(data, source, quote_id, owner, currency, quote_date, start, lines, values)
 
 
+_SMALL = {i: Decimal(i) for i in range(-100, 1001)}  # quantities, discounts, terms (Decimals are immutable)
+
+
 def _fast_line(raw: Any, seen: set[str], checks: int) -> Line:
     if type(raw) is not dict or not raw.keys() >= _LINE_REQUIRED:
         raise _Unsure
@@ -587,9 +599,12 @@ def _fast_line(raw: Any, seen: set[str], checks: int) -> Line:
             if text_checks and _bad_string(value, checks):
                 raise _Unsure
         elif kind is int:
-            if checks and not -_NUMBER_LIMIT < value < _NUMBER_LIMIT:
-                raise _Unsure
-            values[key] = Decimal(value)
+            number = _SMALL.get(value)
+            if number is None:
+                if checks and not -_NUMBER_LIMIT < value < _NUMBER_LIMIT:
+                    raise _Unsure
+                number = Decimal(value)
+            values[key] = number
         elif value is not None and kind is not bool:
             values[key] = _convert(value, checks)
     if checks and (max(map(len, raw)) > 200 or (text_checks and any(_bad_string(k, checks) for k in raw))):
@@ -633,8 +648,9 @@ def load_quote(path: Path) -> Quote:
 
     shown = display_path(path)
     try:
-        raw = path.read_bytes() if path.stat().st_size <= MAX_FILE_BYTES else b""
-        text = raw.decode("utf-8")
+        with open(path, "rb") as fh:
+            raw = fh.read(MAX_FILE_BYTES + 1)
+        text = raw.decode("utf-8") if len(raw) <= MAX_FILE_BYTES else ""  # too long: the reader says so
     except (OSError, ValueError):
         text = None
     if text is not None and len(text) < MAX_NODES:  # fewer characters than the limit's values
