@@ -133,10 +133,16 @@ class _CompiledVariable(NamedTuple):
 
 
 class Program(NamedTuple):
-    """The policy's generated Python: source text and the constants it refers to as K[i]."""
+    """The policy's generated Python: source text and the constants it refers to as K[i].
+
+    `source` (variables and evaluate) is compiled with the policy; each rule's recording function
+    in `traced` only when that rule first fires with reasons shown, as most commands route one
+    quote, where a few rules fire.
+    """
 
     source: str
     constants: tuple[Any, ...]
+    traced: tuple[str, ...] = ()
 
 
 class CompiledPolicy:
@@ -199,9 +205,10 @@ class CompiledPolicy:
                                      "_c": _record_condition}
         # The text is SourceWriter's: the author's literals and names are constants K[i], never code.
         exec(self._code, namespace)
+        self._namespace = namespace
         self._variables: Callable[[list[dict[str, Any]]], dict[str, Any]] = namespace["variables"]
         self._evaluate: Callable[[dict[str, Any]], list[int]] = namespace["evaluate"]
-        self._traced: tuple[Callable[[dict[str, Any], list[ConditionResult]], bool], ...] = namespace["traced"]
+        self._traced: list[Callable[[dict[str, Any], list[ConditionResult]], bool] | None] = [None] * len(self.rules)
         # A rule that does not fire has the same result for every quote: made once.
         self._quiet = tuple(RuleResult(cr.rule.id, cr.rule.description, cr.rule.chain, cr.rule.step, False, True, ())
                             for cr in self.rules)
@@ -209,6 +216,14 @@ class CompiledPolicy:
                                for cr in self.rules)
         self._static = static_approvers(policy)
         self._windowed_indices = tuple(i for i, windowed in enumerate(self._windowed) if windowed)
+
+    def _recorder(self, index: int) -> Callable[[dict[str, Any], list[ConditionResult]], bool]:
+        """Rule `index`'s recording function, compiled the first time it is needed."""
+        found = self._traced[index]
+        if found is None:
+            exec(compile(self.program.traced[index], "<cpq rule>", "exec"), self._namespace)  # SourceWriter's
+            found = self._traced[index] = self._namespace[f"r{index}"]
+        return found
 
     @property
     def filters(self) -> dict[str, Compiled]:
@@ -231,17 +246,16 @@ def _generate(rules: tuple[_CompiledRule, ...], variables: tuple[_CompiledVariab
     out += [f"    if {test}:\n        hits.append({i})" for i, test in enumerate(conditions)]
     out.append("    return hits")
     # r<i>(v, T): rule i's `when`, appending each condition evaluated to T (for the reasons).
+    traced = []
     for i, cr in enumerate(rules):
         by_number = cr.conditions
         # Each condition's fixed fields (number, source, op, tested_expr) are a constant of the code.
         writer.begin("v", trace="T", label=lambda n, by_number=by_number: (  # type: ignore[misc]
             n, by_number[n].source, by_number[n].op, by_number[n].tested))
         test = writer.boolean(cr.expr.tree.body, cr.expr.source.strip())
-        out.append(f"def r{i}(v, T):")
-        out += [f"    {stmt}" for stmt in writer.prologue()]
-        out.append(f"    return {test}")
-    out.append(f"traced = ({''.join(f'r{i}, ' for i in range(len(rules)))})")
-    return Program("\n".join(out) + "\n", tuple(writer.constants))
+        traced.append("\n".join([f"def r{i}(v, T):", *(f"    {stmt}" for stmt in writer.prologue()),
+                                 f"    return {test}", ""]))
+    return Program("\n".join(out) + "\n", tuple(writer.constants), tuple(traced))
 
 
 def rules_evaluator(compiled: CompiledPolicy, indices: list[int]) -> Callable[[dict[str, Any]], list[int]]:
@@ -389,6 +403,7 @@ def route_hits(compiled: CompiledPolicy, quote: Quote, env_values: dict[str, Any
     results = list(compiled._quiet)
     fired: list[tuple[_CompiledRule, tuple[ConditionResult, ...]]] = []
     rules, windowed, traced = compiled.rules, compiled._windowed, compiled._traced
+    recorder = compiled._recorder
     for i in hits:
         cr = rules[i]
         rule = cr.rule
@@ -397,7 +412,7 @@ def route_hits(compiled: CompiledPolicy, quote: Quote, env_values: dict[str, Any
         conditions: tuple[ConditionResult, ...] = ()
         if reasons:  # the conditions as evaluated, short-circuiting as `and`/`or` do
             recorded: list[ConditionResult] = []
-            traced[i](env_values, recorded)
+            (traced[i] or recorder(i))(env_values, recorded)
             conditions = tuple(recorded)
         results[i] = RuleResult(rule.id, rule.description, rule.chain, rule.step, True, True, conditions)
         fired.append((cr, conditions))
