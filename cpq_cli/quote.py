@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import re
 from decimal import Decimal
 from json.encoder import encode_basestring as _encode_string  # what json.dumps(ensure_ascii=False) uses
@@ -648,9 +649,8 @@ def load_quote(path: Path) -> Quote:
 
     shown = display_path(path)
     try:
-        with open(path, "rb") as fh:
-            raw = fh.read(MAX_FILE_BYTES + 1)
-        text = raw.decode("utf-8") if len(raw) <= MAX_FILE_BYTES else ""  # too long: the reader says so
+        with open(path, "rb") as fh:  # too long: "", and the located reader below says so
+            text = fh.read().decode("utf-8") if os.fstat(fh.fileno()).st_size <= MAX_FILE_BYTES else ""
     except (OSError, ValueError):
         text = None
     if text is not None and len(text) < MAX_NODES:  # fewer characters than the limit's values
