@@ -854,8 +854,7 @@ class SourceWriter:
             tested = f"({t} := {left})" if left is not None else t
             if self.trace is None:
                 return self._against_constant(ops[0], t, const, left)
-            # Recording runs for fired rules only: compare() alone, which the fast form agrees with.
-            against = f"_cmp({self.constant(ops[0])}, {t}, {self.constant(const)})"
+            against = self._against_constant(ops[0], t, const, None)
             return self._record(indices[0], tested, self.constant(const), against)
         operands = [node.left, *node.comparators]
         # Like the closure: each operand evaluated once, the chain stops at the first false pair.

@@ -14,6 +14,7 @@ from typing import Any, NamedTuple
 
 from cpq_cli.errors import RoutingError
 from cpq_cli.expressions import (
+    LITERAL_NAMES,
     SOURCE_HELPERS,
     Compiled,
     Condition,
@@ -313,7 +314,7 @@ def _generate_variables(writer: SourceWriter, variables: tuple[_CompiledVariable
         if field not in fields:
             fields[field] = f"x{len(fields)}"
         x = fields[field]
-        value_test = f"isinstance({x}, _Decimal)"
+        value_test = f"(type({x}) is _Decimal or isinstance({x}, _Decimal))"
         if function in (Aggregate.SUM, Aggregate.AVG, Aggregate.COUNT):
             init += [f"a{i} = _Decimal(0)", f"c{i} = 0"]
             step = f"c{i} += 1" if function is Aggregate.COUNT else f"a{i} = a{i} + {x}; c{i} += 1"
@@ -332,12 +333,49 @@ def _generate_variables(writer: SourceWriter, variables: tuple[_CompiledVariable
         out += [f"        {stmt}" for stmt in writer.prologue()]
         out += [f"        {x} = g({writer.constant(field)})" for field, x in fields.items()]
         out += [f"        {stmt}" for stmt in body[None]]
+        # `family == 'Hardware'`, `family == 'Software'`...: a text equals at most one of them, so
+        # when the field holds text they are tested as one if/elif chain (otherwise as written).
+        groups: dict[str, list[tuple[str, str]]] = {}
         for key in filter_keys:
-            if body[key]:
+            if body[key] and (equal := _text_equality(key)) is not None and equal[1] not in (
+                    c for _, c in groups.get(equal[0], ())):
+                groups.setdefault(equal[0], []).append((key, equal[1]))
+        grouped = {key for members in groups.values() if len(members) > 1 for key, _ in members}
+        for path, members in groups.items():
+            if len(members) < 2:
+                continue
+            local = writer.locals[path]
+            out.append(f"        if type({local}) is str:")
+            for n, (key, text) in enumerate(members):
+                out.append(f"            {'if' if n == 0 else 'elif'} {local} == {writer.constant(text)}:")
+                out += [f"                {stmt}" for stmt in body[key]]
+            out.append("        else:")
+            for key, _ in members:
+                out.append(f"            if {tests[key]}:")
+                out += [f"                {stmt}" for stmt in body[key]]
+        for key in filter_keys:
+            if body[key] and key not in grouped:
                 out.append(f"        if {tests[key]}:")
                 out += [f"            {stmt}" for stmt in body[key]]
     names = [f"{writer.constant(cv.variable.id)}: {value}" for cv, value in zip(variables, result, strict=True)]
     out.append("    return {" + ", ".join(names) + "}")
+
+
+def _text_equality(source: str) -> tuple[str, str] | None:
+    """(field path, text) for a `where` that is exactly `field == 'text'`, else None."""
+    import ast
+
+    body = parse(source).tree.body
+    if isinstance(body, ast.Compare) and len(body.ops) == 1 and isinstance(body.ops[0], ast.Eq) \
+            and isinstance(body.comparators[0], ast.Constant) and type(body.comparators[0].value) is str:
+        left = body.left
+        parts = []
+        while isinstance(left, ast.Attribute):
+            parts.append(left.attr)
+            left = left.value
+        if isinstance(left, ast.Name) and left.id not in LITERAL_NAMES and left.id not in ("True", "False", "None"):
+            return ".".join([left.id, *reversed(parts)]), body.comparators[0].value
+    return None
 
 
 def _aggregate(variable: Variable, lines: list[dict[str, Any]]) -> Any:

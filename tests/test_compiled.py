@@ -131,6 +131,8 @@ def _random_quote(rng: random.Random, lines: int) -> dict[str, Any]:
                 "discount_pct": rng.choice([0, 5, 12.5, 20, 35])}
         if rng.random() < 0.7:
             line["cost"] = f"{rng.randint(5, 400)}.00"
+        if rng.random() < 0.1:
+            del line["family"]  # no text in the field: the filters' general form
         data["lines"].append(line)
     return json.loads(json.dumps(data), parse_float=Decimal)
 
