@@ -213,6 +213,9 @@ class CompiledPolicy:
         # A rule that does not fire has the same result for every quote: made once.
         self._quiet = tuple(RuleResult(cr.rule.id, cr.rule.description, cr.rule.chain, cr.rule.step, False, True, ())
                             for cr in self.rules)
+        # ...and one that fires differs only by its conditions: RuleResult(*head, conditions).
+        self._fired_heads = tuple((cr.rule.id, cr.rule.description, cr.rule.chain, cr.rule.step, True, True)
+                                  for cr in self.rules)
         self._windowed = tuple(cr.rule.effective_from is not None or cr.rule.effective_until is not None
                                for cr in self.rules)
         self._static = static_approvers(policy)
@@ -441,7 +444,7 @@ def route_hits(compiled: CompiledPolicy, quote: Quote, env_values: dict[str, Any
     results = list(compiled._quiet)
     fired: list[tuple[_CompiledRule, tuple[ConditionResult, ...]]] = []
     rules, windowed, traced = compiled.rules, compiled._windowed, compiled._traced
-    recorder = compiled._recorder
+    recorder, fired_heads = compiled._recorder, compiled._fired_heads
     for i in hits:
         cr = rules[i]
         rule = cr.rule
@@ -452,7 +455,7 @@ def route_hits(compiled: CompiledPolicy, quote: Quote, env_values: dict[str, Any
             recorded: list[ConditionResult] = []
             (traced[i] or recorder(i))(env_values, recorded)
             conditions = tuple(recorded)
-        results[i] = RuleResult(rule.id, rule.description, rule.chain, rule.step, True, True, conditions)
+        results[i] = _new_tuple(RuleResult, (*fired_heads[i], conditions))
         fired.append((cr, conditions))
     for i in compiled._windowed_indices:  # not effective on the quote's date: never fires
         if not rules[i].rule.effective_on(quote.date):
@@ -489,10 +492,13 @@ def _path(compiled: CompiledPolicy, quote: Quote, env_values: dict[str, Any], re
                         tuple(missing_value_warnings(compiled, env_values)))
 
 
+_new_tuple = tuple.__new__  # a NamedTuple from a tuple of its fields, without its Python-level __new__
+
+
 def _record_condition(trace: list[ConditionResult], label: tuple[int, str, str, str], tested: Any, against: Any,
                       result: bool) -> bool:
     """What generated code calls for each condition it evaluates of a fired rule."""
-    trace.append(tuple.__new__(ConditionResult, (*label, tested, against, result)))
+    trace.append(_new_tuple(ConditionResult, (*label, tested, against, result)))
     return result
 
 
@@ -560,10 +566,11 @@ def _build_chains(policy: Policy, quote: Quote, values: dict[str, Any],
             approvers = []
             for (approver_id, _), (kind, rules, reasons, via) in steps[number].items():
                 group = policy.groups.get(approver_id) if kind is ApproverKind.GROUP else None
-                approvers.append(Approver(approver_id, kind, tuple(rules), tuple(reasons), tuple(via),
-                                          group.members if group else (), group.require if group else None))
-            built_steps.append(Step(number, tuple(approvers)))
-        chains.append(ChainPath(chain_id, chain.order, tuple(built_steps)))
+                approvers.append(_new_tuple(Approver, (approver_id, kind, tuple(rules), tuple(reasons), tuple(via),
+                                                       group.members if group else (),
+                                                       group.require if group else None)))
+            built_steps.append(_new_tuple(Step, (number, tuple(approvers))))
+        chains.append(_new_tuple(ChainPath, (chain_id, chain.order, tuple(built_steps))))
     return tuple(sorted(chains, key=lambda c: (c.order, c.id)))
 
 
