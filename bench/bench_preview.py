@@ -6,7 +6,8 @@
 Measures, on this machine:
 1. cold start: `cpq preview` of a 50-line quote against the example policies, in a new process,
    beside a trivial one-command Typer app run by the same interpreter (the framework's floor);
-2. evaluation: routing one 1,000-line quote against a generated 500-rule policy set;
+2. evaluation: routing one 1,000-line quote against a generated 500-rule policy set, and one
+   200-line quote against 100 rules (issue 13);
 3. batch: `cpq preview DIR --format json` over 10,000 quotes of 20 lines against 100 rules.
 """
 
@@ -152,9 +153,36 @@ def main() -> None:
                  f"target < 20 ms (quote already parsed; {fired_big} rules fire)"))
     rows.append(("  parsing that quote", f"{statistics.median(parse_times) * 1000:.1f} ms", "JSON values -> model"))
 
-    # 3. batch preview of 10,000 quotes x 20 lines against 100 rules
+    # 2b. one quote of 200 lines against 100 rules (issue 13), with and without the reasons
     policy100 = work / "policy100"
     make_policy(policy100, 100, rng)
+    compiled100 = compile_policy(load_policy(policy100, use_cache=False))
+    quote200 = parse_quote(json.loads(json.dumps(make_quote("Q-200", 200, rng)), parse_float=Decimal))
+    for label, reasons in (("with reasons", True), ("decision only", False)):
+        times = []
+        for _ in range(runs):
+            start = time.perf_counter()
+            for _ in range(20):
+                route(compiled100, quote200, reasons=reasons)
+            times.append((time.perf_counter() - start) / 20)
+        rows.append((f"route 200-line quote, 100 rules, {label}", f"{statistics.median(times) * 1000:.2f} ms",
+                     f"target <= 0.2 ms; {len(route(compiled100, quote200).fired)} rules fire"))
+    from cpq_cli.routing import CompiledPolicy
+
+    model500 = load_policy(big_policy, use_cache=False)
+    misses, hits = [], []
+    for _ in range(3):
+        start = time.perf_counter()
+        fresh = compile_policy(model500)
+        misses.append(time.perf_counter() - start)
+        frozen = fresh.freeze()
+        start = time.perf_counter()
+        CompiledPolicy(model500, frozen)
+        hits.append(time.perf_counter() - start)
+    rows.append(("compile the 500-rule policy: miss / cache hit",
+                 f"{min(misses) * 1000:.0f} / {min(hits) * 1000:.0f} ms", "best of 3; a hit thaws the compiled form"))
+
+    # 3. batch preview of 10,000 quotes x 20 lines against 100 rules
     quotes_dir = work / "quotes"
     quotes_dir.mkdir()
     for i in range(batch):
@@ -167,7 +195,6 @@ def main() -> None:
     wall = time.perf_counter() - start
     from cpq_cli.quote import load_quote
 
-    compiled100 = compile_policy(load_policy(policy100, use_cache=False))
     fired = [len(route(compiled100, load_quote(p)).fired) for p in sorted(quotes_dir.glob("*.json"))[:200]]
     rows.append((f"batch preview, {batch:,} quotes x 20 lines, 100 rules", f"{wall:.2f} s",
                  f"{batch / wall:,.0f} quotes/s; target < 10 s for 10,000; "

@@ -146,7 +146,7 @@ class _Checker:
         return ExprError(message, line, col, hint)
 
     def segment(self, node: ast.AST) -> str:
-        return ast.get_source_segment(self.source, node) or ast.unparse(node)
+        return source_segment(self.source, node) or ast.unparse(node)
 
     def check(self, node: ast.AST, depth: int) -> None:
         self.count += 1
@@ -195,7 +195,7 @@ class _Checker:
             if isinstance(node.value, str) and any("\ud800" <= ch <= "\udfff" or ch == "\x00" for ch in node.value):
                 raise self.fail(node, "a text literal may not hold a lone surrogate or a NUL character")
             if isinstance(node.value, int | float) and not isinstance(node.value, bool):
-                text = ast.get_source_segment(self.source, node) or ""
+                text = source_segment(self.source, node) or ""
                 try:
                     number = literal_number(self.source, node) if len(text) <= 40 else None
                 except (ArithmeticError, ValueError):
@@ -445,9 +445,19 @@ FUNCTION_IMPLS: dict[str, Callable[..., Any]] = {
 }
 
 
+def source_segment(source: str, node: ast.AST) -> str | None:
+    """ast.get_source_segment, without splitting the source into lines for the common case: one
+    line of ASCII, where the byte offsets ast gives are character offsets."""
+    line, end = getattr(node, "lineno", None), getattr(node, "end_lineno", None)
+    if line == 1 and end == 1 and "\n" not in source and "\r" not in source and "\f" not in source \
+            and source.isascii():
+        return source[node.col_offset:node.end_col_offset]  # type: ignore[attr-defined]
+    return ast.get_source_segment(source, node)
+
+
 def literal_number(source: str, node: ast.Constant) -> Decimal:
     """Exact value of a numeric literal, read from its source text (never through a float)."""
-    text = ast.get_source_segment(source, node) or repr(node.value)
+    text = source_segment(source, node) or repr(node.value)
     try:
         return Decimal(text)
     except ArithmeticError:
@@ -685,3 +695,191 @@ def _compile_compare(node: ast.Compare, source: str, counter: Any) -> Compiled:
         return outcome
 
     return chained
+
+
+# ------------------------------------------------------------------------ Python source
+
+# What generated source may refer to besides its constants: the engine's own helpers, so that
+# generated code and closures share one implementation of every operation.
+SOURCE_HELPERS: dict[str, Any] = {
+    "_truthy": truthy, "_cmp": compare, "_arith": arith, "_Decimal": Decimal, "_Mapping": Mapping,
+    **{f"_f_{name}": impl for name, impl in FUNCTION_IMPLS.items()},
+}
+
+
+def _record_outcome(trace: list[TraceEntry], index: int, tested: Any, against: Any, result: bool) -> bool:
+    trace.append(TraceEntry(index, tested, against, result))
+    return result
+
+
+def _record_labelled(trace: list[Any], label: tuple[Any, ...], tested: Any, against: Any, result: bool) -> bool:
+    trace.append((*label, tested, against, result))
+    return result
+
+
+SOURCE_HELPERS["_o"] = _record_outcome
+SOURCE_HELPERS["_c"] = _record_labelled  # a caller may put its own in the namespace (routing does)
+
+
+class SourceWriter:
+    """Writes checked expressions as one Python expression each, for a generated function.
+
+    The result computes what the closures compute without tracing or overrides (a property
+    test holds the two to it). Nothing the policy author wrote becomes code: every literal,
+    name and function is a constant `K[i]`, and names are read once into numbered locals
+    (`n0 = g(K[3])`) by the function's prologue, which `prologue()` returns.
+    """
+
+    def __init__(self) -> None:
+        self.constants: list[Any] = []
+        self._constant_index: dict[tuple[type, Any], int] = {}
+        self.begin("v")
+
+    def begin(self, values: str, trace: str | None = None, label: Callable[[int], Any] | None = None) -> None:
+        """Start a new function body reading names from `values`; with `trace`, every condition
+        evaluated is appended to that list as the closures' trace records it (no overrides):
+        `TraceEntry(number, tested, against, result)`, or with `label`, the tuple `label(number)`
+        followed by tested, against and result (routing makes its ConditionResult of it)."""
+        self.values = values
+        self.trace = trace
+        self.label = label
+        self.locals: dict[str, str] = {}  # dotted path -> local variable
+        self._temps = 0
+        self._conditions = 0  # numbered in the closures' (and the parser's) pre-order
+
+    def constant(self, value: Any) -> str:
+        # 1.0 and 1 are equal but print apart (1.0 + x is not 1 + x): Decimals are keyed by their text.
+        hashable = not isinstance(value, list | dict)
+        key = (type(value), str(value) if isinstance(value, Decimal) else value) if hashable else None
+        if key is not None and key in self._constant_index:
+            return f"K[{self._constant_index[key]}]"
+        self.constants.append(value)
+        if key is not None:
+            self._constant_index[key] = len(self.constants) - 1
+        return f"K[{len(self.constants) - 1}]"
+
+    def _temp(self) -> str:
+        self._temps += 1
+        return f"t{self._temps}"
+
+    def _name(self, path: str) -> str:
+        if path not in self.locals:
+            self.locals[path] = f"n{len(self.locals)}"
+        return self.locals[path]
+
+    def prologue(self) -> list[str]:
+        """Statements reading every name used into its local, as `_lookup_path` does."""
+        out = [f"g = {self.values}.get"]
+        for path, local in self.locals.items():
+            root, *rest = path.split(".")
+            out.append(f"{local} = g({self.constant(root)})")
+            for part in rest:
+                out.append(f"{local} = {local}.get({self.constant(part)}) if isinstance({local}, _Mapping) else None")
+        return out
+
+    def boolean(self, node: ast.AST, source: str) -> str:
+        """The node as a Python bool, as `truthy(closure(env))`."""
+        if isinstance(node, ast.Compare | ast.BoolOp) or (
+                isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not)) or (
+                isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in CONDITION_FUNCTIONS):
+            return self.value(node, source)
+        return f"_truthy({self.value(node, source)})"
+
+    def value(self, node: ast.AST, source: str) -> str:
+        if isinstance(node, ast.Constant):
+            value: Any = node.value
+            if isinstance(value, int | float) and not isinstance(value, bool):
+                value = literal_number(source, node)
+            return self.constant(value)
+        if isinstance(node, ast.Name):
+            if node.id in LITERAL_NAMES or node.id in ("True", "False", "None"):
+                return self.constant(LITERAL_NAMES.get(node.id.lower()))
+            return self._name(node.id)
+        if isinstance(node, ast.Attribute):
+            path = _dotted(node)
+            assert path is not None
+            return self._name(path)
+        if isinstance(node, ast.List | ast.Tuple):
+            return "[" + "".join(f"{self.value(e, source)}, " for e in node.elts) + "]"
+        if isinstance(node, ast.UnaryOp):
+            if isinstance(node.op, ast.Not):
+                return f"(not {self.boolean(node.operand, source)})"
+            t = self._temp()
+            sign = "-" if isinstance(node.op, ast.USub) else ""
+            return f"({sign}{t} if type({t} := {self.value(node.operand, source)}) is _Decimal else None)"
+        if isinstance(node, ast.BinOp):
+            op = self.constant(_BIN_OPS[type(node.op)])
+            return f"_arith({op}, {self.value(node.left, source)}, {self.value(node.right, source)})"
+        if isinstance(node, ast.BoolOp):
+            joiner = " and " if isinstance(node.op, ast.And) else " or "
+            return "(" + joiner.join(self.boolean(v, source) for v in node.values) + ")"
+        if isinstance(node, ast.Compare):
+            return self._compare(node, source)
+        if isinstance(node, ast.Call):
+            assert isinstance(node.func, ast.Name)
+            name = node.func.id
+            assert name in FUNCTION_IMPLS  # the allow-list's names only, never the author's text
+            if name in CONDITION_FUNCTIONS:
+                index = self._number()  # before the arguments
+                a, b = self._temp(), self._temp()
+                first, second = (self.value(arg, source) for arg in node.args)
+                if self.trace is None:
+                    return f"bool(_f_{name}({first}, {second}))"
+                return self._record(index, f"({a} := {first})", f"({b} := {second})", f"bool(_f_{name}({a}, {b}))")
+            return f"_f_{name}({', '.join(self.value(a, source) for a in node.args)})"
+        raise AssertionError(f"unchecked node {type(node).__name__}")
+
+    def _number(self) -> int:
+        self._conditions += 1
+        return self._conditions - 1
+
+    def _record(self, index: int, tested: str, against: str, result: str) -> str:
+        """`result`, recorded when tracing; `tested` and `against` are evaluated first, in order."""
+        if self.trace is None:
+            return result
+        if self.label is not None:
+            return f"_c({self.trace}, {self.constant(self.label(index))}, {tested}, {against}, {result})"
+        return f"_o({self.trace}, {index}, {tested}, {against}, {result})"
+
+    def _compare(self, node: ast.Compare, source: str) -> str:
+        ops = [_COMPARE_OPS[type(op)] for op in node.ops]
+        indices = [self._number() for _ in ops]  # before the operands, as the closures number them
+        if len(ops) == 1 and (const := _constant(node.comparators[0], source)) is not _NO_CONSTANT:
+            value = self.value(node.left, source)
+            left: str | None = value
+            if value.isidentifier():  # a name already read into a local: test it as it is
+                t, left = value, None
+            else:
+                t = self._temp()
+            tested = f"({t} := {left})" if left is not None else t
+            if self.trace is None:
+                return self._against_constant(ops[0], t, const, left)
+            against = self._against_constant(ops[0], t, const, None)
+            return self._record(indices[0], tested, self.constant(const), against)
+        operands = [node.left, *node.comparators]
+        # Like the closure: each operand evaluated once, the chain stops at the first false pair.
+        temps = [self._temp() for _ in operands]
+        parts = []
+        for i, op in enumerate(ops):
+            left = f"({temps[i]} := {self.value(operands[i], source)})" if i == 0 else temps[i]
+            right = f"({temps[i + 1]} := {self.value(operands[i + 1], source)})"
+            if self.trace is None:
+                parts.append(f"_cmp({self.constant(op)}, {left}, {right})")
+            else:
+                parts.append(self._record(indices[i], left, right,
+                                          f"_cmp({self.constant(op)}, {temps[i]}, {temps[i + 1]})"))
+        return "(" + " and ".join(parts) + ")"
+
+    def _against_constant(self, op: str, t: str, const: Any, left: str | None) -> str:
+        """`_against_constant`, inlined: the common type tested first, anything else via compare.
+        The tested value is `left`, assigned to `t`, or already in `t` when `left` is None."""
+        tested = f"({t} := {left})" if left is not None else t
+        slow = f"_cmp({self.constant(op)}, {t}, {self.constant(const)})"
+        if isinstance(const, Decimal) and op in _OPERATORS:
+            return f"(({t} {op} {self.constant(const)}) if type({tested}) is _Decimal else {slow})"
+        if isinstance(const, str) and op in ("==", "!="):
+            return f"(({t} {op} {self.constant(const)}) if type({tested}) is str else {slow})"
+        if op in ("in", "not in") and isinstance(const, list) and all(isinstance(c, str) for c in const):
+            members = self.constant(frozenset(const))
+            return f"(({t} {op} {members}) if type({tested}) is str else {slow})"
+        return f"_cmp({self.constant(op)}, {tested}, {self.constant(const)})"

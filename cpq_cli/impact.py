@@ -18,7 +18,7 @@ from cpq_cli.errors import ConfigError, InputError
 from cpq_cli.i18n import english
 from cpq_cli.policy.model import Policy
 from cpq_cli.quote import Quote, load_quote, parse_quote
-from cpq_cli.routing import CompiledPolicy, route
+from cpq_cli.routing import CompiledPolicy, quote_env_values, route, route_hits, rule_hits, rules_evaluator
 
 WORKING_TREE = "working tree"
 
@@ -96,9 +96,15 @@ class Route(NamedTuple):
     error: str | None = None
 
 
-def summarise(compiled: CompiledPolicy, quote: Quote) -> Route:
+def summarise(compiled: CompiledPolicy, quote: Quote, values: dict[str, Any] | None = None,
+              hits: list[int] | None = None) -> Route:
+    """The route in brief; `values` and `hits` (see routing.route_hits) when already worked out."""
     try:
-        path = route(compiled, quote, reasons=False)
+        if hits is None:
+            path = route(compiled, quote, reasons=False, values=values)
+        else:
+            assert values is not None
+            path = route_hits(compiled, quote, values, hits, reasons=False)
     except InputError as exc:
         return Route("error", (), {}, english(exc.message))
     steps: dict[str, dict[int, dict[str, tuple[str, ...]]]] = {}
@@ -136,14 +142,55 @@ def evaluate(base: CompiledPolicy, head: CompiledPolicy, items: list[Any], jobs:
     """(quotes evaluated, changes). `loader(item)` -> (quote id, source, quote or None, error)."""
     from cpq_cli.parallel import fork_map
 
+    shared = Shared(base, head)
+
     def one(item: Any) -> dict[str, Any] | None:
         quote_id, source, quote, error = loader(item)
         if quote is None:
             return {"quote": quote_id, "file": source, "invalid": error}
-        return compare(quote_id, source, summarise(base, quote), summarise(head, quote))
+        return compare(quote_id, source, *shared.summarise(quote))
 
     changes = [c for c in fork_map(one, items, jobs, min_items=200) if c is not None]
     return len(items), changes
+
+
+def _variable_definitions(compiled: CompiledPolicy) -> dict[str, tuple[Any, ...]]:
+    return {v.id: (v.function, v.field, v.where) for v in compiled.policy.variables.values()}
+
+
+class Shared:
+    """What two revisions have in common, worked out once so that each quote is routed under both
+    without doing the same work twice: the variables, when both define them alike, are computed
+    once; a rule with the same id and `when` in both, using no variable that changed, is evaluated
+    once (under the base) and only the other rules of the head are evaluated again."""
+
+    def __init__(self, base: CompiledPolicy, head: CompiledPolicy) -> None:
+        self.base, self.head = base, head
+        before, after = _variable_definitions(base), _variable_definitions(head)
+        # Same definitions in the same order: the head's variables are the base's, value for value.
+        self.same_variables = list(before.items()) == list(after.items())
+        changed_variables = {name for name in before.keys() | after.keys() if before.get(name) != after.get(name)}
+        in_base = {cr.rule.id: (i, cr.rule.when) for i, cr in enumerate(base.rules)}
+        self.from_base: dict[int, int] = {}  # base index -> head index of a rule evaluated once
+        changed = []
+        for j, cr in enumerate(head.rules):
+            found = in_base.get(cr.rule.id)
+            if found is not None and found[1] == cr.rule.when and not (cr.expr.roots & changed_variables):
+                self.from_base[found[0]] = j
+            else:
+                changed.append(j)
+        self.changed = rules_evaluator(head, changed) if changed else None
+
+    def summarise(self, quote: Quote) -> tuple[Route, Route]:
+        base, head = self.base, self.head
+        values = quote_env_values(base, quote)
+        head_values = values if self.same_variables else quote_env_values(head, quote)
+        hits = rule_hits(base, values)
+        from_base = self.from_base
+        head_hits = [from_base[i] for i in hits if i in from_base]
+        if self.changed is not None:
+            head_hits = sorted(head_hits + self.changed(head_values))
+        return summarise(base, quote, values, hits), summarise(head, quote, head_values, head_hits)
 
 
 def load_file(path: Path) -> tuple[str, str, Quote | None, str | None]:

@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import re
 from decimal import Decimal
+from json.encoder import encode_basestring as _encode_string  # what json.dumps(ensure_ascii=False) uses
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from cpq_cli.errors import InputError
 from cpq_cli.jsonpath import JsonPath, format_json_path
+from cpq_cli.limits import _BAD_TEXT, _NUMBER_LIMIT, MAX_DIGITS, MAX_EXPONENT, MAX_STRING
 
 if TYPE_CHECKING:
     from cpq_cli.sources import SourceDoc
@@ -98,7 +101,86 @@ def _tagged(value: Any) -> Any:
 
 
 def canonical_json_v2(data: Any) -> str:
-    return json.dumps(_tagged(data), separators=(",", ":"), ensure_ascii=False)
+    """json.dumps(_tagged(data), separators=(",", ":"), ensure_ascii=False), written directly.
+
+    The same text (a test compares the two on generated values), without building the tagged
+    tree: the hash of every previewed quote is computed, so this runs for every one of them.
+    """
+    try:
+        return _encode_tagged(data)
+    except (_Unusual, TypeError):  # TypeError: an unhashable leaf (a signalling NaN) for the memo
+        return json.dumps(_tagged(data), separators=(",", ":"), ensure_ascii=False)
+
+
+class _Unusual(Exception):
+    """A value of a type JSON does not produce (a tuple, a subclass...): take the plain path."""
+
+
+# Encoded pieces of values met again and again across a batch (line ids, products, families,
+# small numbers). Keyed by value: equal ints and Decimals are one number and encode alike, so
+# sharing a slot is right; floats and booleans never enter (0.1 == Decimal(0.1) exactly, True == 1).
+_NUMBERS: dict[Any, str] = {}
+_STRINGS: dict[str, str] = {}
+_KEYS: dict[str, str] = {}
+_PIECES_LIMIT = 50_000
+
+
+def _number_piece(value: int | Decimal) -> str:
+    number = Decimal(value)
+    if number.is_finite():
+        number = number.normalize() if number else Decimal(0)
+    piece = '["num","' + (f"{number:E}" if number.is_finite() else str(number)) + '"]'
+    if len(_NUMBERS) > _PIECES_LIMIT:
+        _NUMBERS.clear()
+    _NUMBERS[value] = piece
+    return piece
+
+
+def _string_piece(value: str) -> str:
+    piece = '["str",' + _encode_string(value) + "]"
+    if len(_STRINGS) > _PIECES_LIMIT:
+        _STRINGS.clear()
+    _STRINGS[value] = piece
+    return piece
+
+
+def _key_piece(key: str) -> str:
+    """A key with what precedes and follows it: `["key",`."""
+    piece = "[" + _encode_string(key) + ","
+    if len(_KEYS) > _PIECES_LIMIT:
+        _KEYS.clear()
+    _KEYS[key] = piece
+    return piece
+
+
+def _encode_tagged(value: Any) -> str:
+    kind = type(value)
+    if kind is dict:
+        parts = []
+        for key in sorted(value):  # str keys: sorting by str(key) is sorting by key
+            if type(key) is not str:
+                raise _Unusual
+            item = value[key]
+            t = type(item)  # the leaves inline: most values of a quote are
+            if t is str:
+                piece = _STRINGS.get(item) or _string_piece(item)
+            elif t is int or t is Decimal:
+                piece = _NUMBERS.get(item) or _number_piece(item)
+            else:
+                piece = _encode_tagged(item)
+            parts.append((_KEYS.get(key) or _key_piece(key)) + piece + "]")
+        return '["obj",[' + ",".join(parts) + "]]"
+    if kind is str:
+        return _STRINGS.get(value) or _string_piece(value)
+    if kind is int or kind is Decimal:
+        return _NUMBERS.get(value) or _number_piece(value)
+    if kind is list:
+        return '["list",[' + ",".join([_encode_tagged(item) for item in value]) + "]]"
+    if value is None:
+        return '["null"]'
+    if kind is bool:
+        return '["bool",true]' if value else '["bool",false]'
+    raise _Unusual
 
 
 def content_hash(data: Any) -> str:
@@ -226,7 +308,19 @@ LINE_REQUIRED = ("id", "product", "kind", "quantity", "list_price")
 
 
 def parse_quote(data: Any, source: str = "<quote>", doc: SourceDoc | None = None) -> Quote:
-    """Check a quote's structure and compute what routing needs; raise InputError naming the spot."""
+    """Check a quote's structure and compute what routing needs; raise InputError naming the spot.
+
+    One pass checks and converts a well-formed quote; anything it is not sure of (a problem to
+    report, an unusual type) goes through the step-by-step checks, which name the first problem.
+    """
+    if doc is None:
+        quote = _parse_fast(data, source, 0)
+        if quote is not None:
+            return quote
+    return _parse_checked(data, source, doc)
+
+
+def _parse_checked(data: Any, source: str, doc: SourceDoc | None) -> Quote:
     p = _Problems(doc, source)
     if not isinstance(data, dict):
         raise p.fail((), "a quote must be a JSON object")
@@ -275,6 +369,12 @@ def parse_quote(data: Any, source: str = "<quote>", doc: SourceDoc | None = None
         seen.add(line.id)
 
     values = _numbers(data, skip="lines")
+    return _quote(data, source, quote_id, owner, currency, quote_date, start, lines, values)
+
+
+def _quote(data: dict[str, Any], source: str, quote_id: str, owner: str, currency: str, quote_date: dt.date,
+           start: dt.date | None, lines: tuple[Line, ...], values: dict[str, Any]) -> Quote:
+    """The quote's derived values (both parsers end here, so both compute them alike)."""
     values["lines"] = [line.values for line in lines]
     list_total = sum((ln.values["list_total"] for ln in lines), Decimal(0))
     net_total = sum((ln.values["net_total"] for ln in lines), Decimal(0))
@@ -328,20 +428,215 @@ def _line(raw: Any, index: int, p: _Problems) -> Line:
     if "term_months" in raw:
         _number(raw["term_months"], (*at, "term_months"), p, minimum=Decimal(1), maximum=Decimal(600),
                 integer=True)
-    values = _numbers(raw)
+    return _line_values(line_id, product, kind, quantity, list_price, discount, cost, _numbers(raw))
+
+
+def _line_values(line_id: str, product: str, kind: str, quantity: Decimal, list_price: Decimal, discount: Decimal,
+                 cost: Decimal | None, values: dict[str, Any]) -> Line:
     net_price = list_price * (1 - discount / HUNDRED)
-    values.update(
-        quantity=quantity,
-        list_price=list_price,
-        discount_pct=discount,
-        net_price=net_price,
-        list_total=quantity * list_price,
-        net_total=quantity * net_price,
-        cost=cost,
-        cost_total=quantity * cost if cost is not None else None,
-        margin_pct=(net_price - cost) / net_price * HUNDRED if cost is not None and net_price else None,
-    )
+    # Assigned one by one in this order, which is the order of the keys (update's, formerly).
+    values["quantity"] = quantity
+    values["list_price"] = list_price
+    values["discount_pct"] = discount
+    values["net_price"] = net_price
+    values["list_total"] = quantity * list_price
+    values["net_total"] = quantity * net_price
+    values["cost"] = cost
+    values["cost_total"] = quantity * cost if cost is not None else None
+    values["margin_pct"] = (net_price - cost) / net_price * HUNDRED if cost is not None and net_price else None
     return Line(line_id, product, kind, quantity, list_price, discount, values)
+
+
+# ------------------------------------------------------------------------------ the one pass
+
+# Limit checks the one pass makes (load_quote knows from the file's text which ones can matter).
+CHECK_NUMBERS = 1  # numbers within 30 digits and 1e-30..1e30
+CHECK_TEXT = 2  # no lone surrogate or NUL: only possible when the JSON text has a \u escape
+CHECK_LENGTH = 4  # strings within 20,000 characters: only possible in a file longer than that
+
+
+class _Unsure(Exception):
+    """The one pass met something it leaves to the step-by-step checks."""
+
+
+_LINE_REQUIRED = frozenset(LINE_REQUIRED)
+_REQUIRED = frozenset(REQUIRED)
+_LINE_TEXT = ("name", "family", "site", "group")
+_ACCOUNT_TEXT = ("region", "country", "segment", "industry")
+_CURRENCY = re.compile(r"[A-Z]{3}")
+
+
+def _convert(value: Any, checks: int) -> Any:
+    """A JSON value with every number a Decimal, checked against the limits in `checks`."""
+    kind = type(value)
+    if kind is str:
+        if checks and _bad_string(value, checks):
+            raise _Unsure
+        return value
+    if kind is int:
+        if checks and not -_NUMBER_LIMIT < value < _NUMBER_LIMIT:
+            raise _Unsure
+        return Decimal(value)
+    if kind is Decimal:
+        if checks and not _decimal_ok(value):
+            raise _Unsure
+        return value
+    if kind is dict:
+        out = {}
+        for key, item in value.items():
+            if type(key) is not str or (checks and (len(key) > 200 or _bad_string(key, checks))):
+                raise _Unsure
+            out[key] = _convert(item, checks)
+        return out
+    if kind is list:
+        return [_convert(item, checks) for item in value]
+    if value is None or kind is bool:
+        return value
+    raise _Unsure  # floats (never from cpq's JSON reader) and anything else
+
+
+def _bad_string(text: str, checks: int) -> bool:
+    return bool((checks & CHECK_LENGTH and len(text) > MAX_STRING) or (checks & CHECK_TEXT and _BAD_TEXT.search(text)))
+
+
+def _decimal_ok(value: Decimal) -> bool:
+    """As limits._within: finite, at most 30 digits, magnitude and exponent within 1e-30..1e30."""
+    if not value.is_finite():
+        return False
+    _sign, digits, exponent = value.as_tuple()
+    return (len(digits) <= MAX_DIGITS and not (value and abs(value.adjusted()) > MAX_EXPONENT)
+            and exponent >= -MAX_EXPONENT)  # type: ignore[operator]
+
+
+def _fast_date(value: Any) -> dt.date:
+    if type(value) is str and _DATE.match(value):
+        try:
+            return dt.date.fromisoformat(value)
+        except ValueError:
+            pass
+    raise _Unsure
+
+
+_AMOUNTS: dict[str, Decimal] = {}  # prices repeat across a batch: "1200.00" read once
+
+
+def _fast_money(raw: Any, converted: Any) -> Decimal:
+    if type(raw) is str:
+        amount = _AMOUNTS.get(raw)
+        if amount is not None:
+            return amount
+        if _MONEY.fullmatch(raw):
+            if len(_AMOUNTS) > 50_000:
+                _AMOUNTS.clear()
+            amount = _AMOUNTS[raw] = Decimal(raw)
+            return amount
+        raise _Unsure
+    if type(converted) is Decimal and converted.is_finite() and -MONEY_LIMIT < converted < MONEY_LIMIT \
+            and _places_ok(converted):
+        return converted
+    raise _Unsure
+
+
+def _whole(value: Any, low: int, high: int) -> None:
+    if type(value) is not int or not low <= value <= high:
+        raise _Unsure
+
+
+def _text(value: Any) -> str:
+    if type(value) is not str or not value:
+        raise _Unsure
+    return value
+
+
+def _parse_fast(data: Any, source: str, checks: int) -> Quote | None:
+    """The quote, checked and converted in one walk; None when anything needs the full checks."""
+    try:
+        if type(data) is not dict or not data.keys() >= _REQUIRED or not data.keys() <= HEADER:
+            return None
+        values: dict[str, Any] = {}
+        for key, value in data.items():
+            values[key] = _convert(value, checks) if key != "lines" else value
+        quote_id = _text(data["id"])
+        account = data["account"]
+        if type(account) is not dict or not _ID.fullmatch(quote_id) or not _REF_ID.fullmatch(_text(account.get("id"))):
+            return None
+        _text(account.get("name"))
+        for key in _ACCOUNT_TEXT:
+            if key in account and type(account[key]) is not str:
+                return None
+        if "name" in data and type(data["name"]) is not str:
+            return None
+        owner, currency = _text(data["owner"]), _text(data["currency"])
+        if not _CURRENCY.fullmatch(currency):
+            return None
+        quote_date = _fast_date(data["date"])
+        start = _fast_date(data["start_date"]) if "start_date" in data else None
+        if "term_months" in data:
+            _whole(data["term_months"], 1, 600)
+        _text(data["payment_terms"])
+        if "fields" in data and type(data["fields"]) is not dict:
+            return None
+        raw_lines = data["lines"]
+        if type(raw_lines) is not list or not raw_lines:
+            return None
+        seen: set[str] = set()
+        lines = tuple(_fast_line(raw, seen, checks) for raw in raw_lines)
+    except (_Unsure, ArithmeticError):
+        return None
+    return _quote(data, source, quote_id, owner, currency, quote_date, start, lines, values)
+
+
+_SMALL = {i: Decimal(i) for i in range(-100, 1001)}  # quantities, discounts, terms (Decimals are immutable)
+
+
+def _fast_line(raw: Any, seen: set[str], checks: int) -> Line:
+    if type(raw) is not dict or not raw.keys() >= _LINE_REQUIRED:
+        raise _Unsure
+    values = dict(raw)  # converted in place below: keeps the order of the keys
+    text_checks = checks & (CHECK_TEXT | CHECK_LENGTH)
+    for key, value in raw.items():
+        kind = type(value)
+        if kind is str:
+            if text_checks and _bad_string(value, checks):
+                raise _Unsure
+        elif kind is int:
+            number = _SMALL.get(value)
+            if number is None:
+                if checks and not -_NUMBER_LIMIT < value < _NUMBER_LIMIT:
+                    raise _Unsure
+                number = Decimal(value)
+            values[key] = number
+        elif value is not None and kind is not bool:
+            values[key] = _convert(value, checks)
+    if checks and (max(map(len, raw)) > 200 or (text_checks and any(_bad_string(k, checks) for k in raw))):
+        raise _Unsure
+    line_id, product, kind = _text(raw["id"]), _text(raw["product"]), raw["kind"]
+    if not _REF_ID.fullmatch(line_id) or line_id in seen or type(kind) is not str or kind not in LINE_KINDS:
+        raise _Unsure
+    seen.add(line_id)
+    quantity = values["quantity"]
+    if type(quantity) is not Decimal or not quantity.is_finite() or not 0 < quantity <= QUANTITY_LIMIT \
+            or (type(raw["quantity"]) is not int and not _places_ok(quantity)):  # a whole number has no places
+        raise _Unsure
+    list_price = _fast_money(raw["list_price"], values["list_price"])
+    if list_price < 0:
+        raise _Unsure
+    if "discount_pct" in raw:
+        discount = values["discount_pct"]
+        if type(discount) is not Decimal or not discount.is_finite() or not 0 <= discount <= HUNDRED:
+            raise _Unsure
+    else:
+        discount = Decimal(0)
+    cost = _fast_money(raw["cost"], values["cost"]) if "cost" in raw else None
+    for key in ("start_date", "ship_date"):
+        if key in raw:
+            _fast_date(raw[key])
+    for key in _LINE_TEXT:
+        if key in raw and type(raw[key]) is not str:
+            raise _Unsure
+    if "term_months" in raw:
+        _whole(raw["term_months"], 1, 600)
+    return _line_values(line_id, product, kind, quantity, list_price, discount, cost, values)
 
 
 def load_quote(path: Path) -> Quote:
@@ -349,20 +644,34 @@ def load_quote(path: Path) -> Quote:
 
     The happy path reads plain JSON; positions are worked out only when there is an error to place.
     """
-    from cpq_cli.limits import MAX_FILE_BYTES, limit_problem, strict_json
+    from cpq_cli.limits import MAX_FILE_BYTES, MAX_NODES, limit_problem, quick_json, strict_json
     from cpq_cli.paths import display_path
 
     shown = display_path(path)
     try:
-        raw = path.read_bytes() if path.stat().st_size <= MAX_FILE_BYTES else b""
-        data = strict_json(raw.decode("utf-8"))  # the same rules as the located reader: one truth
+        with open(path, "rb") as fh:  # too long: "", and the located reader below says so
+            text = fh.read().decode("utf-8") if os.fstat(fh.fileno()).st_size <= MAX_FILE_BYTES else ""
+    except (OSError, ValueError):
+        text = None
+    if text is not None and len(text) < MAX_NODES:  # fewer characters than the limit's values
+        # One pass: integers parsed in C, the limits checked while converting. Only what it is
+        # not sure of goes the step-by-step way below, which names the problem.
+        checks = CHECK_NUMBERS | (CHECK_TEXT if "\\u" in text else 0) | (CHECK_LENGTH if len(text) > MAX_STRING else 0)
+        try:
+            quote = _parse_fast(quick_json(text), shown, checks)
+        except (ValueError, RecursionError):
+            quote = None
+        if quote is not None:
+            return quote
+    try:
+        data = strict_json(text) if text is not None else None  # the same rules as the located reader
         if limit_problem(data) is not None:
             data = None
-    except (OSError, ValueError, RecursionError):
+    except (ValueError, RecursionError):
         data = None  # let the located reader below say exactly what is wrong
     if isinstance(data, dict):
         try:
-            return parse_quote(data, shown)
+            return _parse_checked(data, shown, None)
         except QuoteInvalid:
             pass
     from cpq_cli.sources import ParseFailure, load_document

@@ -7,16 +7,20 @@ each approver is asked once for every rule that needs them, unless a rule is `ex
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
 from typing import Any, NamedTuple
 
 from cpq_cli.errors import RoutingError
 from cpq_cli.expressions import (
+    LITERAL_NAMES,
+    SOURCE_HELPERS,
     Compiled,
+    Condition,
     Env,
     Expression,
+    SourceWriter,
     TraceEntry,
     compile_expression,
     parse,
@@ -98,10 +102,30 @@ class ApprovalPath(NamedTuple):
 # ------------------------------------------------------------------------------- compilation
 
 
-class _CompiledRule(NamedTuple):
-    rule: Rule
-    expr: Expression
-    fn: Compiled
+class _CompiledRule:
+    """A rule with its expression: `fn` (closures, for explain and smart approvals) and `expr`
+    (the parsed tree) are made when first asked for; routing runs the policy's generated code."""
+
+    __slots__ = ("_expr", "_fn", "conditions", "rule")
+
+    def __init__(self, rule: Rule, expr: Expression | None = None,
+                 conditions: tuple[Condition, ...] | None = None) -> None:
+        self.rule = rule
+        self._expr = expr
+        self._fn: Compiled | None = None
+        self.conditions = conditions if conditions is not None else self.expr.conditions
+
+    @property
+    def expr(self) -> Expression:
+        if self._expr is None:
+            self._expr = parse(self.rule.when)  # the same text parses to the same tree
+        return self._expr
+
+    @property
+    def fn(self) -> Compiled:
+        if self._fn is None:
+            self._fn = compile_expression(self.expr)
+        return self._fn
 
 
 class _CompiledVariable(NamedTuple):
@@ -109,29 +133,149 @@ class _CompiledVariable(NamedTuple):
     where_key: str | None
 
 
-class CompiledPolicy:
-    """A policy with every expression parsed and compiled once, ready to route many quotes."""
+class Program(NamedTuple):
+    """The policy's generated Python: source text and the constants it refers to as K[i].
 
-    def __init__(self, policy: Policy) -> None:
+    `source` (variables and evaluate) is compiled with the policy; each rule's recording function
+    in `traced` only when that rule first fires with reasons shown, as most commands route one
+    quote, where a few rules fire.
+    """
+
+    source: str
+    constants: tuple[Any, ...]
+    traced: tuple[str, ...] = ()
+
+
+class CompiledPolicy:
+    """A policy with every expression parsed and compiled once, ready to route many quotes.
+
+    Routing runs one generated function per policy (`cpq_cli.expressions.SourceWriter`): one
+    pass over the lines for every variable filter, one function evaluating every rule, and one
+    per rule recording its conditions for the rules that fire. The closures remain for explain
+    and smart approvals, and are made only when those ask.
+    """
+
+    def __init__(self, policy: Policy, frozen: bytes | None = None) -> None:
+        """`frozen`: what `freeze()` gave for this very policy (the compiled-policy cache checks that)."""
         self.policy = policy
-        self.rules = tuple(_CompiledRule(r, e := parse(r.when), compile_expression(e))
-                           for r in policy.rules if r.step >= 1)
+        routed = [r for r in policy.rules if r.step >= 1]
         # Variables sharing a `where` share one pass over the lines.
-        self.filters: dict[str, Compiled] = {}
+        self.filter_keys: tuple[str, ...] = ()
         variables = []
         for var in policy.variables.values():
             key = var.where.strip() if var.where else None
-            if key and key not in self.filters:
-                self.filters[key] = compile_expression(parse(key))
+            if key and key not in self.filter_keys:
+                self.filter_keys = (*self.filter_keys, key)
             variables.append(_CompiledVariable(var, key))
         self.variables = tuple(variables)
+        if frozen is None:
+            self.rules = tuple(_CompiledRule(r, parse(r.when)) for r in routed)
+            self.program = _generate(self.rules, self.variables, self.filter_keys)
+            self._code = compile(self.program.source, "<cpq policy>", "exec")
+        else:
+            import marshal
+            import pickle
+
+            conditions, self.program, code = pickle.loads(frozen)
+            self.rules = tuple(_CompiledRule(r, None, c) for r, c in zip(routed, conditions, strict=True))
+            self._code = marshal.loads(code)
+        self._finish()
+
+    def freeze(self) -> bytes:
+        """The compiled form without the policy: conditions, generated source and its bytecode."""
+        import marshal
+        import pickle
+
+        return pickle.dumps(([cr.conditions for cr in self.rules], self.program, marshal.dumps(self._code)),
+                            protocol=pickle.HIGHEST_PROTOCOL)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return CompiledPolicy, (self.policy, self.freeze())
+
+    def _finish(self) -> None:
+        """What is derived from the rest: computed on construction and again after unpickling."""
+        policy = self.policy
         # Names tested by each condition, to warn when a tested value is missing. A variable is null
         # when no line matched its `where`: that is an answer, not missing data.
         self.condition_names = {
-            cr.rule.id: tuple((c, tuple(sorted(c.names))) for c in cr.expr.conditions) for cr in self.rules
+            cr.rule.id: tuple((c, tuple(sorted(c.names))) for c in cr.conditions) for cr in self.rules
         }
         self.tested_names = tuple(sorted({n for names in self.condition_names.values() for _, ns in names
                                           for n in ns} - policy.variables.keys()))
+        namespace: dict[str, Any] = {**SOURCE_HELPERS, "K": self.program.constants, "_aggregate": _aggregate,
+                                     "_c": _record_condition}
+        # The text is SourceWriter's: the author's literals and names are constants K[i], never code.
+        exec(self._code, namespace)
+        self._namespace = namespace
+        self._variables: Callable[[list[dict[str, Any]]], dict[str, Any]] = namespace["variables"]
+        self._evaluate: Callable[[dict[str, Any]], list[int]] = namespace["evaluate"]
+        self._traced: list[Callable[[dict[str, Any], list[ConditionResult]], bool] | None] = [None] * len(self.rules)
+        # A rule that does not fire has the same result for every quote: made once.
+        self._quiet = tuple(RuleResult(cr.rule.id, cr.rule.description, cr.rule.chain, cr.rule.step, False, True, ())
+                            for cr in self.rules)
+        # ...and one that fires differs only by its conditions: RuleResult(*head, conditions).
+        self._fired_heads = tuple((cr.rule.id, cr.rule.description, cr.rule.chain, cr.rule.step, True, True)
+                                  for cr in self.rules)
+        self._windowed = tuple(cr.rule.effective_from is not None or cr.rule.effective_until is not None
+                               for cr in self.rules)
+        self._static = static_approvers(policy)
+        self._windowed_indices = tuple(i for i, windowed in enumerate(self._windowed) if windowed)
+
+    def _recorder(self, index: int) -> Callable[[dict[str, Any], list[ConditionResult]], bool]:
+        """Rule `index`'s recording function, compiled the first time it is needed."""
+        found = self._traced[index]
+        if found is None:
+            exec(compile(self.program.traced[index], "<cpq rule>", "exec"), self._namespace)  # SourceWriter's
+            found = self._traced[index] = self._namespace[f"r{index}"]
+        return found
+
+    @property
+    def filters(self) -> dict[str, Compiled]:
+        """Each variable filter as a closure (routing uses the generated pass instead)."""
+        return {key: compile_expression(parse(key)) for key in self.filter_keys}
+
+
+def _generate(rules: tuple[_CompiledRule, ...], variables: tuple[_CompiledVariable, ...],
+              filter_keys: tuple[str, ...]) -> Program:
+    """The policy as Python source. Only SourceWriter's output and fixed text go into it."""
+    writer = SourceWriter()
+    out: list[str] = []
+    _generate_variables(writer, variables, filter_keys, out)
+    # evaluate(v): the indices of the rules whose `when` is true (effective windows aside).
+    writer.begin("v")
+    conditions = [writer.boolean(cr.expr.tree.body, cr.expr.source.strip()) for cr in rules]
+    out.append("def evaluate(v):")
+    out += [f"    {stmt}" for stmt in writer.prologue()]
+    out.append("    hits = []")
+    out += [f"    if {test}:\n        hits.append({i})" for i, test in enumerate(conditions)]
+    out.append("    return hits")
+    # r<i>(v, T): rule i's `when`, appending each condition evaluated to T (for the reasons).
+    traced = []
+    for i, cr in enumerate(rules):
+        by_number = cr.conditions
+        # Each condition's fixed fields (number, source, op, tested_expr) are a constant of the code.
+        writer.begin("v", trace="T", label=lambda n, by_number=by_number: (  # type: ignore[misc]
+            n, by_number[n].source, by_number[n].op, by_number[n].tested))
+        test = writer.boolean(cr.expr.tree.body, cr.expr.source.strip())
+        traced.append("\n".join([f"def r{i}(v, T):", *(f"    {stmt}" for stmt in writer.prologue()),
+                                 f"    return {test}", ""]))
+    return Program("\n".join(out) + "\n", tuple(writer.constants), tuple(traced))
+
+
+def rules_evaluator(compiled: CompiledPolicy, indices: list[int]) -> Callable[[dict[str, Any]], list[int]]:
+    """A function like rule_hits that evaluates only the rules at `indices` (ascending), giving
+    the indices of those that hold: generated like the policy's own, for the rules that changed."""
+    writer = SourceWriter()
+    writer.begin("v")
+    conditions = [(i, writer.boolean(compiled.rules[i].expr.tree.body, compiled.rules[i].expr.source.strip()))
+                  for i in indices]
+    out = ["def evaluate(v):", *(f"    {stmt}" for stmt in writer.prologue()), "    hits = []"]
+    out += [f"    if {test}:\n        hits.append({i})" for i, test in conditions]
+    out.append("    return hits")
+    namespace: dict[str, Any] = {**SOURCE_HELPERS, "K": tuple(writer.constants)}
+    exec(compile("\n".join(out) + "\n", "<cpq rules>", "exec"), namespace)  # SourceWriter's text only
+    evaluate: Callable[[dict[str, Any]], list[int]] = namespace["evaluate"]
+    return evaluate
 
 
 def compile_policy(policy: Policy) -> CompiledPolicy:
@@ -139,19 +283,102 @@ def compile_policy(policy: Policy) -> CompiledPolicy:
 
 
 def compute_variables(compiled: CompiledPolicy, quote: Quote) -> dict[str, Any]:
-    matches: dict[str | None, list[dict[str, Any]]] = {None: [ln.values for ln in quote.lines]}
-    env = Env({})  # one Env, pointed at each line in turn: this runs for every filter and line
-    for key, fn in compiled.filters.items():
-        matched = []
-        for line in quote.lines:
-            env.values = line.values
-            if truthy(fn(env)):
-                matched.append(line.values)
-        matches[key] = matched
-    out: dict[str, Any] = {}
-    for cv in compiled.variables:
-        out[cv.variable.id] = _aggregate(cv.variable, matches[cv.where_key])
-    return out
+    return compiled._variables([ln.values for ln in quote.lines])
+
+
+def _generate_variables(writer: SourceWriter, variables: tuple[_CompiledVariable, ...], filter_keys: tuple[str, ...],
+                        out: list[str]) -> None:
+    """variables(lines) -> {variable id: value}: every variable in one pass over the lines.
+
+    Each one accumulates as `_aggregate` computes it: the Decimal values of its field on the
+    lines matching its `where` (tested once per line for all the variables sharing it), summed
+    from Decimal(0) in line order, the first least or greatest kept, counted. A dotted field
+    collects its lines and is left to `_aggregate`.
+    """
+    writer.begin("line")
+    tests = {key: writer.boolean((e := parse(key)).tree.body, e.source.strip()) for key in filter_keys}
+    init: list[str] = []
+    result: list[str] = []
+    body: dict[str | None, list[str]] = {key: [] for key in (None, *filter_keys)}
+    fields: dict[str, str] = {}
+    for i, cv in enumerate(variables):
+        var, block = cv.variable, body[cv.where_key]
+        function, field = var.function, var.field
+        if function is Aggregate.COUNT and field is None:
+            init.append(f"a{i} = 0")
+            block.append(f"a{i} += 1")
+            result.append(f"_Decimal(a{i})")
+            continue
+        if field is None or "." in field:
+            init.append(f"a{i} = []")
+            block.append(f"a{i}.append(line)")
+            result.append(f"_aggregate({writer.constant(var)}, a{i})")
+            continue
+        if field not in fields:
+            fields[field] = f"x{len(fields)}"
+        x = fields[field]
+        value_test = f"(type({x}) is _Decimal or isinstance({x}, _Decimal))"
+        if function in (Aggregate.SUM, Aggregate.AVG, Aggregate.COUNT):
+            init += [f"a{i} = _Decimal(0)", f"c{i} = 0"]
+            step = f"c{i} += 1" if function is Aggregate.COUNT else f"a{i} = a{i} + {x}; c{i} += 1"
+            block.append(f"if {value_test}: {step}")
+            result.append({Aggregate.SUM: f"a{i}", Aggregate.COUNT: f"_Decimal(c{i})",
+                           Aggregate.AVG: f"(a{i} / c{i} if c{i} else None)"}[function])
+        else:  # min, max: the first of the least or greatest, as min() and max() keep it
+            init.append(f"a{i} = None")
+            op = "<" if function is Aggregate.MIN else ">"
+            block.append(f"if {value_test} and (a{i} is None or {x} {op} a{i}): a{i} = {x}")
+            result.append(f"a{i}")
+    out.append("def variables(lines):")
+    out += [f"    {stmt}" for stmt in init]
+    if any(body.values()):
+        out.append("    for line in lines:")
+        out += [f"        {stmt}" for stmt in writer.prologue()]
+        out += [f"        {x} = g({writer.constant(field)})" for field, x in fields.items()]
+        out += [f"        {stmt}" for stmt in body[None]]
+        # `family == 'Hardware'`, `family == 'Software'`...: a text equals at most one of them, so
+        # when the field holds text they are tested as one if/elif chain (otherwise as written).
+        groups: dict[str, list[tuple[str, str]]] = {}
+        for key in filter_keys:
+            if body[key] and (equal := _text_equality(key)) is not None and equal[1] not in (
+                    c for _, c in groups.get(equal[0], ())):
+                groups.setdefault(equal[0], []).append((key, equal[1]))
+        grouped = {key for members in groups.values() if len(members) > 1 for key, _ in members}
+        for path, members in groups.items():
+            if len(members) < 2:
+                continue
+            local = writer.locals[path]
+            out.append(f"        if type({local}) is str:")
+            for n, (key, text) in enumerate(members):
+                out.append(f"            {'if' if n == 0 else 'elif'} {local} == {writer.constant(text)}:")
+                out += [f"                {stmt}" for stmt in body[key]]
+            out.append("        else:")
+            for key, _ in members:
+                out.append(f"            if {tests[key]}:")
+                out += [f"                {stmt}" for stmt in body[key]]
+        for key in filter_keys:
+            if body[key] and key not in grouped:
+                out.append(f"        if {tests[key]}:")
+                out += [f"            {stmt}" for stmt in body[key]]
+    names = [f"{writer.constant(cv.variable.id)}: {value}" for cv, value in zip(variables, result, strict=True)]
+    out.append("    return {" + ", ".join(names) + "}")
+
+
+def _text_equality(source: str) -> tuple[str, str] | None:
+    """(field path, text) for a `where` that is exactly `field == 'text'`, else None."""
+    import ast
+
+    body = parse(source).tree.body
+    if isinstance(body, ast.Compare) and len(body.ops) == 1 and isinstance(body.ops[0], ast.Eq) \
+            and isinstance(body.comparators[0], ast.Constant) and type(body.comparators[0].value) is str:
+        left = body.left
+        parts = []
+        while isinstance(left, ast.Attribute):
+            parts.append(left.attr)
+            left = left.value
+        if isinstance(left, ast.Name) and left.id not in LITERAL_NAMES and left.id not in ("True", "False", "None"):
+            return ".".join([left.id, *reversed(parts)]), body.comparators[0].value
+    return None
 
 
 def _aggregate(variable: Variable, lines: list[dict[str, Any]]) -> Any:
@@ -199,34 +426,65 @@ def route(compiled: CompiledPolicy, quote: Quote, *, explain: bool = False, reas
     `explain` traces every condition of every rule; `reasons=False` skips tracing the fired ones
     (their approvers then carry no reasons), for outputs that do not show them.
     """
-    policy = compiled.policy
     env_values = values if values is not None else quote_env_values(compiled, quote)
-    fast = Env(env_values)
+    if explain:
+        return _route_explained(compiled, quote, env_values)
+    return route_hits(compiled, quote, env_values, compiled._evaluate(env_values), reasons=reasons)
+
+
+def rule_hits(compiled: CompiledPolicy, values: dict[str, Any]) -> list[int]:
+    """The indices (into compiled.rules, ascending) of the rules whose `when` holds for `values`."""
+    return compiled._evaluate(values)
+
+
+def route_hits(compiled: CompiledPolicy, quote: Quote, env_values: dict[str, Any], hits: Iterable[int], *,
+               reasons: bool = True) -> ApprovalPath:
+    """route() once the rules whose `when` holds are known (ascending indices into compiled.rules):
+    `cpq impact` works them out for two revisions at once, evaluating shared rules once."""
+    results = list(compiled._quiet)
+    fired: list[tuple[_CompiledRule, tuple[ConditionResult, ...]]] = []
+    rules, windowed, traced = compiled.rules, compiled._windowed, compiled._traced
+    recorder, fired_heads = compiled._recorder, compiled._fired_heads
+    for i in hits:
+        cr = rules[i]
+        rule = cr.rule
+        if windowed[i] and not rule.effective_on(quote.date):
+            continue
+        conditions: tuple[ConditionResult, ...] = ()
+        if reasons:  # the conditions as evaluated, short-circuiting as `and`/`or` do
+            recorded: list[ConditionResult] = []
+            (traced[i] or recorder(i))(env_values, recorded)
+            conditions = tuple(recorded)
+        results[i] = _new_tuple(RuleResult, (*fired_heads[i], conditions))
+        fired.append((cr, conditions))
+    for i in compiled._windowed_indices:  # not effective on the quote's date: never fires
+        if not rules[i].rule.effective_on(quote.date):
+            results[i] = results[i]._replace(effective=False)
+    return _path(compiled, quote, env_values, results, fired)
+
+
+def _route_explained(compiled: CompiledPolicy, quote: Quote, env_values: dict[str, Any]) -> ApprovalPath:
+    """Every condition of every rule evaluated and recorded (the closures, without short-circuits)."""
     trace: list[TraceEntry] = []
-    # Explain evaluates (and records) every condition of every rule. Otherwise rules are
-    # evaluated fast, and only the few that fire are evaluated again to record why: their
-    # conditions as evaluated, short-circuiting as `and`/`or` do.
-    recording = Env(env_values, trace=trace, full=explain)
+    recording = Env(env_values, trace=trace, full=True)
     results: list[RuleResult] = []
     fired: list[tuple[_CompiledRule, tuple[ConditionResult, ...]]] = []
     for cr in compiled.rules:
         rule = cr.rule
         effective = (rule.effective_from is None and rule.effective_until is None) or rule.effective_on(quote.date)
-        conditions: tuple[ConditionResult, ...] = ()
-        if explain:
-            trace.clear()
-            hit = truthy(cr.fn(recording)) and effective
-            conditions = _conditions(cr, trace)
-        else:
-            hit = effective and truthy(cr.fn(fast))
-            if hit and reasons:
-                trace.clear()
-                cr.fn(recording)
-                conditions = _conditions(cr, trace)
+        trace.clear()
+        hit = truthy(cr.fn(recording)) and effective
+        conditions = _conditions(cr, trace)
         results.append(RuleResult(rule.id, rule.description, rule.chain, rule.step, hit, effective, conditions))
         if hit:
             fired.append((cr, conditions))
-    chains = _build_chains(policy, quote, env_values, fired)
+    return _path(compiled, quote, env_values, results, fired)
+
+
+def _path(compiled: CompiledPolicy, quote: Quote, env_values: dict[str, Any], results: list[RuleResult],
+          fired: list[tuple[_CompiledRule, tuple[ConditionResult, ...]]]) -> ApprovalPath:
+    policy = compiled.policy
+    chains = _build_chains(policy, quote, env_values, fired, compiled._static)
     # `auto` approvals are recorded but ask nobody.
     human = any(a.kind is not ApproverKind.AUTO for c in chains for s in c.steps for a in s.approvers)
     status = PathStatus.APPROVAL_REQUIRED if human else PathStatus.NO_APPROVAL_REQUIRED
@@ -234,8 +492,18 @@ def route(compiled: CompiledPolicy, quote: Quote, *, explain: bool = False, reas
                         tuple(missing_value_warnings(compiled, env_values)))
 
 
+_new_tuple = tuple.__new__  # a NamedTuple from a tuple of its fields, without its Python-level __new__
+
+
+def _record_condition(trace: list[ConditionResult], label: tuple[int, str, str, str], tested: Any, against: Any,
+                      result: bool) -> bool:
+    """What generated code calls for each condition it evaluates of a fired rule."""
+    trace.append(_new_tuple(ConditionResult, (*label, tested, against, result)))
+    return result
+
+
 def _conditions(cr: _CompiledRule, trace: list[TraceEntry]) -> tuple[ConditionResult, ...]:
-    by_number = cr.expr.conditions
+    by_number = cr.conditions
     return tuple(ConditionResult(e.number, (c := by_number[e.number]).source, c.op, c.tested, e.tested, e.against,
                                  e.result) for e in trace)
 
@@ -257,41 +525,63 @@ def missing_value_warnings(compiled: CompiledPolicy, values: dict[str, Any]) -> 
 
 
 def _build_chains(policy: Policy, quote: Quote, values: dict[str, Any],
-                  fired: list[tuple[_CompiledRule, tuple[ConditionResult, ...]]]) -> tuple[ChainPath, ...]:
-    # chain -> step -> key -> (approver fields being gathered)
-    gathered: dict[str, dict[int, dict[tuple[str, str | None], dict[str, Any]]]] = {}
+                  fired: list[tuple[_CompiledRule, tuple[ConditionResult, ...]]],
+                  static: dict[str, tuple[str, ApproverKind]] | None = None) -> tuple[ChainPath, ...]:
+    """`static`: the references that resolve alike for every quote (users, groups, auto)."""
+    # chain -> step -> (approver, explicit rule) -> (kind, rules, reasons, via), in order of appearance
+    gathered: dict[str, dict[int, dict[tuple[str, str | None], tuple[ApproverKind, list[str], list[str], list[str]]]]]
+    gathered = {}
     resolved: dict[str, tuple[str, ApproverKind]] = {}
+    static = static or {}
     for cr, conditions in fired:
         rule = cr.rule
-        reason = describe_reason(conditions)
-        steps = gathered.setdefault(rule.chain, {})
-        slot = steps.setdefault(rule.step, {})
+        rule_id = rule.id
+        reason = describe_reason(conditions) if conditions else "condition met"
+        steps = gathered.get(rule.chain)
+        if steps is None:
+            steps = gathered[rule.chain] = {}
+        slot = steps.get(rule.step)
+        if slot is None:
+            slot = steps[rule.step] = {}
         for ref in rule.approvers:
-            if ref not in resolved:
-                resolved[ref] = resolve_approver(policy, quote, values, rule, ref)
-            approver_id, kind = resolved[ref]
-            key = (approver_id, rule.id if rule.explicit else None)
-            entry = slot.setdefault(key, {"kind": kind, "rules": [], "reasons": [], "via": []})
-            if rule.id not in entry["rules"]:
-                entry["rules"].append(rule.id)
-                entry["reasons"].append(reason)
-            if ref != approver_id and ref not in entry["via"]:
-                entry["via"].append(ref)
+            found = static.get(ref) or resolved.get(ref)
+            if found is None:
+                found = resolved[ref] = resolve_approver(policy, quote, values, rule, ref)
+            approver_id, kind = found
+            key = (approver_id, rule_id if rule.explicit else None)
+            entry = slot.get(key)
+            if entry is None:
+                slot[key] = (kind, [rule_id], [reason], [ref] if ref != approver_id else [])
+                continue
+            if rule_id not in entry[1]:
+                entry[1].append(rule_id)
+                entry[2].append(reason)
+            if ref != approver_id and ref not in entry[3]:
+                entry[3].append(ref)
     chains = []
     for chain_id, steps in gathered.items():
         chain = policy.chain(chain_id)
         built_steps = []
         for number in sorted(steps):
             approvers = []
-            for (approver_id, _), entry in steps[number].items():
-                kind = entry["kind"]
+            for (approver_id, _), (kind, rules, reasons, via) in steps[number].items():
                 group = policy.groups.get(approver_id) if kind is ApproverKind.GROUP else None
-                approvers.append(Approver(
-                    approver_id, kind, tuple(entry["rules"]), tuple(entry["reasons"]), tuple(entry["via"]),
-                    group.members if group else (), group.require if group else None))
-            built_steps.append(Step(number, tuple(approvers)))
-        chains.append(ChainPath(chain_id, chain.order, tuple(built_steps)))
+                approvers.append(_new_tuple(Approver, (approver_id, kind, tuple(rules), tuple(reasons), tuple(via),
+                                                       group.members if group else (),
+                                                       group.require if group else None)))
+            built_steps.append(_new_tuple(Step, (number, tuple(approvers))))
+        chains.append(_new_tuple(ChainPath, (chain_id, chain.order, tuple(built_steps))))
     return tuple(sorted(chains, key=lambda c: (c.order, c.id)))
+
+
+def static_approvers(policy: Policy) -> dict[str, tuple[str, ApproverKind]]:
+    """References that resolve_approver resolves without the quote: auto, groups, users."""
+    out: dict[str, tuple[str, ApproverKind]] = {}
+    for rule in policy.rules:
+        for ref in rule.approvers:
+            if ref == AUTO or ref in policy.groups or ref in policy.users:
+                out[ref] = resolve_approver(policy, None, {}, rule, ref)  # type: ignore[arg-type]
+    return out
 
 
 def resolve_approver(policy: Policy, quote: Quote, values: dict[str, Any], rule: Rule,
@@ -340,8 +630,27 @@ def _known_user(policy: Policy, rule: Rule, ref: str, user_id: str, what: str = 
 # -------------------------------------------------------------------------------- presenting
 
 
+# Decimals shown (and put in JSON) again and again, keyed by their exact text: str() tells
+# 1.50 from 1.5, which compare equal but display alike only by chance of the rules below.
+_DISPLAYED: dict[str, str] = {}
+_JSON_TEXT: dict[str, str] = {}
+_CACHE_LIMIT = 20_000
+
+
 def display_value(value: Any) -> str:
     """A value as people read it: decimals without float noise, at most 2 places when longer."""
+    if type(value) is Decimal:
+        key = str(value)
+        shown = _DISPLAYED.get(key)
+        if shown is None:
+            if len(_DISPLAYED) > _CACHE_LIMIT:
+                _DISPLAYED.clear()
+            shown = _DISPLAYED[key] = _display_value(value)
+        return shown
+    return _display_value(value)
+
+
+def _display_value(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if value is None:
@@ -366,11 +675,20 @@ def describe_reason(conditions: Iterable[ConditionResult]) -> str:
     for c in conditions:
         if not c.result:
             continue
-        if c.tested_expr.replace(".", "").replace("_", "").isalnum() and not c.tested_expr[0].isdigit():
-            parts.append(f"{c.source} (is {display_value(c.tested)})")
-        else:
-            parts.append(f"{c.source} ({c.tested_expr} is {display_value(c.tested)})")
+        head = _REASON_HEADS.get((c.source, c.tested_expr))
+        if head is None:
+            if c.tested_expr.replace(".", "").replace("_", "").isalnum() and not c.tested_expr[0].isdigit():
+                head = f"{c.source} (is "
+            else:
+                head = f"{c.source} ({c.tested_expr} is "
+            if len(_REASON_HEADS) > _CACHE_LIMIT:
+                _REASON_HEADS.clear()
+            _REASON_HEADS[(c.source, c.tested_expr)] = head
+        parts.append(f"{head}{display_value(c.tested)})")
     return "; ".join(parts) if parts else "condition met"
+
+
+_REASON_HEADS: dict[tuple[str, str], str] = {}
 
 
 def json_value(value: Any) -> Any:
@@ -379,7 +697,14 @@ def json_value(value: Any) -> Any:
     if kind is str or value is None or kind is bool:
         return value
     if kind is Decimal:
-        return format(value.normalize(), "f") if value == value.to_integral_value() else format(value, "f")
+        key = str(value)
+        text = _JSON_TEXT.get(key)
+        if text is None:
+            if len(_JSON_TEXT) > _CACHE_LIMIT:
+                _JSON_TEXT.clear()
+            text = _JSON_TEXT[key] = (format(value.normalize(), "f") if value == value.to_integral_value()
+                                      else format(value, "f"))
+        return text
     if isinstance(value, list):
         return [json_value(v) for v in value]
     if isinstance(value, dict):

@@ -68,13 +68,13 @@ def impact(
     from cpq_cli import impact as imp
     from cpq_cli.config import resolve_policy_dir
     from cpq_cli.parallel import default_jobs
-    from cpq_cli.routing import compile_policy
+    from cpq_cli.services.policy import compiled_policy
 
     policy_dir = resolve_policy_dir(policies)
     with imp.scratch_dir() as scratch:
         base_policy = imp.load_at(base, policy_dir, Path(scratch))
         head_policy = imp.load_at(head, policy_dir, Path(scratch))
-    base_compiled, head_compiled = compile_policy(base_policy), compile_policy(head_policy)
+    base_compiled, head_compiled = compiled_policy(base_policy), compiled_policy(head_policy)
     items: list[Any]
     loader: Any
     if journal_quotes:

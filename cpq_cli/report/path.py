@@ -5,6 +5,7 @@ The JSON envelope is documented in docs/formats.md; fields are only ever added.
 
 from __future__ import annotations
 
+import json
 from decimal import ROUND_HALF_UP, Decimal
 from itertools import pairwise
 from typing import Any
@@ -155,3 +156,97 @@ def path_mermaid(path: ApprovalPath) -> str:
     for end in previous_ends:
         lines.append(f"  {end} --> approved")
     return "\n".join(lines) + "\n"
+
+
+# ---------------------------------------------------------------------- the envelope as text
+
+_encode = json.encoder.encode_basestring  # what json.dumps(ensure_ascii=False) uses for strings
+_RULE_HEADS: dict[tuple[Any, ...], str] = {}
+_CONDITION_HEADS: dict[tuple[str, str, str], str] = {}
+
+
+def _dump(value: Any) -> str:
+    """json.dumps(value, ensure_ascii=False), quicker for the values an envelope is made of."""
+    kind = type(value)
+    if kind is str:
+        return _encode(value)
+    if value is None:
+        return "null"
+    if kind is bool:
+        return "true" if value else "false"
+    if kind is int:
+        return int.__repr__(value)
+    if kind is list:
+        return "[" + ", ".join([_dump(v) for v in value]) + "]"
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _strings(values: Any) -> str:
+    try:  # ids, reasons, references: strings, so the C encoder does the lot
+        return "[" + ", ".join(map(_encode, values)) + "]"
+    except TypeError:
+        return "[" + ", ".join([_dump(v) for v in values]) + "]"
+
+
+_VALUE_TEXT: dict[str, str] = {}
+
+
+def _value_text(value: Any) -> str:
+    """_dump(json_value(value)); a Decimal's by its exact text, memoised (tested values repeat)."""
+    if type(value) is Decimal:
+        key = str(value)
+        text = _VALUE_TEXT.get(key)
+        if text is None:
+            if len(_VALUE_TEXT) > 20_000:
+                _VALUE_TEXT.clear()
+            text = _VALUE_TEXT[key] = _dump(json_value(value))
+        return text
+    if type(value) is str:
+        return _encode(value)
+    return _dump(json_value(value))
+
+
+def _rule_text(r: RuleResult) -> str:
+    head = _RULE_HEADS.get(r[:6])
+    if head is None:
+        head = _RULE_HEADS[r[:6]] = json.dumps({
+            "id": r.id, "description": r.description, "chain": r.chain, "step": r.step, "fired": r.fired,
+            "effective": r.effective}, ensure_ascii=False)[:-1] + ', "conditions": ['
+    parts = []
+    for c in r.conditions:
+        key = (c.source, c.op, c.tested_expr)
+        condition = _CONDITION_HEADS.get(key)
+        if condition is None:
+            head_of = {"source": c.source, "op": c.op, "tested_expr": c.tested_expr}
+            condition = _CONDITION_HEADS[key] = json.dumps(head_of, ensure_ascii=False)[:-1] + ', "tested": '
+        parts.append(f"{condition}{_value_text(c.tested)}, \"against\": {_value_text(c.against)}, "
+                     f"\"result\": {'true' if c.result else 'false'}}}")
+    return head + ", ".join(parts) + "]}"
+
+
+def _approver_text(a: Approver) -> str:
+    text = (f'{{"id": {_dump(a.id)}, "kind": {_dump(a.kind.value)}, "rules": {_strings(a.rules)}, '
+            f'"reasons": {_strings(a.reasons)}, "via": {_strings(a.via)}')
+    if a.kind is ApproverKind.GROUP and a.require is not None:
+        text += (f', "members": {_strings(a.members)}, "require": {_dump(a.require.to_json())}, '
+                 f'"needed": {_dump(a.require.needed(len(set(a.members))))}')
+    return text + "}"
+
+
+def path_json_text(path: ApprovalPath, quote: Quote, file: str, digits: int = 2) -> str:
+    """json.dumps(path_json(path, quote, file, digits), ensure_ascii=False), written directly
+    (a batch prints one per quote; a test holds the two to the same text)."""
+    q = quote_summary(quote, file, digits)
+    chains = []
+    for chain in path.chains:
+        steps = ", ".join(f'{{"step": {_dump(s.number)}, "approvers": [{", ".join(map(_approver_text, s.approvers))}]}}'
+                          for s in chain.steps)
+        chains.append(f'{{"id": {_dump(chain.id)}, "order": {_dump(chain.order)}, '
+                      f'"parallel_with": {_strings(parallel_with(path, chain))}, "steps": [{steps}]}}')
+    rules = ", ".join(_rule_text(r) for r in path.rules if r.fired)
+    return (f'{{"version": {PATH_ENVELOPE_VERSION}, "quote": {{"id": {_dump(q["id"])}, "file": {_dump(q["file"])}, '
+            f'"hash": {_dump(q["hash"])}, "account": {_dump(q["account"])}, "owner": {_dump(q["owner"])}, '
+            f'"currency": {_dump(q["currency"])}, "date": {_dump(q["date"])}, "list_total": {_dump(q["list_total"])}, '
+            f'"net_total": {_dump(q["net_total"])}, "discount_pct": {_dump(q["discount_pct"])}}}, '
+            f'"policy": {{"hash": {_dump(path.policy_hash)}}}, "status": {_dump(path.status.value)}, '
+            f'"chains": [{", ".join(chains)}], "rules": [{rules}], "warnings": {_strings(path.warnings)}}}')
