@@ -26,7 +26,8 @@ from cpq_cli.expressions import (
     parse,
     truthy,
 )
-from cpq_cli.policy.model import AUTO, FIELD_PREFIX, OWNER, Aggregate, Policy, Requirement, Rule, Variable
+from cpq_cli.policy.model import AUTO, Aggregate, Policy, Requirement, Rule, Variable
+from cpq_cli.policy.references import ApproverRef, RefKind, parse_ref
 from cpq_cli.quote import Quote
 
 
@@ -543,10 +544,11 @@ def _build_chains(policy: Policy, quote: Quote, values: dict[str, Any],
         slot = steps.get(rule.step)
         if slot is None:
             slot = steps[rule.step] = {}
-        for ref in rule.approvers:
+        for parsed in rule_refs(policy, rule):
+            ref = parsed.text
             found = static.get(ref) or resolved.get(ref)
             if found is None:
-                found = resolved[ref] = resolve_approver(policy, quote, values, rule, ref)
+                found = resolved[ref] = resolve_approver(policy, quote, values, rule, parsed)
             approver_id, kind = found
             key = (approver_id, rule_id if rule.explicit else None)
             entry = slot.get(key)
@@ -574,45 +576,59 @@ def _build_chains(policy: Policy, quote: Quote, values: dict[str, Any],
     return tuple(sorted(chains, key=lambda c: (c.order, c.id)))
 
 
+def rule_refs(policy: Policy, rule: Rule) -> tuple[ApproverRef, ...]:
+    """The rule's approvers as parsed at load (parsed now for a model built without them)."""
+    if rule.refs or not rule.approvers:
+        return rule.refs
+    return tuple(parse_ref(a, policy.users, policy.groups) for a in rule.approvers)
+
+
+STATIC_KINDS = (RefKind.AUTO, RefKind.GROUP, RefKind.USER)
+
+
 def static_approvers(policy: Policy) -> dict[str, tuple[str, ApproverKind]]:
-    """References that resolve_approver resolves without the quote: auto, groups, users."""
+    """References that resolve without the quote: auto, groups, users."""
     out: dict[str, tuple[str, ApproverKind]] = {}
     for rule in policy.rules:
-        for ref in rule.approvers:
-            if ref == AUTO or ref in policy.groups or ref in policy.users:
-                out[ref] = resolve_approver(policy, None, {}, rule, ref)  # type: ignore[arg-type]
+        for ref in rule_refs(policy, rule):
+            if ref.kind in STATIC_KINDS:
+                out[ref.text] = resolve_approver(policy, None, {}, rule, ref)
     return out
 
 
-def resolve_approver(policy: Policy, quote: Quote, values: dict[str, Any], rule: Rule,
-                     ref: str) -> tuple[str, ApproverKind]:
-    """A reference as written in a rule -> (approver id, kind). Dynamic ones resolve against the quote."""
-    if ref == AUTO:
-        return AUTO, ApproverKind.AUTO
-    if ref in policy.groups:
-        return ref, ApproverKind.GROUP
-    if ref in policy.users:
-        return ref, ApproverKind.USER
-    if ref.startswith(FIELD_PREFIX):
-        path = ref[len(FIELD_PREFIX):]
-        value = _path_value(values, path)
-        if not isinstance(value, str) or not value:
-            raise RoutingError(f"rule {rule.id}: approver {ref!r} resolves to nobody: the quote has no {path}",
-                               hint=f"set {path} on the quote to a user id")
-        return _known_user(policy, rule, ref, value), ApproverKind.USER
-    parts = ref.split(".")
-    if parts[0] == OWNER:
-        current = _known_user(policy, rule, ref, quote.owner, what="owner")
-        for _ in parts[1:]:
-            manager = policy.users[current].manager
-            if manager is None:
-                raise RoutingError(f"rule {rule.id}: approver {ref!r} resolves to nobody: "
-                                   f"user {current!r} has no manager",
-                                   hint=f"add a manager to {current!r} in the policy's users")
-            current = _known_user(policy, rule, ref, manager)
-        return current, ApproverKind.USER
-    raise RoutingError(f"rule {rule.id}: approver {ref!r} is not a user, group or dynamic reference",
-                       hint="run `cpq lint`")
+def resolve_approver(policy: Policy, quote: Quote | None, values: dict[str, Any], rule: Rule,
+                     ref: ApproverRef | str) -> tuple[str, ApproverKind]:
+    """A reference (as parsed at load) -> (approver id, kind). Dynamic ones resolve against the quote."""
+    if isinstance(ref, str):
+        ref = parse_ref(ref, policy.users, policy.groups)
+    text = ref.text
+    match ref.kind:
+        case RefKind.AUTO:
+            return AUTO, ApproverKind.AUTO
+        case RefKind.GROUP:
+            return ref.target, ApproverKind.GROUP
+        case RefKind.USER:
+            return ref.target, ApproverKind.USER
+        case RefKind.FIELD:
+            value = _path_value(values, ref.target)
+            if not isinstance(value, str) or not value:
+                raise RoutingError(f"rule {rule.id}: approver {text!r} resolves to nobody: the quote has no "
+                                   f"{ref.target}", hint=f"set {ref.target} on the quote to a user id")
+            return _known_user(policy, rule, text, value), ApproverKind.USER
+        case RefKind.OWNER:
+            assert quote is not None, "an owner reference resolves against a quote"
+            current = _known_user(policy, rule, text, quote.owner, what="owner")
+            for _ in range(ref.depth):
+                manager = policy.users[current].manager
+                if manager is None:
+                    raise RoutingError(f"rule {rule.id}: approver {text!r} resolves to nobody: "
+                                       f"user {current!r} has no manager",
+                                       hint=f"add a manager to {current!r} in the policy's users")
+                current = _known_user(policy, rule, text, manager)
+            return current, ApproverKind.USER
+        case RefKind.UNKNOWN:
+            raise RoutingError(f"rule {rule.id}: approver {text!r} is not a user, group or dynamic reference",
+                               hint="run `cpq lint`")
 
 
 def _known_user(policy: Policy, rule: Rule, ref: str, user_id: str, what: str = "") -> str:

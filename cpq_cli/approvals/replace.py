@@ -1,22 +1,24 @@
 """`cpq approvers replace OLD NEW`: rewrite every reference to a user in the policy files.
 
 Only the referencing values change; every other byte of every file (comments, order, quoting,
-spacing) stays as it was. References: rule approvers, group members, managers, admins and
-escalation targets. The user's own definition stays (they may still submit quotes).
+spacing) stays as it was. References — rule approvers, group members, managers, admins and
+escalation targets — come from the policy's index of mentions (`policy.references`), the same one
+lint reads. The user's own definition stays (they may still submit quotes).
 """
 
 from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 from cpq_cli.errors import InputError
 from cpq_cli.jsonpath import JsonPath
 from cpq_cli.paths import display_path
 from cpq_cli.policy.files import discover
+from cpq_cli.policy.references import Mention, Role
 from cpq_cli.sources import ParseFailure, SourceDoc, load_document
 
 
@@ -32,31 +34,14 @@ class Edit(NamedTuple):
                                             fromfile=f"a/{shown}", tofile=f"b/{shown}"))
 
 
-def references(data: Any, old: str, new: str | None = None) -> Iterator[JsonPath]:
-    """JSON paths of every value that names `old` as a user (but not `new`'s own manager: the
-    successor cannot become their own manager)."""
-    if not isinstance(data, dict):
-        return
-    for uid, user in (data.get("users") or {}).items():
-        if isinstance(user, dict) and user.get("manager") == old and uid != new:
-            yield ("users", uid, "manager")
-    for gid, group in (data.get("groups") or {}).items():
-        if isinstance(group, dict):
-            for i, member in enumerate(group.get("members") or []):
-                if member == old:
-                    yield ("groups", gid, "members", i)
-    for i, admin in enumerate(data.get("admins") or []):
-        if admin == old:
-            yield ("admins", i)
-    for i, rule in enumerate(data.get("rules") or []):
-        if not isinstance(rule, dict):
-            continue
-        for j, approver in enumerate(rule.get("approvers") or []):
-            if approver == old:
-                yield ("rules", i, "approvers", j)
-        escalate = rule.get("escalate")
-        if isinstance(escalate, dict) and escalate.get("to") == old:
-            yield ("rules", i, "escalate", "to")
+def places(mentions: Iterable[Mention], old: str, new: str) -> dict[str, list[JsonPath]]:
+    """Where each policy file names `old` (file as shown -> JSON paths), from the policy's one index of
+    mentions — except `new`'s own manager: the successor cannot become their own manager."""
+    found: dict[str, list[JsonPath]] = {}
+    for mention in mentions:
+        if mention.name == old and not (mention.role is Role.MANAGER and mention.holder == new):
+            found.setdefault(mention.file, []).append(mention.path)
+    return found
 
 
 def _token(old: str) -> re.Pattern[str]:
@@ -77,8 +62,8 @@ def _replace_at(lines: list[str], line: int, column: int, old: str, new: str, fi
     return True
 
 
-def plan_file(path: Path, doc: SourceDoc, old: str, new: str) -> Edit | None:
-    refs = list(references(doc.data, old, new))
+def plan_file(path: Path, doc: SourceDoc, old: str, new: str, refs: list[JsonPath]) -> Edit | None:
+    """The file with `old` replaced by `new` at each of `refs`, every other byte as it was."""
     if not refs:
         return None
     lines = doc.text.splitlines(keepends=True)
@@ -105,15 +90,22 @@ def plan_file(path: Path, doc: SourceDoc, old: str, new: str) -> Edit | None:
     return Edit(path, doc.text, "".join(lines), tuple(str(r) for r in refs))
 
 
-def plan(root: Path, old: str, new: str) -> list[Edit]:
+def plan(root: Path, old: str, new: str, mentions: Iterable[Mention]) -> list[Edit]:
+    """The edits that replace `old` by `new` wherever the policy set at `root` names them."""
     edits = []
-    for path in discover(root):
+    where = places(mentions, old, new)
+    files = {display_path(p): p for p in discover(root)}
+    for shown in sorted(where):
+        path = files.get(shown)
+        if path is None:
+            raise InputError(f"{shown} is not a file of the policy set at {display_path(root)}",
+                             hint="run the command from where the policy set was loaded")
         try:
             doc = load_document(path)
         except ParseFailure as failure:
             raise InputError(f"{failure.diagnostic.file}: {failure.diagnostic.message}",
                              hint="fix the file first (cpq lint)") from None
-        edit = plan_file(path, doc, old, new)
+        edit = plan_file(path, doc, old, new, where[shown])
         if edit is not None:
             edits.append(edit)
     return edits

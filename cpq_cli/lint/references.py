@@ -7,7 +7,8 @@ from collections.abc import Iterable, Iterator
 
 from cpq_cli.diagnostics import Diagnostic, Severity
 from cpq_cli.lint.registry import LintContext, check
-from cpq_cli.policy.model import AUTO, DEFAULT_CHAIN, FIELD_PREFIX, OWNER
+from cpq_cli.policy.model import AUTO, DEFAULT_CHAIN, OWNER, Origin
+from cpq_cli.policy.references import RefKind, Role
 
 RESERVED = frozenset({OWNER, AUTO, "field"})
 
@@ -15,13 +16,6 @@ RESERVED = frozenset({OWNER, AUTO, "field"})
 def _did_you_mean(name: str, candidates: Iterable[str]) -> str | None:
     close = difflib.get_close_matches(name, list(candidates), n=1, cutoff=0.6)
     return f"did you mean {close[0]!r}?" if close else None
-
-
-def is_dynamic(ref: str) -> bool:
-    if ref.startswith(FIELD_PREFIX):
-        return len(ref) > len(FIELD_PREFIX)
-    parts = ref.split(".")
-    return parts[0] == OWNER and all(p == "manager" for p in parts[1:])
 
 
 @check("duplicate-id", Severity.ERROR, "An id is defined more than once across the policy files.")
@@ -85,26 +79,18 @@ def unknown_user(ctx: LintContext) -> Iterator[Diagnostic]:
     ```
     """
     users = ctx.policy.users
-    for user in users.values():
-        if user.manager and user.manager not in users:
-            yield ctx.finding("unknown-user", user.origin, ("manager",),
-                              f"manager {user.manager!r} of user {user.id!r} is not a defined user",
-                              _did_you_mean(user.manager, users))
-    for group in ctx.policy.groups.values():
-        for i, member in enumerate(group.members):
-            if member not in users:
-                yield ctx.finding("unknown-user", group.origin, ("members", i),
-                                  f"member {member!r} of group {group.id!r} is not a defined user",
-                                  _did_you_mean(member, users) or "groups contain users, not other groups")
-    for d in ctx.pset.definitions:
-        if d.kind == "admin" and d.id not in users:
-            yield ctx.finding("unknown-user", d.origin, (), f"admin {d.id!r} is not a defined user",
-                              _did_you_mean(d.id, users))
-    for rule in ctx.policy.rules:
-        if rule.escalate and rule.escalate.to not in users:
-            yield ctx.finding("unknown-user", rule.origin, ("escalate", "to"),
-                              f"escalation target {rule.escalate.to!r} of rule {rule.id!r} is not a defined user",
-                              _did_you_mean(rule.escalate.to, users))
+    described = {Role.MANAGER: "manager {name!r} of user {holder!r}", Role.MEMBER: "member {name!r} of group "
+                 "{holder!r}", Role.ADMIN: "admin {name!r}", Role.ESCALATION: "escalation target {name!r} of rule "
+                 "{holder!r}"}
+    for mention in ctx.policy.mentions:
+        if mention.role is Role.APPROVER or mention.name in users:
+            continue
+        hint = _did_you_mean(mention.name, users)
+        if mention.role is Role.MEMBER:
+            hint = hint or "groups contain users, not other groups"
+        what = described[mention.role].format(name=mention.name, holder=mention.holder)
+        yield ctx.finding("unknown-user", Origin(mention.file, mention.path), (), f"{what} is not a defined user",
+                          hint)
 
 
 @check("unknown-approver", Severity.ERROR,
@@ -121,9 +107,10 @@ def unknown_approver(ctx: LintContext) -> Iterator[Diagnostic]:
     """
     known = ctx.policy.users.keys() | ctx.policy.groups.keys()
     for rule in ctx.policy.rules:
-        for i, ref in enumerate(rule.approvers):
-            if ref in known or ref == AUTO or is_dynamic(ref):
+        for i, parsed in enumerate(rule.refs):
+            if parsed.kind is not RefKind.UNKNOWN:
                 continue
+            ref = parsed.text
             hint = _did_you_mean(ref, [*known, "owner.manager"]) or (
                 "use a user id, a group id, owner, owner.manager, field:<quote field>, or auto")
             yield ctx.finding("unknown-approver", rule.origin, ("approvers", i),
@@ -189,14 +176,13 @@ def inactive_approver(ctx: LintContext) -> Iterator[Diagnostic]:
     ```
     """
     users = ctx.policy.users
-    for rule in ctx.policy.rules:
-        for i, ref in enumerate(rule.approvers):
-            if ref in users and not users[ref].active:
-                yield ctx.finding("inactive-approver", rule.origin, ("approvers", i),
-                                  f"approver {ref!r} of rule {rule.id!r} is inactive",
-                                  "requests to inactive users are never answered; use `cpq approvers replace`")
-    for group in ctx.policy.groups.values():
-        for i, member in enumerate(group.members):
-            if member in users and not users[member].active:
-                yield ctx.finding("inactive-approver", group.origin, ("members", i),
-                                  f"member {member!r} of group {group.id!r} is inactive")
+    for mention in ctx.policy.mentions:
+        if mention.name not in users or users[mention.name].active:
+            continue
+        if mention.role is Role.APPROVER:
+            yield ctx.finding("inactive-approver", Origin(mention.file, mention.path), (),
+                              f"approver {mention.name!r} of rule {mention.holder!r} is inactive",
+                              "requests to inactive users are never answered; use `cpq approvers replace`")
+        elif mention.role is Role.MEMBER:
+            yield ctx.finding("inactive-approver", Origin(mention.file, mention.path), (),
+                              f"member {mention.name!r} of group {mention.holder!r} is inactive")

@@ -36,6 +36,7 @@ from cpq_cli.policy.model import (
     User,
     Variable,
 )
+from cpq_cli.policy.references import Mention, RefKind, Role, parse_ref
 from cpq_cli.sources import ParseFailure, SourceDoc, load_document
 
 
@@ -245,8 +246,30 @@ class _Builder:
             assets=s.get("assets", "one_per_line"),
             require_signed_decisions=s.get("require_signed_decisions") is True,
         )
+        rules = tuple(r._replace(refs=tuple(parse_ref(a, self.users, self.groups) for a in r.approvers))
+                      for r in self.rules)
         return Policy(root, files, content_hash, self.users, self.groups, self.variables, self.chains,
-                      tuple(self.rules), tuple(self.admins), settings, self.products)
+                      rules, tuple(self.admins), settings, self.products, self._mentions(rules))
+
+    def _mentions(self, rules: tuple[Rule, ...]) -> tuple[Mention, ...]:
+        """Every place a user or group is named, for lint and `approvers replace` (one index, one walk)."""
+        found: list[Mention] = []
+        for user in self.users.values():
+            if user.manager:
+                found.append(Mention(user.manager, Role.MANAGER, user.id, user.origin.file,
+                                     (*user.origin.path, "manager")))
+        for group in self.groups.values():
+            found += [Mention(m, Role.MEMBER, group.id, group.origin.file, (*group.origin.path, "members", i))
+                      for i, m in enumerate(group.members)]
+        found += [Mention(d.id, Role.ADMIN, "admins", d.origin.file, d.origin.path)
+                  for d in self.definitions if d.kind == "admin"]
+        for rule in rules:
+            found += [Mention(ref.text, Role.APPROVER, rule.id, rule.origin.file, (*rule.origin.path, "approvers", i))
+                      for i, ref in enumerate(rule.refs) if ref.kind in (RefKind.USER, RefKind.GROUP, RefKind.UNKNOWN)]
+            if rule.escalate:
+                found.append(Mention(rule.escalate.to, Role.ESCALATION, rule.id, rule.origin.file,
+                                     (*rule.origin.path, "escalate", "to")))
+        return tuple(found)
 
 
 def _requirement(value: Any) -> Requirement:

@@ -7,11 +7,12 @@ from enum import StrEnum
 from typing import NamedTuple
 
 from cpq_cli.jsonpath import JsonPath
+from cpq_cli.policy.references import AUTO as AUTO  # re-exported: the words approver lists use
+from cpq_cli.policy.references import FIELD_PREFIX as FIELD_PREFIX
+from cpq_cli.policy.references import OWNER as OWNER
+from cpq_cli.policy.references import ApproverRef, Mention
 
 DEFAULT_CHAIN = "default"
-AUTO = "auto"
-OWNER = "owner"
-FIELD_PREFIX = "field:"
 
 
 class Origin(NamedTuple):
@@ -138,6 +139,7 @@ class Rule(NamedTuple):
     effective_until: dt.date | None = None
     escalate: Escalation | None = None
     origin: Origin = Origin("", ())
+    refs: tuple[ApproverRef, ...] = ()  # `approvers`, parsed when the policy set is loaded
 
     def effective_on(self, day: dt.date | None) -> bool:
         if day is None:
@@ -187,6 +189,7 @@ class Policy(NamedTuple):
     admins: tuple[str, ...] = ()
     settings: Settings = Settings()
     products: dict[str, Product] = {}  # noqa: RUF012 - NamedTuple defaults are never mutated
+    mentions: tuple[Mention, ...] = ()  # every place a user or group is named (policy.references)
 
     def chain(self, chain_id: str) -> Chain:
         """The chain a rule names; the implicit `default` chain runs first (order 1)."""

@@ -235,7 +235,7 @@ def replace(ctx: Context, old: str, new: str, *, apply: bool) -> Replacement:
         raise InputError(f"{new!r} is not a user of the policy set", hint="add the new user first")
     if old == new:
         raise InputError("old and new are the same user")
-    edits = rep.plan(ctx.policy_dir, old, new)
+    edits = rep.plan(ctx.policy_dir, old, new, policy.mentions)
     rep.check_result(ctx.policy_dir, edits, old, new)
     open_items = _open_items_of(ctx, old)
     files = tuple(FileEdit(display_path(e.path), tuple(e.references), e.diff()) for e in edits)
