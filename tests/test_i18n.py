@@ -171,3 +171,22 @@ def test_a_reply_in_the_approver_s_language_decides(run: Any, workdir: Path, smt
     assert done["messages"][0]["outcome"] == "approved"
     status = json.loads(_ok(run("status", "Q-1002", "--format", "json")).stdout)
     assert status["requests"][0]["items"][0]["comment"] == "問題ありません"
+
+
+@pytest.mark.parametrize(("lang", "expected"), [
+    ("de", ["Genehmigung erforderlich — 2 Regeln greifen", "148.122,00\u00a0€ netto", "Kette discount",
+            "(ist 12.22)", "(Gruppe: eine Person aus lee, lena)"]),
+    ("fr", ["approbation requise — 2 règles déclenchées", "148\u202f122,00\u00a0€ net", "chaîne legal"]),
+    ("es", ["requiere aprobación — 2 reglas activadas", "cadena discount", "paso 1"]),
+    ("ja", ["承認が必要 — 2 件のルールが該当", "チェーン discount", "ステップ 1"]),
+    ("en", ["approval required — 2 rules fired", "EUR 148,122.00 net · discount 12.22%", "chain discount"]),
+])
+def test_the_preview_tree_speaks_the_reader_s_language(run: Any, lang: str, expected: list[str]) -> None:
+    from tests.conftest import QUOTES
+
+    shown = _ok(run("--lang", lang, "preview", str(QUOTES / "Q-1004-multi-site.json"))).stdout
+    for text in expected:
+        assert text in shown, (text, shown)
+    envelope = json.loads(_ok(run("--lang", lang, "preview", str(QUOTES / "Q-1004-multi-site.json"),
+                                  "--format", "json")).stdout)
+    assert envelope["chains"][0]["steps"][0]["approvers"][0]["reasons"] == ["discount_pct > 10 (is 12.22)"]

@@ -29,6 +29,7 @@ from cpq_cli import i18n
 from cpq_cli.acting import Channel, Clock
 from cpq_cli.errors import CpqError
 from cpq_cli.outbound.links import INBOX, BadLink, Session, make_session, read_session
+from cpq_cli.report.path_text import reason_text
 from cpq_cli.services.context import Context
 from cpq_cli.services.web import REASONS, WebSettings
 
@@ -89,6 +90,7 @@ def create_app(config: WebConfig) -> Starlette:
             t=tr, show=show, lang=lang, money=lambda a, c: i18n.money(a, c, lang),
             number=lambda v, p=None: i18n.number(v, lang, places=p), date=lambda d: i18n.date(d, lang),
             moment=lambda m: i18n.moment(m, lang), status=lambda s: i18n.status_word(s).render(lang),
+            reason=lambda r: reason_text(r, lang),
             url=lambda *parts: "/" + "/".join(quote(str(p), safe="") for p in parts), **values)
         return HTMLResponse(html, status_code=status, headers=HEADERS)
 
