@@ -12,7 +12,6 @@ import json
 import os
 import re
 from decimal import Decimal
-from json.encoder import encode_basestring as _encode_string  # what json.dumps(ensure_ascii=False) uses
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -68,137 +67,13 @@ class Quote(NamedTuple):
         return value
 
 
-HASH_V1 = "sha256:"  # legacy: json.dumps(default=str) spelled the number 12.5 and the string "12.5" alike
-HASH_V2 = "v2:sha256:"  # type-tagged: injective over JSON values
-
-
-def canonical_json(data: Any) -> str:
-    """Version 1 of the canonical form (kept to check submissions recorded before version 2)."""
-    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
-
-
-def _tagged(value: Any) -> Any:
-    """Each JSON value as [type, value], so no two values of different types share a spelling.
-
-    Numbers are compared as numbers (1, 1.0 and 1.00 are one value), strings as strings.
-    """
-    if value is None:
-        return ["null"]
-    if isinstance(value, bool):  # before int: True is an int in Python
-        return ["bool", value]
-    if isinstance(value, (int, float, Decimal)):
-        number = Decimal(value) if not isinstance(value, float) else Decimal(repr(value))
-        if number.is_finite():
-            number = number.normalize() if number else Decimal(0)
-        return ["num", f"{number:E}" if number.is_finite() else str(number)]
-    if isinstance(value, str):
-        return ["str", value]
-    if isinstance(value, (list, tuple)):
-        return ["list", [_tagged(v) for v in value]]
-    if isinstance(value, dict):
-        return ["obj", [[str(k), _tagged(v)] for k, v in sorted(value.items(), key=lambda kv: str(kv[0]))]]
-    return ["other", str(value)]
-
-
-def canonical_json_v2(data: Any) -> str:
-    """json.dumps(_tagged(data), separators=(",", ":"), ensure_ascii=False), written directly.
-
-    The same text (a test compares the two on generated values), without building the tagged
-    tree: the hash of every previewed quote is computed, so this runs for every one of them.
-    """
-    try:
-        return _encode_tagged(data)
-    except (_Unusual, TypeError):  # TypeError: an unhashable leaf (a signalling NaN) for the memo
-        return json.dumps(_tagged(data), separators=(",", ":"), ensure_ascii=False)
-
-
-class _Unusual(Exception):
-    """A value of a type JSON does not produce (a tuple, a subclass...): take the plain path."""
-
-
-# Encoded pieces of values met again and again across a batch (line ids, products, families,
-# small numbers). Keyed by value: equal ints and Decimals are one number and encode alike, so
-# sharing a slot is right; floats and booleans never enter (0.1 == Decimal(0.1) exactly, True == 1).
-_NUMBERS: dict[Any, str] = {}
-_STRINGS: dict[str, str] = {}
-_KEYS: dict[str, str] = {}
-_PIECES_LIMIT = 50_000
-
-
-def _number_piece(value: int | Decimal) -> str:
-    number = Decimal(value)
-    if number.is_finite():
-        number = number.normalize() if number else Decimal(0)
-    piece = '["num","' + (f"{number:E}" if number.is_finite() else str(number)) + '"]'
-    if len(_NUMBERS) > _PIECES_LIMIT:
-        _NUMBERS.clear()
-    _NUMBERS[value] = piece
-    return piece
-
-
-def _string_piece(value: str) -> str:
-    piece = '["str",' + _encode_string(value) + "]"
-    if len(_STRINGS) > _PIECES_LIMIT:
-        _STRINGS.clear()
-    _STRINGS[value] = piece
-    return piece
-
-
-def _key_piece(key: str) -> str:
-    """A key with what precedes and follows it: `["key",`."""
-    piece = "[" + _encode_string(key) + ","
-    if len(_KEYS) > _PIECES_LIMIT:
-        _KEYS.clear()
-    _KEYS[key] = piece
-    return piece
-
-
-def _encode_tagged(value: Any) -> str:
-    kind = type(value)
-    if kind is dict:
-        parts = []
-        for key in sorted(value):  # str keys: sorting by str(key) is sorting by key
-            if type(key) is not str:
-                raise _Unusual
-            item = value[key]
-            t = type(item)  # the leaves inline: most values of a quote are
-            if t is str:
-                piece = _STRINGS.get(item) or _string_piece(item)
-            elif t is int or t is Decimal:
-                piece = _NUMBERS.get(item) or _number_piece(item)
-            else:
-                piece = _encode_tagged(item)
-            parts.append((_KEYS.get(key) or _key_piece(key)) + piece + "]")
-        return '["obj",[' + ",".join(parts) + "]]"
-    if kind is str:
-        return _STRINGS.get(value) or _string_piece(value)
-    if kind is int or kind is Decimal:
-        return _NUMBERS.get(value) or _number_piece(value)
-    if kind is list:
-        return '["list",[' + ",".join([_encode_tagged(item) for item in value]) + "]]"
-    if value is None:
-        return '["null"]'
-    if kind is bool:
-        return '["bool",true]' if value else '["bool",false]'
-    raise _Unusual
-
-
-def content_hash(data: Any) -> str:
-    """What approvals are bound to: reformatting the file keeps it, any change of a value does not."""
-    import hashlib
-
-    raw = canonical_json_v2(data).encode("utf-8", "surrogatepass")
-    return HASH_V2 + hashlib.sha256(raw).hexdigest()
-
-
-def content_hash_like(data: Any, recorded: str) -> str:
-    """The hash of `data` in the version that `recorded` was made with, to compare the two."""
-    if recorded.startswith(HASH_V1):
-        import hashlib
-
-        legacy = canonical_json(data).encode("utf-8", "surrogatepass")
-        return HASH_V1 + hashlib.sha256(legacy).hexdigest()
-    return content_hash(data)
+# The content hash lives apart (commands that only check a hash need not load the quote model).
+from cpq_cli.content_hash import HASH_V1 as HASH_V1  # noqa: E402
+from cpq_cli.content_hash import HASH_V2 as HASH_V2  # noqa: E402
+from cpq_cli.content_hash import canonical_json as canonical_json  # noqa: E402
+from cpq_cli.content_hash import canonical_json_v2 as canonical_json_v2  # noqa: E402
+from cpq_cli.content_hash import content_hash as content_hash  # noqa: E402
+from cpq_cli.content_hash import content_hash_like as content_hash_like  # noqa: E402
 
 
 def _num(value: Any) -> Any:

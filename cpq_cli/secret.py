@@ -11,11 +11,11 @@ A missing key where one is required is a setup error, never an unsigned fallback
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import os
 from pathlib import Path
 
+from cpq_cli.digest import hmac_sha256_hex
+from cpq_cli.digest import same as compare
 from cpq_cli.errors import ConfigError
 
 MIN_BYTES = 32
@@ -64,8 +64,8 @@ def read_secret(path: Path, purpose: str) -> bytes:
 def mac(key: bytes, *parts: str) -> str:
     """Hex HMAC-SHA256 over the parts, each length-prefixed so that no two part lists collide."""
     message = b"".join(len(p.encode()).to_bytes(4, "big") + p.encode() for p in parts)
-    return hmac.new(key, message, hashlib.sha256).hexdigest()
+    return hmac_sha256_hex(key, message)
 
 
 def same(a: str, b: str) -> bool:
-    return hmac.compare_digest(a.encode(), b.encode())
+    return compare(a, b)

@@ -15,9 +15,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from cpq_cli.content_hash import _tagged
 from cpq_cli.errors import InputError
 from cpq_cli.expressions import SOURCE_HELPERS, Env, SourceWriter, TraceEntry, compile_expression, parse, truthy
-from cpq_cli.quote import _parse_checked, _parse_fast, _tagged, canonical_json_v2, load_quote, parse_quote
+from cpq_cli.quote import _parse_checked, _parse_fast, canonical_json_v2, load_quote, parse_quote
 from cpq_cli.routing import _conditions, compile_policy, quote_env_values, route
 from tests.helpers import BASE_QUOTE, make_policy
 from tests.test_expressions import _same, expressions, values_strategy

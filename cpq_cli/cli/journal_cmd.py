@@ -27,7 +27,7 @@ def verify(
     (a status, an approver, a snapshot) that its events do not bear out. With a secret key
     configured, a chain recomputed without the key shows too; with `--against`, a cut tail does.
     """
-    from cpq_cli.services import journal as service
+    from cpq_cli.services import journal_admin as service
 
     try:
         result = service.verify(context(journal=journal), against)
@@ -93,7 +93,7 @@ def copy(
 
         cpq journal copy .cpq/journal.sqlite3 postgresql://cpq@db.internal/cpq
     """
-    from cpq_cli.services import journal as service
+    from cpq_cli.services import journal_admin as service
 
     emit(fmt, service.copy(source, destination))
 

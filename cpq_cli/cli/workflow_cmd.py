@@ -177,10 +177,10 @@ def replace(
     Every other byte of the files (comments, order, quoting) stays as it is. The new approver
     is notified of each request moved to them.
     """
-    from cpq_cli.services import approvals
+    from cpq_cli.services import replacement
 
     ctx = context(journal=journal, policies=policies, as_user=as_user)
-    done = approvals.replace(ctx, old, new, apply=do_apply)
+    done = replacement.replace(ctx, old, new, apply=do_apply)
     if fmt is Format.json:
         emit(fmt, done)
     else:

@@ -8,11 +8,10 @@ prints it for safekeeping elsewhere, and `verify(against=...)` proves the journa
 that event unchanged, so a cut tail shows even when the head row was rewritten too.
 """
 
-import hashlib
-import hmac
 import json
 from typing import Any, NamedTuple
 
+from cpq_cli.digest import hmac_sha256_hex, same, sha256_hex
 from cpq_cli.journal.db import Connection
 from cpq_cli.journal.records import Event, from_row
 
@@ -29,8 +28,8 @@ def _digest(prev_hash: str, seq: int, at: str, kind: str, quote_id: str | None, 
             request_id: str | None, actor: str | None, data: str, key: bytes | None = None) -> str:
     message = prev_hash.encode() + b"\n" + _body(seq, at, kind, quote_id, submission_id, request_id, actor, data)
     if key is not None:
-        return hmac.new(key, message, hashlib.sha256).hexdigest()
-    return hashlib.sha256(message).hexdigest()
+        return hmac_sha256_hex(key, message)
+    return sha256_hex(message)
 
 
 def _key_for(conn: Connection, seq: int) -> tuple[bool, bytes | None]:
@@ -51,7 +50,7 @@ def row_intact(conn: Connection, event: Event) -> bool | None:
         return None
     digest = _digest(event.prev_hash, event.seq, event.at, event.kind, event.quote_id, event.submission_id,
                      event.request_id, event.actor, event.data, key)
-    return hmac.compare_digest(digest, event.hash)
+    return same(digest, event.hash)
 
 
 def _select(conn: Connection, where: str, params: tuple[Any, ...], suffix: str = "") -> list[Event]:
@@ -153,7 +152,7 @@ def verify(conn: Connection, against: Head | None = None) -> Verified:
             return Verified(count, Break(row.seq, f"event {row.seq} ({row.kind}) was changed after it was "
                                                      "written, or its hash was recomputed without the key"), unchecked)
         if against is not None and row.seq == against.seq:
-            if not hmac.compare_digest(row.hash, against.digest):
+            if not same(row.hash, against.digest):
                 return Verified(count, Break(row.seq, f"event {row.seq} is not the one recorded in the head "
                                                          "given: the journal was rewritten since"), unchecked)
             found_against = True

@@ -11,7 +11,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from cpq_cli.journal.db import Connection
-from cpq_cli.journal.records import Contract, Order, OrderLine, from_row, maybe
+from cpq_cli.journal.order_records import Contract, Order, OrderLine
+from cpq_cli.journal.records import from_row, maybe
 from cpq_cli.journal.states import OrderStatus, move
 
 # ----------------------------------------------------------------------------------------- orders

@@ -8,7 +8,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from cpq_cli.journal.db import Connection
-from cpq_cli.journal.records import Notification, OutboxEntry, from_row
+from cpq_cli.journal.outbound_records import Notification, OutboxEntry
+from cpq_cli.journal.records import from_row
 
 # ---------------------------------------------------------------------------------- notifications
 

@@ -9,7 +9,7 @@ from the table layout so that a migration does not change what scripts read.
 import json
 from typing import Any, NamedTuple, TypeVar
 
-from cpq_cli.journal.states import ItemStatus, OrderStatus, RequestStatus, SubmissionStatus
+from cpq_cli.journal.states import ItemStatus, RequestStatus, SubmissionStatus
 
 # NamedTuples, not dataclasses: every command imports these, and on CPython 3.11 a frozen,
 # slotted dataclass costs ~4 ms to create against ~0.5 ms (docs/performance.md).
@@ -176,114 +176,9 @@ class Delegation(NamedTuple):
         return as_json(self)
 
 
-
-class Order(NamedTuple):
-
-    id: str
-    quote_id: str
-    submission_id: str
-    number: int
-    account_id: str
-    currency: str
-    status: OrderStatus
-    start_date: str
-    split_by: str
-    split_key: str
-    file: str
-    data: str  # the order document (JSON)
-    created_at: str
-    activated_at: str | None
-
-    def as_json(self) -> dict[str, Any]:
-        return as_json(self)
-
-
-
-class OrderLine(NamedTuple):
-    """One segment of a line: an order's own line (or one added by an amendment, `amends` None), or an
-    amendment's delta (`amends` the line). Quantities add up over the days a segment covers."""
-
-    id: str
-    order_id: str
-    quote_line: str
-    amends: str | None
-    account_id: str
-    product: str
-    kind: str
-    quantity: str  # Decimal text
-    unit_price: str
-    list_price: str
-    amount: str
-    start_date: str
-    end_date: str | None
-    term_months: int | None
-    contract_id: str | None
-    created_at: str
-    fields: dict[str, Any] | None = None  # the line's own fields (site, name, family, custom); None before migration 8
-    price_term_months: int | None = None  # the term the unit price is for; None: term_months (before migration 8)
-
-    @property
-    def price_term(self) -> int | None:
-        return self.price_term_months or self.term_months
-
-    def as_json(self) -> dict[str, Any]:
-        return as_json(self)
-
-
-
-class Contract(NamedTuple):
-    id: str
-    account_id: str
-    currency: str
-    start_date: str
-    end_date: str
-    term_months: int
-    file: str
-    data: str  # the contract document (JSON)
-    created_at: str
-
-    def as_json(self) -> dict[str, Any]:
-        return as_json(self)
-
-
-
-class OutboxEntry(NamedTuple):
-    id: int
-    kind: str
-    key: str
-    payload: str
-    created_at: str
-    delivered_at: str | None
-    attempts: int
-    last_error: str | None
-
-    def as_json(self) -> dict[str, Any]:
-        return as_json(self)
-
-
-
-class Notification(NamedTuple):
-    id: int
-    key: str
-    kind: str
-    channel: str
-    recipient: str
-    subject: str
-    body: str
-    created_at: str
-    sent_at: str | None
-    attempts: int
-    last_error: str | None
-
-    def as_json(self) -> dict[str, Any]:
-        return as_json(self)
-
-
 # How each record's columns are decoded: JSON text, enums, 0/1 integers.
-DECODE: dict[type, tuple[tuple[str, ...], dict[str, Any], tuple[str, ...]]] = {
+DECODE: dict[type, tuple[tuple[str, ...], dict[str, Any], tuple[str, ...]]] = {  # others add theirs
     Submission: ((), {"status": SubmissionStatus}, ()),
     Request: (("rules", "members", "snapshot"), {"status": RequestStatus}, ()),
     Item: (("delegates",), {"status": ItemStatus}, ("override",)),
-    Order: ((), {"status": OrderStatus}, ()),
-    OrderLine: (("fields",), {}, ()),
 }

@@ -12,13 +12,16 @@ the event (journal migration 3 and older) are checked at the submission level on
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cpq_cli.errors import InputError
 from cpq_cli.journal import approvals, events
 from cpq_cli.journal.db import Connection
 from cpq_cli.journal.events import row_intact
-from cpq_cli.journal.records import Event, Order, Submission
+from cpq_cli.journal.records import Event, Submission
+
+if TYPE_CHECKING:
+    from cpq_cli.journal.order_records import Order
 
 REQUEST_FIELDS = ("chain", "chain_order", "step", "approver", "kind", "rules", "members", "needed")
 CLOSING = {"request.approved": "APPROVED", "request.rejected": "REJECTED", "request.cancelled": "CANCELLED",

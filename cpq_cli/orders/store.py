@@ -26,8 +26,8 @@ from cpq_cli.errors import CpqError, InputError, Refused
 from cpq_cli.journal import approvals, events
 from cpq_cli.journal import orders as rows
 from cpq_cli.journal.db import Connection, now, transaction
-from cpq_cli.journal.records import Contract, OrderLine
-from cpq_cli.journal.records import Order as OrderRecord
+from cpq_cli.journal.order_records import Contract, OrderLine
+from cpq_cli.journal.order_records import Order as OrderRecord
 from cpq_cli.journal.replay import check_order
 from cpq_cli.journal.states import OrderStatus
 from cpq_cli.orders.build import DEFAULT_TERM, OWN_COLUMNS, Order, money_text, order_document, plain

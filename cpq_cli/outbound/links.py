@@ -10,10 +10,11 @@ the same construction, scoped like the link, with a CSRF token for the forms.
 
 import base64
 import datetime as dt
-import hmac
 import json
 import os
 from typing import NamedTuple
+
+from cpq_cli.digest import same
 
 INBOX = "*"  # the scope of a link to the user's whole inbox
 LINK_PURPOSE = "cpq-web-link"
@@ -69,7 +70,7 @@ def _sign(key: bytes, purpose: str, payload: dict[str, object]) -> str:
 
 def _open(key: bytes, purpose: str, token: str, now: int) -> dict[str, object]:
     body, _, tag = token.partition(".")
-    if not body or not tag or len(token) > 2000 or not hmac.compare_digest(tag, _mac(key, purpose, body)):
+    if not body or not tag or len(token) > 2000 or not same(tag, _mac(key, purpose, body)):
         raise BadLink("invalid")
     try:
         payload = json.loads(_unb64(body))

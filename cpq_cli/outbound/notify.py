@@ -22,7 +22,8 @@ from cpq_cli.journal import approvals, outbound
 from cpq_cli.journal.db import Connection
 from cpq_cli.journal.events import after as events_after
 from cpq_cli.journal.events import last_seq
-from cpq_cli.journal.records import Event, Item, Notification
+from cpq_cli.journal.outbound_records import Notification
+from cpq_cli.journal.records import Event, Item
 from cpq_cli.journal.states import ItemStatus
 from cpq_cli.outbound.settings import CHANNELS, NotifySettings, SmtpSettings, channels_of, load_settings
 from cpq_cli.policy.model import Policy

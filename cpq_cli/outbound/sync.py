@@ -27,7 +27,7 @@ from typing import NamedTuple
 
 from cpq_cli.journal import outbound
 from cpq_cli.journal.db import Connection
-from cpq_cli.journal.records import OutboxEntry
+from cpq_cli.journal.outbound_records import OutboxEntry
 
 
 class Delivery(NamedTuple):

@@ -12,8 +12,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NamedTuple
 
 from cpq_cli.errors import InputError, Refused
-from cpq_cli.journal.records import Order as OrderRecord
-from cpq_cli.journal.records import OrderLine, Submission
+from cpq_cli.journal.order_records import Order as OrderRecord
+from cpq_cli.journal.order_records import OrderLine
+from cpq_cli.journal.records import Submission
 from cpq_cli.journal.states import OrderStatus
 from cpq_cli.paths import display_path
 from cpq_cli.services.context import Context

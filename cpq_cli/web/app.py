@@ -177,13 +177,12 @@ def create_app(config: WebConfig) -> Starlette:
                     inbox=session.scope == INBOX)
 
     async def decide(request: Request, ctx: Context, session: Session, lang: str) -> Response:
-        import hmac
-
+        from cpq_cli.digest import same
         from cpq_cli.services.approvals import decide as record
 
         item_id = request.path_params["item"]
         form = await request.form()
-        if not session.allows(item_id) or not hmac.compare_digest(str(form.get("csrf", "")), session.csrf):
+        if not session.allows(item_id) or not same(str(form.get("csrf", "")), session.csrf):
             return message(request, lang, i18n.t("Not possible").render(lang),
                            i18n.t("This form is out of date; open the request again."), 403)
         verdict = str(form.get("decision", ""))

@@ -1,0 +1,32 @@
+"""The start-up-cheap digests are the standard library's, bit for bit."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from cpq_cli.digest import hmac_sha256_hex, same, sha256_hex
+
+
+@given(st.binary(max_size=300))
+def test_sha256_is_hashlib_s(data: bytes) -> None:
+    assert sha256_hex(data) == hashlib.sha256(data).hexdigest()
+
+
+@given(st.binary(max_size=200), st.binary(max_size=300))
+def test_hmac_is_the_standard_library_s(key: bytes, message: bytes) -> None:
+    assert hmac_sha256_hex(key, message) == hmac.new(key, message, hashlib.sha256).hexdigest()
+
+
+def test_rfc_4231_case_2() -> None:
+    assert hmac_sha256_hex(b"Jefe", b"what do ya want for nothing?") == (
+        "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843")
+
+
+@given(st.text(max_size=50), st.text(max_size=50))
+def test_same_is_equality(a: str, b: str) -> None:
+    assert same(a, b) is (a == b)
+    assert same(a, a)
