@@ -677,3 +677,23 @@ def test_a_forged_order_row_is_refused_at_use(cli: Cli, forgery: str, command: s
     assert _snapshot(cli) == before
     verify = cli("journal", "verify")
     assert verify.returncode == 1 and order_id in verify.stdout
+
+
+def test_issue_14_approvals_follow_ups_through_the_installed_cpq(cli: Cli) -> None:
+    """Override of one item leaves an all-members group waiting; a rejection says 'rejected'; after a
+    replacement `cpq status` shows the current approver; the acting user's language applies."""
+    (cli.cwd / "policies" / "board.yaml").write_text(
+        "chains:\n  board: {order: 1}\ngroups:\n  board: {members: [carmen, victor], require: all}\n"
+        "rules:\n  - {id: board-sees-everything, when: 'net_total > 0', approvers: [board], chain: board, step: 1}\n")
+    cli.ok("submit", "examples/quotes/Q-1001-standard.json", "--as", "rita")
+    requests = cli.json("status", "Q-1001", "--format", "json")["requests"]
+    board = next(r for r in requests if r["approver"] == "board")
+    carmen = next(i["id"] for i in board["items"] if i["approver"] == "carmen")
+    cli.ok("override", carmen, "--approve", "--as", "dan", "--reason", "travelling")
+    board = next(r for r in cli.json("status", "Q-1001", "--format", "json")["requests"] if r["approver"] == "board")
+    assert board["status"] == "REQUESTED" and board["current"] == ["victor"]
+    assert "rejected by victor" in cli.ok("reject", "Q-1001", "--as", "victor", "--reason", "no").stdout
+    cli.ok("submit", "examples/quotes/Q-1002-manager-discount.json", "--as", "sam")
+    cli.ok("approvers", "replace", "alice", "carol", "--apply", "--as", "dan")
+    assert "carol (replacing alice)" in cli.ok("status", "Q-1002").stdout
+    assert "Schritt 1" in cli.ok("status", "Q-1002", "--lang", "de").stdout  # --lang anywhere on the line

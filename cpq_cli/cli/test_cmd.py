@@ -45,11 +45,10 @@ def test(
     from cpq_cli.config import resolve_policy_dir
     from cpq_cli.errors import InputError
     from cpq_cli.policytest import discover_test_files, run_tests
-    from cpq_cli.routing import compile_policy
-    from cpq_cli.services.policy import load_policy
+    from cpq_cli.services.policy import compiled_policy, load_policy
 
     policy_dir = resolve_policy_dir(policies)
-    compiled = compile_policy(load_policy(policy_dir))
+    compiled = compiled_policy(load_policy(policy_dir))
     files = discover_test_files(paths or [policy_dir])
     if not files:
         raise InputError("no policy tests found (*.test.yaml)",

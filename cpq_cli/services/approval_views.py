@@ -300,11 +300,12 @@ def _lines(quote: dict[str, Any]) -> tuple[LineView, ...]:
 def _path(ctx: Context, submission: Any, requests: list[Any], mine: str) -> tuple[PathNode, ...]:
     """The submission's requests as asked (the journal is the record), with the reasons routing gives now."""
     from cpq_cli.quote import parse_quote
-    from cpq_cli.routing import compile_policy, route
+    from cpq_cli.routing import route
+    from cpq_cli.services.policy import compiled_policy
 
     reasons: dict[tuple[str, int, str], tuple[str, ...]] = {}
     try:
-        path = route(compile_policy(ctx.policy), parse_quote(submission.quote_data))
+        path = route(compiled_policy(ctx.policy), parse_quote(submission.quote_data))
         for chain in path.chains:
             for step in chain.steps:
                 for approver in step.approvers:

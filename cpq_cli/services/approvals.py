@@ -91,13 +91,13 @@ def submit(ctx: Context, quote_file: Path) -> Change:
     """Route the quote, record the submission, request the first steps."""
     from cpq_cli.approvals.submit import submit as do_submit
     from cpq_cli.quote import load_quote
-    from cpq_cli.routing import compile_policy
+    from cpq_cli.services.policy import compiled_policy
 
     policy = ctx.policy
     act = ctx.act()
     quote = load_quote(quote_file)
     commit = policy_commit(ctx.policy_dir)
-    compiled = compile_policy(policy)
+    compiled = compiled_policy(policy)
     outcome, warnings = change(ctx, lambda conn: do_submit(conn, act, policy, compiled, quote,
                                                            os.path.abspath(quote_file), policy_commit=commit))
     return _change(outcome, warnings, quote=quote.id)
