@@ -133,7 +133,7 @@ def test_entitlements_text_says_which_order_and_site_each_line_belongs_to(run, w
         ("Q-1004-O1", "L1", "Berlin"), ("Q-1004-O1", "L2", "Berlin")]
 
 
-def test_rows_from_before_migration_6_take_their_fields_from_the_approved_quote(run, workdir: Path) -> None:
+def test_rows_from_before_migration_8_take_their_fields_from_the_approved_quote(run, workdir: Path) -> None:
     approve(run)
     ok(run("split", "Q-1004", "--by", "site"))
     with journal_at(workdir, write=True) as conn:
