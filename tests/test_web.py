@@ -162,6 +162,9 @@ def test_the_inbox_lists_what_waits_oldest_first_with_escalation_times(run: Any,
     assert history.status_code == 200 and "submission.created" in history.text
     victor = web.get(f"/items/{quote(_item(run, 'Q-1004', 'lee'), safe='')}")
     assert victor.status_code == 409 and "not asked to decide" in victor.text  # alice's session, lee's item
+    _ok(run("submit", "examples/quotes/Q-1005-big-deal.json", "--as", "nora"))  # alice is not part of it
+    assert web.get("/quotes/Q-1005").status_code == 403
+    assert web.get("/quotes/Q-1002").status_code == 200
 
 
 def test_the_escalation_time_shows_on_the_page(run: Any, workdir: Path, web: Any, team_key: Path) -> None:

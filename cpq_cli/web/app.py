@@ -202,7 +202,13 @@ def create_app(config: WebConfig) -> Starlette:
 
         quote_id = request.path_params["quote"]
         state = await run_in_threadpool(status, ctx, quote_id)
-        mine = session.scope == INBOX or any(i.id == session.scope for r in state.requests for i in r.items)
+        items = [i for r in state.requests for i in r.items]
+        sub = state.submission
+        if session.scope == INBOX:  # the quotes the user is part of: asked, delegated, deciding, owning
+            mine = session.user in (sub.owner, sub.submitted_by) or any(
+                session.user in (i.approver, i.decided_by, *i.delegates) for i in items)
+        else:
+            mine = any(i.id == session.scope for i in items)
         if not mine:
             return message(request, lang, i18n.t("Not yours to see").render(lang),
                            i18n.t("This sign-in is for another request."), 403)
@@ -232,6 +238,8 @@ def run(config: WebConfig, host: str, port: int) -> None:
     """Serve until stopped (uvicorn; behind a reverse proxy, `[web] forwarded_allow_ips` names it)."""
     import uvicorn
 
+    # No access log: a sign-in link's token is in its path (used once, but still not for a log file).
     uvicorn.run(create_app(config), host=host, port=port, proxy_headers=True,
-                forwarded_allow_ips=config.settings.forwarded_allow_ips, server_header=False, log_level="info")
+                forwarded_allow_ips=config.settings.forwarded_allow_ips, server_header=False, log_level="info",
+                access_log=False)
 
