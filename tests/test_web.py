@@ -53,10 +53,75 @@ def _form(html: str) -> dict[str, str]:
     return dict(re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)"', html))
 
 
+def _sign_in(client: TestClient, link: str, **options: Any) -> Any:
+    """Open a sign-in link as a person does: the link's page, then its Continue button."""
+    shown = client.get(link, **options)
+    assert shown.status_code == 200 and "set-cookie" not in shown.headers, shown.text
+    return client.post(link, **options)
+
+
+def _signed_ins(workdir: Path) -> int:
+    import sqlite3
+
+    with sqlite3.connect(workdir / ".cpq" / "journal.sqlite3") as conn:
+        return int(conn.execute("SELECT count(*) FROM events WHERE kind = 'web.signed_in'").fetchone()[0])
+
+
+def test_opening_a_link_uses_nothing_until_the_visitor_continues(run: Any, web: Any, workdir: Path,
+                                                                 team_key: Path) -> None:
+    """Mail scanners and link previews fetch links (HEAD, GET): that must neither spend the link nor
+    get a session. Only the page's own button (a POST from the page: same-site, so in a browser the
+    SameSite=Strict cookie comes along to the approval page) uses it."""
+    item = _item(run, "Q-1002", "alice")
+    link = _link(team_key, "alice", item)
+    scanner = TestClient(web.app)
+    assert scanner.head(link).status_code == 200
+    for _ in range(2):
+        shown = scanner.get(link, follow_redirects=False)
+        assert shown.status_code == 200 and "set-cookie" not in shown.headers
+        assert "Alice Ng" in shown.text and f'<form method="post" action="{link}">' in shown.text
+    assert scanner.get(f"/items/{quote(item, safe='')}").status_code == 401
+    assert _signed_ins(workdir) == 0
+    signed = web.post(link, follow_redirects=False)
+    assert signed.status_code == 303 and signed.headers["location"] == f"/items/{quote(item, safe='')}"
+    assert "set-cookie" in signed.headers and web.get(signed.headers["location"]).status_code == 200
+    assert _signed_ins(workdir) == 1
+    for method in (scanner.get, scanner.post):  # used now: the page says so, and no second session
+        again = method(link, follow_redirects=False)
+        assert again.status_code == 403 and "Link already used" in again.text and "set-cookie" not in again.headers
+
+
+@pytest.mark.parametrize("target", ["sign-in", "decision", "sign-out"])
+def test_a_form_posted_from_another_site_is_refused(run: Any, web: Any, workdir: Path, team_key: Path,
+                                                    target: str) -> None:
+    """Browsers say where a form came from (Sec-Fetch-Site). A page on another site that posts a
+    sign-in link (to sign the victim in as the attacker) or a decision is refused, and nothing is used."""
+    item = _item(run, "Q-1002", "alice")
+    path = f"/items/{quote(item, safe='')}"
+    link = _link(team_key, "alice", item)
+    foreign = {"sec-fetch-site": "cross-site"}
+    if target == "sign-in":
+        refused = web.post(link, headers=foreign, follow_redirects=False)
+        assert refused.status_code == 403 and "set-cookie" not in refused.headers
+        assert _signed_ins(workdir) == 0 and web.post(link).status_code == 200  # the real click still works
+        return
+    page = web.post(link, headers={"sec-fetch-site": "same-origin"})
+    assert page.status_code == 200
+    if target == "decision":
+        refused = web.post(path, data={**_form(page.text), "decision": "approve"}, headers=foreign)
+        assert refused.status_code == 403
+        status = json.loads(_ok(run("status", "Q-1002", "--format", "json")).stdout)
+        assert status["requests"][0]["items"][0]["status"] == "REQUESTED"
+    else:
+        refused = web.post("/sign-out", headers=foreign, follow_redirects=False)
+        assert refused.status_code == 403 and "set-cookie" not in refused.headers
+        assert web.get(path).status_code == 200
+
+
 def test_a_link_signs_in_once_and_the_decision_lands_with_the_web_channel(run: Any, web: Any, team_key: Path) -> None:
     item = _item(run, "Q-1002", "alice")
     link = _link(team_key, "alice", item)
-    first = web.get(link, follow_redirects=False)
+    first = _sign_in(web, link, follow_redirects=False)
     assert first.status_code == 303 and first.headers["location"] == f"/items/{quote(item, safe='')}"
     cookie = first.headers["set-cookie"]
     assert "HttpOnly" in cookie and "SameSite=strict" in cookie.replace("Strict", "strict")
@@ -94,10 +159,11 @@ def test_a_bad_link_gets_a_clear_page_and_no_session(run: Any, web: Any, team_ke
         "garbage": lambda: "not-a-token",
         "other-key": lambda: make_link_token(b"k" * 32, "alice", item, expires + 3600),
     }[case]()
-    response = web.get(f"/s/{quote(token, safe='')}", follow_redirects=False)
-    assert response.status_code == (410 if case == "expired" else 403)
-    assert ("Link expired" if case == "expired" else "Link not valid") in response.text
-    assert "set-cookie" not in response.headers
+    for method in (web.get, web.post):  # the link's page, and its button
+        response = method(f"/s/{quote(token, safe='')}", follow_redirects=False)
+        assert response.status_code == (410 if case == "expired" else 403)
+        assert ("Link expired" if case == "expired" else "Link not valid") in response.text
+        assert "set-cookie" not in response.headers
     assert web.get(f"/items/{quote(item, safe='')}").status_code == 401
 
 
@@ -115,7 +181,7 @@ def _swap(token: str, old: str, new: str) -> str:
 def test_an_item_link_opens_that_item_only(run: Any, web: Any, team_key: Path) -> None:
     _ok(run("submit", "examples/quotes/Q-1004-multi-site.json", "--as", "rita"))
     mine, other = _item(run, "Q-1002", "alice"), _item(run, "Q-1004", "alice")
-    assert web.get(_link(team_key, "alice", mine)).status_code == 200
+    assert _sign_in(web, _link(team_key, "alice", mine)).status_code == 200
     page = web.get(f"/items/{quote(other, safe='')}")
     assert page.status_code == 403 and "another request" in page.text
     assert web.get("/inbox", follow_redirects=False).status_code == 303  # an item session has no inbox
@@ -130,7 +196,7 @@ def test_an_item_link_opens_that_item_only(run: Any, web: Any, team_key: Path) -
 def test_a_decision_needs_the_form_it_was_shown(run: Any, web: Any, team_key: Path, case: str) -> None:
     item = _item(run, "Q-1002", "alice")
     path = f"/items/{quote(item, safe='')}"
-    form = _form(web.get(_link(team_key, "alice", item)).text)
+    form = _form(_sign_in(web, _link(team_key, "alice", item)).text)
     data = {**form, "decision": "approve"}
     if case == "no-csrf":
         del data["csrf"]
@@ -153,7 +219,7 @@ def test_the_inbox_lists_what_waits_oldest_first_with_escalation_times(run: Any,
                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CPQ_NOW", "2026-11-24T10:00:00+00:00")
     _ok(run("submit", "examples/quotes/Q-1004-multi-site.json", "--as", "rita"))
-    page = web.get(_link(team_key, "alice", INBOX))
+    page = _sign_in(web, _link(team_key, "alice", INBOX))
     assert page.status_code == 200 and "Waiting for you, Alice Ng" in page.text
     assert page.text.index("Q-1002") < page.text.index("Q-1004")  # oldest first
     first = re.search(r'href="(/items/[^"]+)"', page.text)
@@ -176,7 +242,7 @@ def test_the_escalation_time_shows_on_the_page(run: Any, workdir: Path, web: Any
     for who in ("alice", "mira"):
         _ok(run("approve", "Q-1003", "--as", who))
     item = _item(run, "Q-1003", "victor")  # discount-vp escalates after 48h
-    page = web.get(_link(team_key, "victor", item))
+    page = _sign_in(web, _link(team_key, "victor", item))
     assert "Undecided, it is escalated on 2026-11-26 09:00 UTC." in page.text
 
 
@@ -193,7 +259,7 @@ def test_the_page_is_in_the_approver_s_language(run: Any, workdir: Path, web: An
         set_locale(workdir, "alice", locale)
     item = _item(run, "Q-1002", "alice")
     headers = {"accept-language": accept} if accept else {}
-    page = web.get(_link(team_key, "alice", item), headers=headers)
+    page = _sign_in(web, _link(team_key, "alice", item), headers=headers)
     assert page.status_code == 200
     for text in expected:
         assert text in page.text, text
@@ -213,7 +279,7 @@ def test_request_emails_carry_a_sign_in_link_in_the_recipient_s_language(run: An
     assert link is not None
     settings = WebSettings("http://testserver", dt.timedelta(days=7), dt.timedelta(hours=8), False, "127.0.0.1")
     client = TestClient(create_app(WebConfig(team_key.read_bytes(), settings)), base_url="http://testserver")
-    page = client.get(link.group(1))
+    page = _sign_in(client, link.group(1))
     assert page.status_code == 200 and "Ihre Entscheidung" in page.text
     form = _form(page.text)
     action = re.search(r'<form method="post" action="([^"]+)"', page.text)

@@ -7,9 +7,10 @@ is in the visitor's language (their `locale` in the policy, else the browser's),
 phone, and needs nothing from outside the app (no CDN).
 
 Sign-in is by link only (`/s/<token>`, from the notification e-mail; see `outbound.links`):
-the link is used once and exchanged for a session cookie scoped like it — one item, or the
-inbox. Forms carry a CSRF token; every decision is `approvals.decide` with the channel `web`,
-checked against the content the approver was shown.
+opening it shows a page whose button (a POST) uses the link, once, and exchanges it for a session
+cookie scoped like it — one item, or the inbox. Forms carry a CSRF token and are refused when
+another site posts them; every decision is `approvals.decide` with the channel `web`, checked
+against the content the approver was shown.
 """
 
 import logging
@@ -121,11 +122,31 @@ def create_app(config: WebConfig) -> Starlette:
             try:
                 return await handler(request, ctx, session, lang)
             except CpqError as exc:
-                text = exc.message.render(lang) if isinstance(exc.message, i18n.Message) else exc.message
-                hint = exc.hint.render(lang) if isinstance(exc.hint, i18n.Message) else exc.hint
-                return message(request, lang, i18n.t("Not possible").render(lang),
-                               f"{text} ({hint})" if hint else text, 409 if exc.exit_code == 1 else 503)
+                return failure(request, lang, exc)
         return endpoint
+
+    def failure(request: Request, lang: str, exc: CpqError) -> HTMLResponse:
+        text = exc.message.render(lang) if isinstance(exc.message, i18n.Message) else exc.message
+        hint = exc.hint.render(lang) if isinstance(exc.hint, i18n.Message) else exc.hint
+        return message(request, lang, i18n.t("Not possible").render(lang),
+                       f"{text} ({hint})" if hint else text, 409 if exc.exit_code == 1 else 503)
+
+    def from_elsewhere(request: Request) -> bool:
+        """A form posted by a page of another site (a forged decision, or signing the victim in as the
+        attacker): browsers say where a request comes from in Sec-Fetch-Site. Older ones send nothing;
+        there the CSRF token and the SameSite=Strict cookie stand alone."""
+        return request.headers.get("sec-fetch-site", "same-origin") not in ("same-origin", "none")
+
+    def refuse_foreign(request: Request) -> HTMLResponse:
+        lang = language(request, None, None)
+        return message(request, lang, i18n.t("Not possible").render(lang),
+                       i18n.t("This form was sent from another site; nothing was done."), 403)
+
+    def bad_link(request: Request, bad: BadLink) -> HTMLResponse:
+        lang = language(request, None, None)
+        title = {"expired": i18n.t("Link expired"), "used": i18n.t("Link already used")}.get(
+            bad.reason, i18n.t("Link not valid")).render(lang)
+        return message(request, lang, title, REASONS[bad.reason], 410 if bad.reason == "expired" else 403)
 
     async def home(request: Request) -> Response:
         ctx = context()
@@ -136,18 +157,37 @@ def create_app(config: WebConfig) -> Starlette:
         lang = language(request, None, None)
         return message(request, lang, "cpq", i18n.t("Open the link in your notification e-mail to sign in."), 200)
 
+    async def link_page(request: Request) -> Response:
+        """GET (and HEAD) of a link: a page whose button signs in. Mail scanners and link previews fetch
+        links too; they must not spend it. And after a click in web mail (another site) the browser
+        would not send a SameSite=Strict cookie set by a redirect; after the button it does."""
+        from cpq_cli.services.web import check_link
+
+        ctx = context()
+        token = request.path_params["token"]
+        try:
+            claims = await run_in_threadpool(check_link, ctx, config.key, token)
+        except BadLink as bad:
+            return bad_link(request, bad)
+        except CpqError as exc:
+            return failure(request, language(request, None, None), exc)
+        lang = language(request, ctx, claims.user)
+        return page(request, "signin.html", lang, token=token, user=claims.user,
+                    name=ctx.policy.users[claims.user].name)
+
     async def sign_in(request: Request) -> Response:
         from cpq_cli.services.web import sign_in as use_link
 
+        if from_elsewhere(request):
+            return refuse_foreign(request)
         ctx = context()
         token = request.path_params["token"]
         try:
             claims = await run_in_threadpool(use_link, ctx, config.key, token)
         except BadLink as bad:
-            lang = language(request, None, None)
-            title = {"expired": i18n.t("Link expired"), "used": i18n.t("Link already used")}.get(
-                bad.reason, i18n.t("Link not valid")).render(lang)
-            return message(request, lang, title, REASONS[bad.reason], 410 if bad.reason == "expired" else 403)
+            return bad_link(request, bad)
+        except CpqError as exc:
+            return failure(request, language(request, None, None), exc)
         expires = ctx.clock.instant + config.settings.session_ttl
         cookie, _ = make_session(config.key, claims.user, claims.scope, int(expires.timestamp()))
         target = "/inbox" if claims.scope == INBOX else "/items/" + quote(claims.scope, safe="")
@@ -180,6 +220,8 @@ def create_app(config: WebConfig) -> Starlette:
         from cpq_cli.digest import same
         from cpq_cli.services.approvals import decide as record
 
+        if from_elsewhere(request):
+            return refuse_foreign(request)
         item_id = request.path_params["item"]
         form = await request.form()
         if not session.allows(item_id) or not same(str(form.get("csrf", "")), session.csrf):
@@ -217,13 +259,16 @@ def create_app(config: WebConfig) -> Starlette:
                     back=session.scope)
 
     async def sign_out(request: Request) -> Response:
+        if from_elsewhere(request):
+            return refuse_foreign(request)
         response = RedirectResponse("/", status_code=303, headers=HEADERS)
         response.delete_cookie(COOKIE, path="/")
         return response
 
     routes = [
         Route("/", home),
-        Route("/s/{token}", sign_in),
+        Route("/s/{token}", link_page, methods=["GET"]),
+        Route("/s/{token}", sign_in, methods=["POST"]),
         Route("/inbox", guarded(inbox)),
         Route("/items/{item}", guarded(item), methods=["GET"]),
         Route("/items/{item}", guarded(decide), methods=["POST"]),
