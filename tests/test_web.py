@@ -118,6 +118,20 @@ def test_a_form_posted_from_another_site_is_refused(run: Any, web: Any, workdir:
         assert web.get(path).status_code == 200
 
 
+@pytest.mark.parametrize(("method", "path", "expected"), [
+    ("GET", "/nope", 404), ("GET", "/items/a%2Fb", 404), ("GET", "/s/", 404), ("DELETE", "/inbox", 405),
+    ("GET", "/static/app.css", 200), ("GET", "/static/../web/app.py", 404), ("GET", "/", 200),
+])
+def test_every_response_carries_the_security_headers(web: Any, method: str, path: str, expected: int) -> None:
+    """Not only the app's pages: Starlette's own answers (not found, wrong method, static files) too."""
+    from cpq_cli.web.app import HEADERS
+
+    response = web.request(method, path, follow_redirects=False)
+    assert response.status_code == expected
+    for name, value in HEADERS.items():
+        assert response.headers.get(name) == value, (name, path)
+
+
 def test_a_link_signs_in_once_and_the_decision_lands_with_the_web_channel(run: Any, web: Any, team_key: Path) -> None:
     item = _item(run, "Q-1002", "alice")
     link = _link(team_key, "alice", item)
