@@ -303,6 +303,64 @@ def test_request_emails_carry_a_sign_in_link_in_the_recipient_s_language(run: An
     assert json.loads(_ok(run("status", "Q-1002", "--format", "json")).stdout)["submission"]["status"] == "REJECTED"
 
 
+@pytest.mark.parametrize("case", ["read-only", "missing"])
+def test_a_journal_that_cannot_be_written_or_is_gone_gets_one_clear_page(run: Any, web: Any, workdir: Path,
+                                                                         team_key: Path,
+                                                                         monkeypatch: pytest.MonkeyPatch,
+                                                                         case: str) -> None:
+    """A 503 page in the app's dress, saying nothing of the server's files; no traceback, no cookie,
+    nothing recorded — and a missing journal is not created (a link used in a new, empty journal
+    could be used again once the real one is back)."""
+    import cpq_cli.journal.db as db
+
+    item = _item(run, "Q-1002", "alice")
+    path = f"/items/{quote(item, safe='')}"
+    form = _form(_sign_in(web, _link(team_key, "alice", item)).text)
+    journal = workdir / ".cpq" / "journal.sqlite3"
+    opened = db._connect
+    if case == "read-only":  # what a read-only disk does (chmod alone does not stop root)
+        monkeypatch.setattr(db, "_connect", lambda where, readonly: opened(where, readonly=True))
+    else:
+        journal.rename(workdir / "elsewhere.sqlite3")
+    link = _link(team_key, "alice", INBOX)
+    visitor = TestClient(web.app)
+    answers = [visitor.post(link, follow_redirects=False),
+               web.post(path, data={**form, "decision": "approve", "comment": "fine"})]
+    if case == "missing":
+        answers += [visitor.get(link), web.get(path), web.get("/quotes/Q-1002")]
+    for answer in answers:
+        assert answer.status_code == 503, answer.text
+        assert "Not possible" in answer.text and "journal" in answer.text
+        assert "Traceback" not in answer.text and str(workdir) not in answer.text and ".sqlite3" not in answer.text
+        assert "set-cookie" not in answer.headers and answer.headers["content-security-policy"]
+    if case == "missing":
+        assert not journal.exists()
+        (workdir / "elsewhere.sqlite3").rename(journal)
+    monkeypatch.setattr(db, "_connect", opened)
+    assert _signed_ins(workdir) == 1  # the first sign-in only
+    status = json.loads(_ok(run("status", "Q-1002", "--format", "json")).stdout)
+    assert status["requests"][0]["items"][0]["status"] == "REQUESTED"
+    assert _ok(run("journal", "verify")).exit_code == 0
+
+
+def test_an_unexpected_error_is_a_clear_500_page(run: Any, web: Any, team_key: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    import cpq_cli.services.approval_views as views
+
+    item = _item(run, "Q-1002", "alice")
+    _sign_in(web, _link(team_key, "alice", item))
+
+    def broken(*args: Any) -> None:
+        raise RuntimeError("a bug, in /srv/cpq/secret/place.py")
+
+    monkeypatch.setattr(views, "item_page", broken)
+    answer = TestClient(web.app, raise_server_exceptions=False, cookies=web.cookies).get(
+        f"/items/{quote(item, safe='')}")
+    assert answer.status_code == 500 and answer.headers["content-type"].startswith("text/html")
+    assert "Something went wrong" in answer.text and "/srv/cpq" not in answer.text and "Traceback" not in answer.text
+    assert answer.headers["content-security-policy"] and answer.headers["cache-control"] == "no-store"
+
+
 def test_serve_needs_the_secret_key(run: Any, workdir: Path) -> None:
     result = run("serve", "--port", "1")
     assert result.exit_code == 2 and "secret key" in result.stderr and "Traceback" not in result.stderr

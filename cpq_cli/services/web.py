@@ -11,7 +11,16 @@ from cpq_cli.outbound.links import BadLink, Claims, read_link_token
 from cpq_cli.outbound.settings import WebSettings, web_settings
 from cpq_cli.services.context import Context
 
-__all__ = ["REASONS", "WebSettings", "check_link", "link_for", "sign_in", "web_settings"]
+__all__ = ["REASONS", "WebSettings", "check_link", "link_for", "require_journal", "sign_in", "web_settings"]
+
+
+def require_journal(ctx: Context) -> None:
+    """JournalError unless the journal is there (opened read-only). Writing would create a missing
+    one: a link used in a new, empty journal could be used again once the real one is back."""
+    from cpq_cli.services.journal import reading
+
+    with reading(ctx):
+        pass
 
 
 def _claims(ctx: Context, key: bytes, token: str) -> Claims:
@@ -42,6 +51,7 @@ def sign_in(ctx: Context, key: bytes, token: str) -> Claims:
     from cpq_cli.services.journal import writing
 
     claims = _claims(ctx, key, token)
+    require_journal(ctx)
     with writing(ctx) as conn:
         if not use_link(conn, claims.nonce, claims.user, claims.scope, ctx.clock.now):
             raise BadLink("used")

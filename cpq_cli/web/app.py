@@ -14,6 +14,7 @@ against the content the approver was shown.
 """
 
 import logging
+import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -49,6 +50,15 @@ HEADERS = {
     "Cache-Control": "no-store",
     "X-Frame-Options": "DENY",
 }
+
+
+def journal_errors() -> tuple[type[Exception], ...]:
+    """What the journal's database raises when it cannot be read or written (a read-only disk, a
+    lock held too long, a lost PostgreSQL connection): SQLite's errors, and psycopg's once loaded."""
+    import sqlite3
+
+    psycopg = sys.modules.get("psycopg")
+    return (sqlite3.Error, psycopg.Error) if psycopg is not None else (sqlite3.Error,)
 
 
 class SecurityHeaders:
@@ -149,13 +159,25 @@ def create_app(config: WebConfig) -> Starlette:
                 return await handler(request, ctx, session, lang)
             except CpqError as exc:
                 return failure(request, lang, exc)
+            except journal_errors() as exc:
+                return unavailable(request, lang, exc)
         return endpoint
 
     def failure(request: Request, lang: str, exc: CpqError) -> HTMLResponse:
+        """A refusal (exit 1) says why; a journal or set-up error (exit 2) is the server's business."""
+        if exc.exit_code != 1:
+            return unavailable(request, lang, exc)
         text = exc.message.render(lang) if isinstance(exc.message, i18n.Message) else exc.message
         hint = exc.hint.render(lang) if isinstance(exc.hint, i18n.Message) else exc.hint
+        return message(request, lang, i18n.t("Not possible").render(lang), f"{text} ({hint})" if hint else text,
+                       409)
+
+    def unavailable(request: Request, lang: str, exc: Exception) -> HTMLResponse:
+        # The details (file names, a database's words) go to the server's log, not to the visitor.
+        log.error("cpq serve: %s: %s", type(exc).__name__, exc)
         return message(request, lang, i18n.t("Not possible").render(lang),
-                       f"{text} ({hint})" if hint else text, 409 if exc.exit_code == 1 else 503)
+                       i18n.t("cpq cannot reach its journal or its settings right now, so nothing was done. Try "
+                              "again later, or tell your administrator."), 503)
 
     def from_elsewhere(request: Request) -> bool:
         """A form posted by a page of another site (a forged decision, or signing the victim in as the
@@ -197,6 +219,8 @@ def create_app(config: WebConfig) -> Starlette:
             return bad_link(request, bad)
         except CpqError as exc:
             return failure(request, language(request, None, None), exc)
+        except journal_errors() as exc:
+            return unavailable(request, language(request, None, None), exc)
         lang = language(request, ctx, claims.user)
         return page(request, "signin.html", lang, token=token, user=claims.user,
                     name=ctx.policy.users[claims.user].name)
@@ -214,6 +238,8 @@ def create_app(config: WebConfig) -> Starlette:
             return bad_link(request, bad)
         except CpqError as exc:
             return failure(request, language(request, None, None), exc)
+        except journal_errors() as exc:
+            return unavailable(request, language(request, None, None), exc)
         expires = ctx.clock.instant + config.settings.session_ttl
         cookie, _ = make_session(config.key, claims.user, claims.scope, int(expires.timestamp()))
         target = "/inbox" if claims.scope == INBOX else "/items/" + quote(claims.scope, safe="")
@@ -245,6 +271,7 @@ def create_app(config: WebConfig) -> Starlette:
     async def decide(request: Request, ctx: Context, session: Session, lang: str) -> Response:
         from cpq_cli.digest import same
         from cpq_cli.services.approvals import decide as record
+        from cpq_cli.services.web import require_journal
 
         if from_elsewhere(request):
             return refuse_foreign(request)
@@ -260,6 +287,7 @@ def create_app(config: WebConfig) -> Starlette:
         comment = str(form.get("comment", "")).strip()[:2000] or None
         quote_id = str(form.get("quote", ""))
         seen = str(form.get("quote_hash", ""))
+        await run_in_threadpool(require_journal, ctx)  # deciding would create a missing one
         done = await run_in_threadpool(record, ctx, quote_id, verdict == "approve", comment, None, item=item_id,
                                        seen_hash=seen)
         return page(request, "done.html", lang, change=done, item=item_id, quote_id=quote_id,
@@ -302,7 +330,14 @@ def create_app(config: WebConfig) -> Starlette:
         Route("/sign-out", sign_out, methods=["POST"]),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
     ]
-    return Starlette(routes=routes, middleware=[Middleware(SecurityHeaders)])
+    async def internal_error(request: Request, exc: Exception) -> Response:
+        # A bug: uvicorn logs the traceback (Starlette raises it again); the visitor gets a page.
+        lang = language(request, None, None)
+        return message(request, lang, i18n.t("Something went wrong").render(lang),
+                       i18n.t("Nothing was done. Try again later, or tell your administrator."), 500)
+
+    return Starlette(routes=routes, middleware=[Middleware(SecurityHeaders)],
+                     exception_handlers={Exception: internal_error})
 
 
 def run(config: WebConfig, host: str, port: int) -> None:
