@@ -247,6 +247,37 @@ def test_the_inbox_lists_what_waits_oldest_first_with_escalation_times(run: Any,
     assert web.get("/quotes/Q-1002").status_code == 200
 
 
+@pytest.mark.parametrize("change", ["inactive", "removed"])
+def test_a_session_ends_when_its_user_leaves_the_policy(run: Any, web: Any, workdir: Path, team_key: Path,
+                                                        change: str) -> None:
+    """The policy is read at every request: a user made inactive (or removed) after signing in sees
+    nothing more — not the inbox, not an item, not a quote's history — and decides nothing."""
+    item = _item(run, "Q-1002", "alice")
+    path = f"/items/{quote(item, safe='')}"
+    _sign_in(web, _link(team_key, "alice", INBOX))
+    form = _form(web.get(path).text)
+    assert web.get("/quotes/Q-1002").status_code == 200
+    org = workdir / "policies" / "org.yaml"
+    text = org.read_text()
+    line = next(x for x in text.splitlines(keepends=True) if x.startswith("  alice:"))
+    if change == "inactive":
+        text = text.replace(line, line.replace("{name:", "{active: false, name:"))
+    else:
+        text = text.replace(line, "").replace("manager: alice}", "manager: mira}")
+    org.write_text(text)
+    _ok(run("lint", "policies"))
+    for where in ("/inbox", path, "/quotes/Q-1002"):
+        answer = web.get(where, follow_redirects=False)
+        assert answer.status_code == 401 and "Sign in" in answer.text, (where, answer.text)
+        assert "submission.created" not in answer.text
+    home = web.get("/", follow_redirects=False)
+    assert home.status_code == 200 and "location" not in home.headers  # no longer sent on to the inbox
+    refused = web.post(path, data={**form, "decision": "approve"})
+    assert refused.status_code == 401
+    status = json.loads(_ok(run("status", "Q-1002", "--format", "json")).stdout)
+    assert status["requests"][0]["items"][0]["status"] == "REQUESTED"
+
+
 def test_the_escalation_time_shows_on_the_page(run: Any, workdir: Path, web: Any, team_key: Path) -> None:
     _ok(run("approve", "Q-1002", "--as", "alice"))
     quote_file = workdir / "q.json"

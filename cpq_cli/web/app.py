@@ -135,20 +135,27 @@ def create_app(config: WebConfig) -> Starlette:
         return page(request, "message.html", lang, status=status, title=title, text=text)
 
     def session_of(request: Request, ctx: Context) -> Session | None:
+        """The visitor's session, while it lasts and its user is an active user of the policy set (read
+        at every request: someone made inactive or removed after signing in is signed out)."""
         cookie = request.cookies.get(COOKIE)
         if not cookie:
             return None
         try:
-            return read_session(config.key, cookie, int(ctx.clock.instant.timestamp()))
+            session = read_session(config.key, cookie, int(ctx.clock.instant.timestamp()))
         except BadLink:
             return None
+        user = ctx.policy.users.get(session.user)
+        return session if user is not None and user.active else None
 
     def guarded(handler: Callable[[Request, Context, Session, str], Awaitable[Response]],
                 ) -> Callable[[Request], Awaitable[Response]]:
         """A page for a signed-in visitor: their Context (acting as them, through the web) and language."""
         async def endpoint(request: Request) -> Response:
             ctx = context()
-            session = session_of(request, ctx)
+            try:
+                session = session_of(request, ctx)
+            except CpqError as exc:
+                return failure(request, language(request, None, None), exc)
             if session is None:
                 lang = language(request, None, None)
                 return message(request, lang, i18n.t("Sign in").render(lang),
@@ -198,7 +205,10 @@ def create_app(config: WebConfig) -> Starlette:
 
     async def home(request: Request) -> Response:
         ctx = context()
-        session = session_of(request, ctx)
+        try:
+            session = session_of(request, ctx)
+        except CpqError as exc:
+            return failure(request, language(request, None, None), exc)
         if session is not None:
             target = "/inbox" if session.scope == INBOX else "/items/" + quote(session.scope, safe="")
             return RedirectResponse(target, status_code=303, headers=HEADERS)
