@@ -278,6 +278,26 @@ def test_a_session_ends_when_its_user_leaves_the_policy(run: Any, web: Any, work
     assert status["requests"][0]["items"][0]["status"] == "REQUESTED"
 
 
+def test_a_quote_s_history_is_shown_to_whoever_may_see_its_item(run: Any, web: Any, team_key: Path) -> None:
+    """The history page asks what the item page asks. An approver whose request moved to someone else
+    (`approvers replace`) sees neither through an item link made for them; a delegate the approver
+    named after the request was made sees both (the item page already, the history too now)."""
+    item = _item(run, "Q-1002", "alice")
+    path = f"/items/{quote(item, safe='')}"
+    before = _link(team_key, "alice", item)  # in alice's e-mail, not yet opened
+    _ok(run("delegate", "--as", "alice", "--to", "carol", "--from", "2026-11-24", "--until", "2026-11-30"))
+    carol = TestClient(web.app)
+    _sign_in(carol, _link(team_key, "carol", INBOX))
+    assert carol.get(path).status_code == 200 and carol.get("/quotes/Q-1002").status_code == 200
+    _ok(run("approvers", "replace", "alice", "mira", "--apply", "--as", "dan"))
+    alice = TestClient(web.app)
+    _sign_in(alice, before, follow_redirects=False)
+    assert alice.get(path).status_code == 409
+    history = alice.get("/quotes/Q-1002")
+    assert history.status_code == 403 and "submission.created" not in history.text
+    assert carol.get("/quotes/Q-1002").status_code == 403  # alice's delegate, and it is no longer alice's
+
+
 def test_the_escalation_time_shows_on_the_page(run: Any, workdir: Path, web: Any, team_key: Path) -> None:
     _ok(run("approve", "Q-1002", "--as", "alice"))
     quote_file = workdir / "q.json"

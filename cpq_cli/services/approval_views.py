@@ -278,6 +278,32 @@ def item_page(ctx: Context, item_id: str) -> ItemPage:
         may, item.approver if user != item.approver else None, _escalates_at(ctx, item, requests))
 
 
+def _sees(conn: Any, user: str, item: Any, day: str) -> bool:
+    """Whether the user may see an item (what `item_page` asks): its approver, who decided it, a
+    delegate it was handed to, or the approver's delegate that day."""
+    from cpq_cli.approvals.workflow import active_delegates
+
+    return user in (item.approver, item.decided_by, *item.delegates) or user in active_delegates(
+        conn, item.approver, day)
+
+
+def may_see_quote(ctx: Context, quote_id: str, through: str | None) -> bool:
+    """Whether the acting user may see a quote's status and history: through one item (a link's
+    scope) of its newest submission that the item page would show them, or — `through` None, their
+    inbox — as its owner, its submitter, or someone who may see one of its items."""
+    from cpq_cli.approvals.workflow import items_of, latest_submission, requests_of
+
+    user, day = ctx.actor, ctx.clock.today.isoformat()
+    with reading(ctx) as conn:
+        sub = latest_submission(conn, quote_id)
+        if sub is None:
+            raise InputError(t("{quote} has never been submitted", quote=quote_id))
+        if through is None and user in (sub.owner, sub.submitted_by):
+            return True
+        items = [i for r in requests_of(conn, sub.id) for i in items_of(conn, r.id)]
+        return any(_sees(conn, user, i, day) for i in items if through is None or i.id == through)
+
+
 def _totals(quote: dict[str, Any]) -> tuple[str, Decimal, Decimal, Decimal]:
     from cpq_cli.quote import parse_quote
 

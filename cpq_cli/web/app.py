@@ -304,20 +304,16 @@ def create_app(config: WebConfig) -> Starlette:
                     inbox=session.scope == INBOX)
 
     async def quote_page(request: Request, ctx: Context, session: Session, lang: str) -> Response:
-        from cpq_cli.services.approval_views import log, status
+        from cpq_cli.services.approval_views import log, may_see_quote, status
 
         quote_id = request.path_params["quote"]
-        state = await run_in_threadpool(status, ctx, quote_id)
-        items = [i for r in state.requests for i in r.items]
-        sub = state.submission
-        if session.scope == INBOX:  # the quotes the user is part of: asked, delegated, deciding, owning
-            mine = session.user in (sub.owner, sub.submitted_by) or any(
-                session.user in (i.approver, i.decided_by, *i.delegates) for i in items)
-        else:
-            mine = any(i.id == session.scope for i in items)
+        # The quotes the user is part of (inbox), or the one item's (a link's scope), as the item page asks.
+        through = None if session.scope == INBOX else session.scope
+        mine = await run_in_threadpool(may_see_quote, ctx, quote_id, through)
         if not mine:
             return message(request, lang, i18n.t("Not yours to see").render(lang),
                            i18n.t("This sign-in is for another request."), 403)
+        state = await run_in_threadpool(status, ctx, quote_id)
         history = await run_in_threadpool(log, ctx, quote_id)
         return page(request, "quote.html", lang, state=state, history=history.events, inbox=session.scope == INBOX,
                     back=session.scope)
