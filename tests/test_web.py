@@ -60,6 +60,14 @@ def _sign_in(client: TestClient, link: str, **options: Any) -> Any:
     return client.post(link, **options)
 
 
+def _csrf(client: TestClient) -> str:
+    """The session's CSRF token, read from its cookie (not secret from the browser that holds it)."""
+    import base64
+
+    body = client.cookies["cpq_session"].split(".")[0]
+    return str(json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))["c"])
+
+
 def _signed_ins(workdir: Path) -> int:
     import sqlite3
 
@@ -296,6 +304,29 @@ def test_a_quote_s_history_is_shown_to_whoever_may_see_its_item(run: Any, web: A
     history = alice.get("/quotes/Q-1002")
     assert history.status_code == 403 and "submission.created" not in history.text
     assert carol.get("/quotes/Q-1002").status_code == 403  # alice's delegate, and it is no longer alice's
+
+
+def test_where_decisions_must_be_signed_the_web_offers_no_form_and_records_nothing(run: Any, web: Any,
+                                                                                  workdir: Path,
+                                                                                  team_key: Path) -> None:
+    """A browser holds no SSH key: where the policy set requires signed decisions the page says how to
+    decide instead, and a decision posted anyway is refused by the workflow, unsigned nothing lands."""
+    import yaml
+
+    (workdir / "policies" / "signed.yaml").write_text(yaml.safe_dump({"settings": {"require_signed_decisions": True}}))
+    _ok(run("lint", "policies"))
+    item = _item(run, "Q-1002", "alice")
+    path = f"/items/{quote(item, safe='')}"
+    page = _sign_in(web, _link(team_key, "alice", item))
+    assert page.status_code == 200 and 'name="decision"' not in page.text
+    assert "signed decisions" in page.text and "cpq approve Q-1002 --sign-key" in page.text
+    status = json.loads(_ok(run("status", "Q-1002", "--format", "json")).stdout)
+    refused = web.post(path, data={"csrf": _csrf(web), "quote": "Q-1002", "decision": "approve",
+                                   "quote_hash": status["submission"]["quote_hash"]})
+    assert refused.status_code == 409 and "requires signed decisions" in refused.text
+    status = json.loads(_ok(run("status", "Q-1002", "--format", "json")).stdout)
+    assert status["requests"][0]["items"][0]["status"] == "REQUESTED"
+    assert _ok(run("journal", "verify")).exit_code == 0
 
 
 def test_the_escalation_time_shows_on_the_page(run: Any, workdir: Path, web: Any, team_key: Path) -> None:

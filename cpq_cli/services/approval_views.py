@@ -246,6 +246,7 @@ class ItemPage(NamedTuple):
     may_decide: bool  # the item is open and the viewer may decide it now
     on_behalf_of: str | None  # the viewer holds it as a delegate of this approver
     escalates_at: str | None  # when an undecided item moves on (the rule's escalate.after)
+    signed: bool = False  # its decision must be signed (the policy set requires it, now or at submission)
 
 
 def item_page(ctx: Context, item_id: str) -> ItemPage:
@@ -261,7 +262,7 @@ def item_page(ctx: Context, item_id: str) -> ItemPage:
             raise InputError(t("no item {item!r}", item=item_id))
         submission = store.submission(conn, item.submission_id)
         assert submission is not None, f"item {item.id} names a missing submission"
-        check(conn, submission)
+        state = check(conn, submission)
         delegated = user in active_delegates(conn, item.approver, ctx.clock.today.isoformat())
         if user not in (item.approver, item.decided_by) and not delegated and user not in item.delegates:
             raise Refused(t("{user} is not asked to decide {item}", user=user, item=item_id))
@@ -275,7 +276,8 @@ def item_page(ctx: Context, item_id: str) -> ItemPage:
         str(quote.get("title", "") or quote.get("name", "") or ""), *_totals(quote), _lines(quote),
         _path(ctx, submission, requests, item.request_id), tuple(_changes(previous.quote_data, quote) if previous
                                                                    else ()),
-        may, item.approver if user != item.approver else None, _escalates_at(ctx, item, requests))
+        may, item.approver if user != item.approver else None, _escalates_at(ctx, item, requests),
+        state.signed or ctx.policy.settings.require_signed_decisions)
 
 
 def _sees(conn: Any, user: str, item: Any, day: str) -> bool:
