@@ -446,3 +446,261 @@ def test_an_unexpected_error_is_a_clear_500_page(run: Any, web: Any, team_key: P
 def test_serve_needs_the_secret_key(run: Any, workdir: Path) -> None:
     result = run("serve", "--port", "1")
     assert result.exit_code == 2 and "secret key" in result.stderr and "Traceback" not in result.stderr
+
+
+# ----------------------------------------------------------------- attacks the inbox withstands
+
+
+def _app(team_key: Path, now: str = NOW, key: bytes | None = None) -> TestClient:
+    """Another `cpq serve` over the same journal (a second process keeps no state either), maybe later."""
+    settings = WebSettings("http://testserver", dt.timedelta(days=7), dt.timedelta(hours=8), False, "127.0.0.1")
+    return TestClient(create_app(WebConfig(key or team_key.read_bytes(), settings, now=now)),
+                      base_url="http://testserver")
+
+
+def _open_item(run: Any, quote_id: str) -> dict[str, Any]:
+    status = json.loads(_ok(run("status", quote_id, "--format", "json")).stdout)
+    return {"status": [i["status"] for r in status["requests"] for i in r["items"]],
+            "hash": status["submission"]["quote_hash"]}
+
+
+@pytest.mark.parametrize("who", ["unknown", "inactive"])
+def test_a_link_for_someone_who_is_not_an_active_user_signs_no_one_in(run: Any, web: Any, workdir: Path,
+                                                                      team_key: Path, who: str) -> None:
+    """Rightly signed with the team's key, still refused: the policy says who may sign in."""
+    item = _item(run, "Q-1002", "alice")
+    if who == "inactive":
+        org = workdir / "policies" / "org.yaml"
+        org.write_text(org.read_text().replace("  erin:   {name:", "  erin:   {active: false, name:"))
+        _ok(run("lint", "policies"))
+    link = _link(team_key, "mallory" if who == "unknown" else "erin", item)
+    for method in (web.get, web.post):
+        answer = method(link, follow_redirects=False)
+        assert answer.status_code == 403 and "Link not valid" in answer.text and "set-cookie" not in answer.headers
+    assert _signed_ins(workdir) == 0
+
+
+@pytest.mark.parametrize("case", ["truncated", "flipped", "edited-user", "other-key", "a-link-token",
+                                  "expired-8h-later"])
+def test_a_forged_stale_or_foreign_cookie_is_no_session(run: Any, web: Any, team_key: Path, case: str) -> None:
+    """The cookie is checked by the server at every request: its MAC (under the team's key, for
+    sessions only: a link token is not a cookie), and its expiry by the server's clock."""
+    from cpq_cli.outbound.links import make_session
+
+    item = _item(run, "Q-1002", "alice")
+    path = f"/items/{quote(item, safe='')}"
+    _sign_in(web, _link(team_key, "alice", item))
+    cookie, csrf = web.cookies["cpq_session"], _csrf(web)
+    expires = int(dt.datetime.fromisoformat(NOW).timestamp()) + 3600
+    client = web
+    if case == "truncated":
+        cookie = cookie[:-1]
+    elif case == "flipped":
+        cookie = cookie[:-1] + ("0" if cookie[-1] != "0" else "1")
+    elif case == "edited-user":
+        cookie = _swap(cookie, "alice", "mira")
+    elif case == "other-key":
+        cookie, _ = make_session(b"k" * 32, "alice", item, expires)
+    elif case == "a-link-token":
+        cookie = make_link_token(team_key.read_bytes(), "alice", item, expires)
+    else:  # the browser would have dropped it (max-age); the server refuses it too
+        client = _app(team_key, (dt.datetime.fromisoformat(NOW) + dt.timedelta(hours=8, seconds=1)).isoformat())
+    client.cookies.clear()
+    client.cookies.set("cpq_session", cookie)
+    answer = client.get(path, follow_redirects=False)
+    assert answer.status_code == 401 and "Sign in" in answer.text
+    posted = client.post(path, data={"csrf": csrf, "quote": "Q-1002", "quote_hash": _open_item(
+        run, "Q-1002")["hash"], "decision": "approve"})
+    assert posted.status_code == 401 and _open_item(run, "Q-1002")["status"] == ["REQUESTED"]
+
+
+@pytest.mark.xfail(strict=True, reason="sessions are stateless: Sign out deletes the browser's cookie, but a copy "
+                                       "taken before stays good until it expires (docs/security.md)")
+def test_a_cookie_copied_before_sign_out_is_refused_after_it(run: Any, web: Any, team_key: Path) -> None:
+    item = _item(run, "Q-1002", "alice")
+    path = f"/items/{quote(item, safe='')}"
+    _sign_in(web, _link(team_key, "alice", item))
+    copy = web.cookies["cpq_session"]
+    web.post("/sign-out")
+    assert web.get(path).status_code == 401  # this browser is signed out
+    thief = _app(team_key)
+    thief.cookies.set("cpq_session", copy)
+    assert thief.get(path).status_code == 401
+
+
+def test_one_link_gives_one_session_however_many_ask_at_once(run: Any, web: Any, workdir: Path,
+                                                            team_key: Path) -> None:
+    """Eight browsers press Continue on one link at the same moment, through two servers sharing the
+    journal: the journal's unique nonce lets exactly one of them in."""
+    import threading
+
+    item = _item(run, "Q-1002", "alice")
+    link = _link(team_key, "alice", item)
+    servers = [web.app, _app(team_key).app]
+    start = threading.Barrier(8)
+    answers: list[Any] = []
+
+    def press(n: int) -> None:
+        client = TestClient(servers[n % 2], base_url="http://testserver")
+        start.wait()
+        answers.append(client.post(link, follow_redirects=False))
+
+    threads = [threading.Thread(target=press, args=(n,)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(a.status_code for a in answers) == [303] + [403] * 7
+    assert sum("set-cookie" in a.headers for a in answers) == 1
+    assert all("Link already used" in a.text for a in answers if a.status_code == 403)
+    assert _signed_ins(workdir) == 1 and _ok(run("journal", "verify")).exit_code == 0
+
+
+@pytest.mark.parametrize("case", ["csrf-of-another-session", "another-quote", "no-quote", "resubmitted"])
+def test_a_decision_form_cannot_be_turned_on_something_else(run: Any, web: Any, workdir: Path, team_key: Path,
+                                                            case: str) -> None:
+    """The hidden fields are the visitor's to edit: pointing the form at another quote alice is asked
+    on, at none, or at the quote as it was before a resubmission, or a CSRF token from another
+    (even alice's own other) session, decides nothing."""
+    _ok(run("submit", "examples/quotes/Q-1004-multi-site.json", "--as", "rita"))  # alice is asked here too
+    item = _item(run, "Q-1002", "alice")
+    path = f"/items/{quote(item, safe='')}"
+    data = {**_form(_sign_in(web, _link(team_key, "alice", item)).text), "decision": "approve"}
+    if case == "csrf-of-another-session":
+        other = _app(team_key)
+        _sign_in(other, _link(team_key, "alice", INBOX))
+        data["csrf"] = _csrf(other)
+    elif case == "another-quote":
+        data["quote"] = "Q-1004"
+    elif case == "no-quote":
+        data["quote"] = ""
+        data["quote_hash"] = _open_item(run, "Q-1004")["hash"]
+    else:  # sam recalls and resubmits: a new submission, a new item; the old form is for the old one
+        _ok(run("recall", "Q-1002", "--as", "sam"))
+        _ok(run("submit", Q2, "--as", "sam"))
+    answer = web.post(path, data=data)
+    assert answer.status_code in (403, 409), answer.text
+    assert "Traceback" not in answer.text
+    assert "APPROVED" not in _open_item(run, "Q-1002")["status"] + _open_item(run, "Q-1004")["status"]
+
+
+@pytest.mark.parametrize("tail", ["Q-1002", "Q-1002#1.1", "%2E%2E", "Q-1002%231.1%00", "Q-1002%231.1%20",
+                                  "%E2%80%AEQ-1002%231.1", "Q-1002%231.1%2F..", "x" * 5000, "%2A"])
+def test_an_odd_item_id_opens_nothing(run: Any, web: Any, team_key: Path, tail: str) -> None:
+    """An item session opens its one item; anything else in the path — `#` unencoded (the browser
+    cuts it off as a fragment), dots, NUL, a space, a right-to-left mark, a slash, 5,000 characters,
+    the inbox's scope `*` — is refused, never a traceback. (Starlette's test client decodes a path
+    twice, so `%2523` is left out here: uvicorn decodes once.)"""
+    item = _item(run, "Q-1002", "alice")
+    assert _sign_in(web, _link(team_key, "alice", item)).status_code == 200
+    for method in (web.get, web.post):
+        answer = method(f"/items/{tail}", follow_redirects=False)
+        assert answer.status_code in (403, 404), (tail, answer.status_code)
+        assert "Traceback" not in answer.text and "Your decision" not in answer.text
+    assert _open_item(run, "Q-1002")["status"] == ["REQUESTED"]
+
+
+def test_a_link_s_scope_never_redirects_off_the_app(web: Any, run: Any, team_key: Path) -> None:
+    """Even a scope cpq would never sign (a line break, `//host`) stays a path of the app, quoted."""
+    _item(run, "Q-1002", "alice")
+    for scope, expected in (("evil\r\nSet-Cookie: a=b", "/items/evil%0D%0ASet-Cookie%3A%20a%3Db"),
+                            ("//evil.example", "/items/%2F%2Fevil.example")):
+        answer = _app(team_key).post(_link(team_key, "alice", scope), follow_redirects=False)
+        assert answer.status_code == 303 and answer.headers["location"] == expected
+        assert "a=b" not in answer.headers.get("set-cookie", "")
+
+
+def test_quote_text_is_shown_as_text_never_as_markup(run: Any, web: Any, workdir: Path, team_key: Path) -> None:
+    """Account, title, line names and sites, a rejection's reason and what changed are the sales rep's
+    (or an approver's) words: Jinja2 escapes every one, on the approval page and the history."""
+    evil = '<script>alert(1)</script><img src=x onerror=alert(2)>"\''
+    data = json.loads((workdir / Q2).read_text())
+    data.update(id="Q-2002", name=f"Title {evil}")
+    data["account"]["name"] = f"Account {evil}"
+    data["lines"][0].update(name=f"Line {evil}", site=f"Site {evil}")
+    quote_file = workdir / "evil.json"
+    quote_file.write_text(json.dumps(data))
+    _ok(run("submit", str(quote_file), "--as", "sam"))
+    first = _item(run, "Q-2002", "alice")
+    _sign_in(web, _link(team_key, "alice", INBOX))
+    pages = {"approval": web.get(f"/items/{quote(first, safe='')}")}
+    _ok(run("reject", "Q-2002", "--as", "alice", "--reason", f"Reason {evil}"))
+    pages["history"] = web.get("/quotes/Q-2002")  # the rejected submission, with alice's reason
+    data["lines"][1]["name"] = f"Changed {evil}"
+    quote_file.write_text(json.dumps(data))
+    _ok(run("submit", str(quote_file), "--as", "sam"))
+    pages["changes"] = web.get(f"/items/{quote(_item(run, 'Q-2002', 'alice'), safe='')}")
+    escaped = "&lt;script&gt;alert(1)&lt;/script&gt;&lt;img src=x onerror=alert(2)&gt;&#34;&#39;"
+    for name, page in pages.items():
+        assert page.status_code == 200, page.text
+        assert "<script" not in page.text and "<img" not in page.text, name
+    for words in ("Title", "Account", "Line", "Site"):
+        assert f"{words} {escaped}" in pages["approval"].text, words
+    assert f"Reason {escaped}" in pages["history"].text
+    assert f"Changed {escaped}" in pages["changes"].text  # what changed since the last submission
+
+
+@pytest.mark.parametrize("header", ['<script>alert(1)</script>', "x" * 10_000, "de;q=0.1, ja;q=1", "../../etc",
+                                    "*", "ja\r\n"])
+def test_accept_language_only_chooses_among_the_five_languages(run: Any, web: Any, team_key: Path,
+                                                                header: str) -> None:
+    item = _item(run, "Q-1002", "alice")
+    page = _sign_in(web, _link(team_key, "alice", item), headers={"accept-language": header.strip()})
+    assert page.status_code == 200
+    found = re.search(r'<html lang="([a-z]+)">', page.text)
+    assert found is not None and found.group(1) in ("en", "es", "fr", "ja", "de")
+    assert "<script>alert" not in page.text and "../../etc" not in page.text and "x" * 100 not in page.text
+
+
+def test_the_web_decision_is_the_cli_decision(run: Any, web: Any, workdir: Path, team_key: Path) -> None:
+    """The same quote, approved by alice once in the browser and once with `cpq approve`: the same
+    events with the same data, but for the channel; the journal verifies."""
+    data = json.loads((workdir / Q2).read_text())
+    data["id"] = "Q-2002"
+    (workdir / "twin.json").write_text(json.dumps(data))
+    _ok(run("submit", str(workdir / "twin.json"), "--as", "sam"))
+    item = _item(run, "Q-1002", "alice")
+    form = _form(_sign_in(web, _link(team_key, "alice", item)).text)
+    assert web.post(f"/items/{quote(item, safe='')}", data={**form, "decision": "approve", "comment": "ok"}
+                    ).status_code == 200
+    _ok(run("approve", "Q-2002", "--as", "alice", "--comment", "ok"))
+
+    def after_submit(quote_id: str) -> list[tuple[str, str | None, dict[str, Any]]]:
+        events = json.loads(_ok(run("log", quote_id, "--format", "json")).stdout)["events"]
+        first = next(i for i, e in enumerate(events) if e["kind"] == "item.requested") + 1
+        return [(e["kind"], e["actor"], json.loads(json.dumps(e["data"]).replace(quote_id, "Q")))
+                for e in events[first:]]
+
+    web_events, cli_events = after_submit("Q-1002"), after_submit("Q-2002")
+    assert [k for k, _, _ in web_events] == [k for k, _, _ in cli_events] == [
+        "item.approved", "request.approved", "submission.approved"]
+    assert web_events[0][2].pop("channel") == "web" and cli_events[0][2].pop("channel") == "cli"
+    assert web_events == cli_events
+    assert _ok(run("journal", "verify")).exit_code == 0
+
+
+@pytest.mark.parametrize("case", ["window-ended", "owner", "submitter"])
+def test_a_delegate_decides_only_in_the_window_and_never_their_own_quote(run: Any, web: Any, workdir: Path,
+                                                                         team_key: Path, case: str) -> None:
+    """A link made for a delegate signs in as that delegate, never as the approver: the workflow's
+    checks (the window on the day of the decision, owner, submitter) decide, as for `cpq approve`."""
+    quote_id = "Q-1002"
+    if case == "submitter":  # sam's quote, submitted by rita
+        data = json.loads((workdir / Q2).read_text())
+        data["id"] = quote_id = "Q-2002"
+        (workdir / "theirs.json").write_text(json.dumps(data))
+        _ok(run("submit", str(workdir / "theirs.json"), "--as", "rita"))
+    delegate = {"window-ended": "carol", "owner": "sam", "submitter": "rita"}[case]
+    _ok(run("delegate", "--as", "alice", "--to", delegate, "--from", "2026-11-24", "--until", "2026-11-24",
+            "--reassign-pending"))
+    item = _item(run, quote_id, "alice")
+    client = _app(team_key, "2026-11-25T09:00:00+00:00") if case == "window-ended" else web
+    page = _sign_in(client, _link(team_key, delegate, item))
+    assert page.status_code == 200 and 'name="decision"' not in page.text  # theirs to see, not to decide
+    for verdict in ("approve", "reject"):
+        answer = client.post(f"/items/{quote(item, safe='')}", data={
+            "csrf": _csrf(client), "quote": quote_id, "quote_hash": _open_item(run, quote_id)["hash"],
+            "decision": verdict, "comment": "mine"})
+        assert answer.status_code == 409, answer.text
+        assert {"window-ended": "no open request", "owner": "owns", "submitter": "submitted"}[case] in answer.text
+    assert set(_open_item(run, quote_id)["status"]) == {"REQUESTED"}
