@@ -697,6 +697,7 @@ def test_a_delegate_decides_only_in_the_window_and_never_their_own_quote(run: An
     client = _app(team_key, "2026-11-25T09:00:00+00:00") if case == "window-ended" else web
     page = _sign_in(client, _link(team_key, delegate, item))
     assert page.status_code == 200 and 'name="decision"' not in page.text  # theirs to see, not to decide
+    assert "You decide this as a delegate" not in page.text
     for verdict in ("approve", "reject"):
         answer = client.post(f"/items/{quote(item, safe='')}", data={
             "csrf": _csrf(client), "quote": quote_id, "quote_hash": _open_item(run, quote_id)["hash"],
