@@ -69,10 +69,14 @@ def _csrf(client: TestClient) -> str:
 
 
 def _signed_ins(workdir: Path) -> int:
-    import sqlite3
+    """How many sign-ins the journal recorded (SQLite, or the PostgreSQL journal CPQ_JOURNAL names)."""
+    from tests.pgserver import journal_at
 
-    with sqlite3.connect(workdir / ".cpq" / "journal.sqlite3") as conn:
-        return int(conn.execute("SELECT count(*) FROM events WHERE kind = 'web.signed_in'").fetchone()[0])
+    with journal_at(workdir) as conn:
+        events = conn.execute("SELECT count(*) FROM events WHERE kind = 'web.signed_in'").fetchone()[0]
+        links = conn.execute("SELECT count(*) FROM web_links").fetchone()[0]
+    assert events == links
+    return int(events)
 
 
 def test_opening_a_link_uses_nothing_until_the_visitor_continues(run: Any, web: Any, workdir: Path,
@@ -385,14 +389,15 @@ def test_request_emails_carry_a_sign_in_link_in_the_recipient_s_language(run: An
     assert json.loads(_ok(run("status", "Q-1002", "--format", "json")).stdout)["submission"]["status"] == "REJECTED"
 
 
-@pytest.mark.parametrize("case", ["read-only", "missing"])
+@pytest.mark.parametrize("case", ["read-only", "missing", "empty-postgresql"])
 def test_a_journal_that_cannot_be_written_or_is_gone_gets_one_clear_page(run: Any, web: Any, workdir: Path,
                                                                          team_key: Path,
                                                                          monkeypatch: pytest.MonkeyPatch,
+                                                                         request: pytest.FixtureRequest,
                                                                          case: str) -> None:
     """A 503 page in the app's dress, saying nothing of the server's files; no traceback, no cookie,
-    nothing recorded — and a missing journal is not created (a link used in a new, empty journal
-    could be used again once the real one is back)."""
+    nothing recorded — and a missing journal is not created, nor an empty team database (a wrong
+    URL) made one (a link used in a new, empty journal could be used again once the real one is back)."""
     import cpq_cli.journal.db as db
 
     item = _item(run, "Q-1002", "alice")
@@ -400,15 +405,19 @@ def test_a_journal_that_cannot_be_written_or_is_gone_gets_one_clear_page(run: An
     form = _form(_sign_in(web, _link(team_key, "alice", item)).text)
     journal = workdir / ".cpq" / "journal.sqlite3"
     opened = db._connect
+    empty = ""
     if case == "read-only":  # what a read-only disk does (chmod alone does not stop root)
         monkeypatch.setattr(db, "_connect", lambda where, readonly: opened(where, readonly=True))
-    else:
+    elif case == "missing":
         journal.rename(workdir / "elsewhere.sqlite3")
+    else:
+        empty = request.getfixturevalue("pg_server").fresh_database()
+        monkeypatch.setenv("CPQ_JOURNAL", empty)
     link = _link(team_key, "alice", INBOX)
     visitor = TestClient(web.app)
     answers = [visitor.post(link, follow_redirects=False),
                web.post(path, data={**form, "decision": "approve", "comment": "fine"})]
-    if case == "missing":
+    if case != "read-only":
         answers += [visitor.get(link), web.get(path), web.get("/quotes/Q-1002")]
     for answer in answers:
         assert answer.status_code == 503, answer.text
@@ -418,6 +427,12 @@ def test_a_journal_that_cannot_be_written_or_is_gone_gets_one_clear_page(run: An
     if case == "missing":
         assert not journal.exists()
         (workdir / "elsewhere.sqlite3").rename(journal)
+    if empty:
+        import psycopg
+
+        with psycopg.connect(empty) as conn:  # still an empty database, not a journal
+            assert conn.execute("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'").fetchone() == (0,)
+        monkeypatch.delenv("CPQ_JOURNAL")
     monkeypatch.setattr(db, "_connect", opened)
     assert _signed_ins(workdir) == 1  # the first sign-in only
     status = json.loads(_ok(run("status", "Q-1002", "--format", "json")).stdout)
@@ -528,10 +543,10 @@ def test_a_cookie_copied_before_sign_out_is_refused_after_it(run: Any, web: Any,
     assert thief.get(path).status_code == 401
 
 
-def test_one_link_gives_one_session_however_many_ask_at_once(run: Any, web: Any, workdir: Path,
+def test_one_link_gives_one_session_however_many_ask_at_once(store: str, run: Any, web: Any, workdir: Path,
                                                             team_key: Path) -> None:
     """Eight browsers press Continue on one link at the same moment, through two servers sharing the
-    journal: the journal's unique nonce lets exactly one of them in."""
+    journal (SQLite, and a team journal on PostgreSQL): the journal's unique nonce lets exactly one in."""
     import threading
 
     item = _item(run, "Q-1002", "alice")
