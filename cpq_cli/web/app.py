@@ -14,7 +14,6 @@ against the content the approver was shown.
 """
 
 import logging
-import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -36,6 +35,7 @@ from cpq_cli.errors import CpqError
 from cpq_cli.outbound.links import INBOX, BadLink, Session, make_session, read_session
 from cpq_cli.report.path_text import reason_text
 from cpq_cli.services.context import Context
+from cpq_cli.services.journal import database_errors
 from cpq_cli.services.web import REASONS, WebSettings
 
 HERE = Path(__file__).parent
@@ -50,15 +50,6 @@ HEADERS = {
     "Cache-Control": "no-store",
     "X-Frame-Options": "DENY",
 }
-
-
-def journal_errors() -> tuple[type[Exception], ...]:
-    """What the journal's database raises when it cannot be read or written (a read-only disk, a
-    lock held too long, a lost PostgreSQL connection): SQLite's errors, and psycopg's once loaded."""
-    import sqlite3
-
-    psycopg = sys.modules.get("psycopg")
-    return (sqlite3.Error, psycopg.Error) if psycopg is not None else (sqlite3.Error,)
 
 
 class SecurityHeaders:
@@ -166,7 +157,7 @@ def create_app(config: WebConfig) -> Starlette:
                 return await handler(request, ctx, session, lang)
             except CpqError as exc:
                 return failure(request, lang, exc)
-            except journal_errors() as exc:
+            except database_errors() as exc:
                 return unavailable(request, lang, exc)
         return endpoint
 
@@ -229,7 +220,7 @@ def create_app(config: WebConfig) -> Starlette:
             return bad_link(request, bad)
         except CpqError as exc:
             return failure(request, language(request, None, None), exc)
-        except journal_errors() as exc:
+        except database_errors() as exc:
             return unavailable(request, language(request, None, None), exc)
         lang = language(request, ctx, claims.user)
         return page(request, "signin.html", lang, token=token, user=claims.user,
@@ -248,7 +239,7 @@ def create_app(config: WebConfig) -> Starlette:
             return bad_link(request, bad)
         except CpqError as exc:
             return failure(request, language(request, None, None), exc)
-        except journal_errors() as exc:
+        except database_errors() as exc:
             return unavailable(request, language(request, None, None), exc)
         expires = ctx.clock.instant + config.settings.session_ttl
         cookie, _ = make_session(config.key, claims.user, claims.scope, int(expires.timestamp()))
