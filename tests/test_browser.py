@@ -1,6 +1,7 @@
 """End to end in a real headless Chromium (Debian's `chromium`, driven by Playwright; no browser is
-downloaded): a request e-mail arrives at a local SMTP server with a link; the browser follows it,
-sees the approval path, approves; `cpq status` shows the decision by that approver via `web`.
+downloaded): a request e-mail arrives at a local SMTP server with a link; the browser follows it
+(also from a page of another site, as in web mail), signs in with the link page's button, sees the
+approval path, approves; `cpq status` shows the decision by that approver via `web`.
 In English, German and Japanese, at a phone's width and a desktop's; the screenshots are kept
 (`CPQ_ARTIFACTS`, else the test's temporary folder)."""
 
@@ -95,6 +96,7 @@ def test_an_approver_follows_the_e_mail_link_and_approves_in_a_browser(
         try:
             page = browser.new_page(viewport=PHONE, locale=locale or "en-US")
             page.goto(link.group(0))
+            page.click("form button.go")  # the link's page: its button signs in
             page.wait_for_selector("form button.approve")
             assert "Q-1004" in page.title()
             assert page.locator(".path li.mine").count() == 1  # the approval path, with this request marked
@@ -125,3 +127,45 @@ def test_an_approver_follows_the_e_mail_link_and_approves_in_a_browser(
     assert "web" in text and "alice" in text
     for name in (f"web-approval-{lang}-phone.png", f"web-approval-{lang}-desktop.png"):
         assert (shots / name).stat().st_size > 10_000
+
+
+def test_a_link_clicked_in_web_mail_signs_in_and_approves(run: Any, workdir: Path, smtp: Inbox, served: str,
+                                                          tmp_path: Path) -> None:
+    """Web mail is another site. Had the link signed in by itself and redirected, the SameSite=Strict
+    cookie would not come along after a click there (the redirect is part of a cross-site navigation):
+    Chromium would show "Sign in", the link spent. The page's own button is a same-site step."""
+    import http.server
+    from functools import partial
+
+    from playwright.sync_api import sync_playwright
+
+    executable = _chromium()
+    _ok(run("submit", "examples/quotes/Q-1004-multi-site.json", "--as", "rita"))
+    (mail,) = [m for m in smtp.messages if m["To"] == "alice@northwind.example"]
+    link = re.search(re.escape(served) + r"/s/\S+", mail.get_content())
+    assert link is not None, mail.get_content()
+    webmail = tmp_path / "webmail"
+    webmail.mkdir()
+    (webmail / "index.html").write_text(f'<a id="open" href="{link.group(0)}">Open the request</a>')
+    handler = partial(http.server.SimpleHTTPRequestHandler, directory=str(webmail))
+    mail_server = http.server.ThreadingHTTPServer(("127.0.0.1", _free_port()), handler)
+    threading.Thread(target=mail_server.serve_forever, daemon=True).start()
+    try:
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=executable, headless=True, args=CHROMIUM_FLAGS)
+            try:  # `localhost` and `127.0.0.1` are two sites
+                page = browser.new_page(viewport=PHONE, locale="en-US")
+                page.goto(f"http://localhost:{mail_server.server_address[1]}/index.html")
+                page.click("#open")
+                page.get_by_role("button", name="Continue", exact=True).click(timeout=10_000)  # same-site
+                page.wait_for_selector("form button.approve", timeout=10_000)
+                page.get_by_role("button", name="Approve", exact=True).click()
+                page.wait_for_selector(".done")
+            finally:
+                browser.close()
+    finally:
+        mail_server.shutdown()
+        mail_server.server_close()
+    status = json.loads(_ok(run("status", "Q-1004", "--format", "json")).stdout)
+    mine = [i for r in status["requests"] for i in r["items"] if i["approver"] == "alice"]
+    assert [(i["status"], i["channel"]) for i in mine] == [("APPROVED", "web")]

@@ -30,3 +30,19 @@ def test_rfc_4231_case_2() -> None:
 def test_same_is_equality(a: str, b: str) -> None:
     assert same(a, b) is (a == b)
     assert same(a, a)
+
+
+def test_rfc_4231_case_6_a_key_longer_than_a_block() -> None:
+    assert hmac_sha256_hex(b"\xaa" * 131, b"Test Using Larger Than Block-Size Key - Hash Key First") == (
+        "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54")
+
+
+def test_same_is_a_constant_time_compare() -> None:
+    """Links, sessions, CSRF tokens and reply codes are compared with `same`: CPython's
+    `_compare_digest` (what `hmac.compare_digest` is), whose time does not depend on where the two differ."""
+    import _operator
+
+    from cpq_cli import digest
+
+    assert digest._compare in (_operator._compare_digest, hmac.compare_digest)
+    assert not same("a" * 64, "a" * 63) and not same("é", "e")

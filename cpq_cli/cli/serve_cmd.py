@@ -18,7 +18,7 @@ def serve(
     port: int = typer.Option(8080, "--port", min=1, max=65535, help="The port to listen on."),
     journal: str = JOURNAL, policies: Path = POLICIES,
 ) -> None:
-    """Serve the approvers' web inbox: one-click sign-in from the request e-mails, the approval page
+    """Serve the approvers' web inbox: sign-in by link from the request e-mails, the approval page
     (the quote as submitted, the approval path with reasons, what changed), approve or reject, a
     quote's status and history — in each approver's language, on a phone or a desktop.
 

@@ -26,6 +26,16 @@ class JournalError(CpqError):
     """The journal cannot be opened or written (exit 2: configuration or environment)."""
 
 
+def database_errors() -> tuple[type[Exception], ...]:
+    """What the journal's database raises when it cannot be read or written after it was opened (a
+    read-only disk, a lock held too long, a lost PostgreSQL connection): SQLite's errors, and
+    psycopg's once it is loaded."""
+    import sys
+
+    psycopg = sys.modules.get("psycopg")
+    return (sqlite3.Error, psycopg.Error) if psycopg is not None else (sqlite3.Error,)
+
+
 KEY_MARK = "cpq-journal-keyed-since"
 
 

@@ -246,6 +246,7 @@ class ItemPage(NamedTuple):
     may_decide: bool  # the item is open and the viewer may decide it now
     on_behalf_of: str | None  # the viewer holds it as a delegate of this approver
     escalates_at: str | None  # when an undecided item moves on (the rule's escalate.after)
+    signed: bool = False  # its decision must be signed (the policy set requires it, now or at submission)
 
 
 def item_page(ctx: Context, item_id: str) -> ItemPage:
@@ -261,7 +262,7 @@ def item_page(ctx: Context, item_id: str) -> ItemPage:
             raise InputError(t("no item {item!r}", item=item_id))
         submission = store.submission(conn, item.submission_id)
         assert submission is not None, f"item {item.id} names a missing submission"
-        check(conn, submission)
+        state = check(conn, submission)
         delegated = user in active_delegates(conn, item.approver, ctx.clock.today.isoformat())
         if user not in (item.approver, item.decided_by) and not delegated and user not in item.delegates:
             raise Refused(t("{user} is not asked to decide {item}", user=user, item=item_id))
@@ -275,7 +276,34 @@ def item_page(ctx: Context, item_id: str) -> ItemPage:
         str(quote.get("title", "") or quote.get("name", "") or ""), *_totals(quote), _lines(quote),
         _path(ctx, submission, requests, item.request_id), tuple(_changes(previous.quote_data, quote) if previous
                                                                    else ()),
-        may, item.approver if user != item.approver else None, _escalates_at(ctx, item, requests))
+        may, item.approver if user != item.approver else None, _escalates_at(ctx, item, requests),
+        state.signed or ctx.policy.settings.require_signed_decisions)
+
+
+def _sees(conn: Any, user: str, item: Any, day: str) -> bool:
+    """Whether the user may see an item (what `item_page` asks): its approver, who decided it, a
+    delegate it was handed to, or the approver's delegate that day."""
+    from cpq_cli.approvals.workflow import active_delegates
+
+    return user in (item.approver, item.decided_by, *item.delegates) or user in active_delegates(
+        conn, item.approver, day)
+
+
+def may_see_quote(ctx: Context, quote_id: str, through: str | None) -> bool:
+    """Whether the acting user may see a quote's status and history: through one item (a link's
+    scope) of its newest submission that the item page would show them, or — `through` None, their
+    inbox — as its owner, its submitter, or someone who may see one of its items."""
+    from cpq_cli.approvals.workflow import items_of, latest_submission, requests_of
+
+    user, day = ctx.actor, ctx.clock.today.isoformat()
+    with reading(ctx) as conn:
+        sub = latest_submission(conn, quote_id)
+        if sub is None:
+            raise InputError(t("{quote} has never been submitted", quote=quote_id))
+        if through is None and user in (sub.owner, sub.submitted_by):
+            return True
+        items = [i for r in requests_of(conn, sub.id) for i in items_of(conn, r.id)]
+        return any(_sees(conn, user, i, day) for i in items if through is None or i.id == through)
 
 
 def _totals(quote: dict[str, Any]) -> tuple[str, Decimal, Decimal, Decimal]:

@@ -13,6 +13,13 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 
+def database_errors() -> tuple[type[Exception], ...]:
+    """The database's own errors, for a caller that must answer them (the web inbox: a clear page)."""
+    from cpq_cli.journal.db import database_errors as errors
+
+    return errors()
+
+
 @contextmanager
 def reading(ctx: Context) -> Iterator[Connection]:
     """The journal opened read-only (so reading works on a read-only disk)."""

@@ -11,7 +11,36 @@ from cpq_cli.outbound.links import BadLink, Claims, read_link_token
 from cpq_cli.outbound.settings import WebSettings, web_settings
 from cpq_cli.services.context import Context
 
-__all__ = ["REASONS", "WebSettings", "link_for", "sign_in", "web_settings"]
+__all__ = ["REASONS", "WebSettings", "check_link", "link_for", "require_journal", "sign_in", "web_settings"]
+
+
+def require_journal(ctx: Context) -> None:
+    """JournalError unless the journal is there (opened read-only). Writing would create a missing
+    one: a link used in a new, empty journal could be used again once the real one is back."""
+    from cpq_cli.services.journal import reading
+
+    with reading(ctx):
+        pass
+
+
+def _claims(ctx: Context, key: bytes, token: str) -> Claims:
+    claims = read_link_token(key, token, int(ctx.clock.instant.timestamp()))
+    if claims.user not in ctx.policy.users or not ctx.policy.users[claims.user].active:
+        raise BadLink("invalid")
+    return claims
+
+
+def check_link(ctx: Context, key: bytes, token: str) -> Claims:
+    """A sign-in link that would sign in now, read without using it: opening a link (a mail scanner
+    does too) only shows the page whose button signs in. BadLink: `invalid`, `expired` or `used`."""
+    from cpq_cli.journal.web import link_used
+    from cpq_cli.services.journal import reading
+
+    claims = _claims(ctx, key, token)
+    with reading(ctx) as conn:
+        if link_used(conn, claims.nonce):
+            raise BadLink("used")
+    return claims
 
 
 def sign_in(ctx: Context, key: bytes, token: str) -> Claims:
@@ -21,9 +50,8 @@ def sign_in(ctx: Context, key: bytes, token: str) -> Claims:
     from cpq_cli.journal.web import use_link
     from cpq_cli.services.journal import writing
 
-    claims = read_link_token(key, token, int(ctx.clock.instant.timestamp()))
-    if claims.user not in ctx.policy.users or not ctx.policy.users[claims.user].active:
-        raise BadLink("invalid")
+    claims = _claims(ctx, key, token)
+    require_journal(ctx)
     with writing(ctx) as conn:
         if not use_link(conn, claims.nonce, claims.user, claims.scope, ctx.clock.now):
             raise BadLink("used")

@@ -7,9 +7,10 @@ is in the visitor's language (their `locale` in the policy, else the browser's),
 phone, and needs nothing from outside the app (no CDN).
 
 Sign-in is by link only (`/s/<token>`, from the notification e-mail; see `outbound.links`):
-the link is used once and exchanged for a session cookie scoped like it — one item, or the
-inbox. Forms carry a CSRF token; every decision is `approvals.decide` with the channel `web`,
-checked against the content the approver was shown.
+opening it shows a page whose button (a POST) uses the link, once, and exchanges it for a session
+cookie scoped like it — one item, or the inbox. Forms carry a CSRF token and are refused when
+another site posts them; every decision is `approvals.decide` with the channel `web`, checked
+against the content the approver was shown.
 """
 
 import logging
@@ -20,10 +21,13 @@ from urllib.parse import quote
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import MutableHeaders
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from cpq_cli import i18n
 from cpq_cli.acting import Channel, Clock
@@ -31,6 +35,7 @@ from cpq_cli.errors import CpqError
 from cpq_cli.outbound.links import INBOX, BadLink, Session, make_session, read_session
 from cpq_cli.report.path_text import reason_text
 from cpq_cli.services.context import Context
+from cpq_cli.services.journal import database_errors
 from cpq_cli.services.web import REASONS, WebSettings
 
 HERE = Path(__file__).parent
@@ -45,6 +50,29 @@ HEADERS = {
     "Cache-Control": "no-store",
     "X-Frame-Options": "DENY",
 }
+
+
+class SecurityHeaders:
+    """HEADERS on every response: the app's pages, and Starlette's own (not found, method not
+    allowed, the static files), which are made without them."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def sending(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                for name, value in HEADERS.items():
+                    if name not in headers:
+                        headers[name] = value
+            await send(message)
+
+        await self.app(scope, receive, sending)
 
 
 class WebConfig(NamedTuple):
@@ -98,20 +126,27 @@ def create_app(config: WebConfig) -> Starlette:
         return page(request, "message.html", lang, status=status, title=title, text=text)
 
     def session_of(request: Request, ctx: Context) -> Session | None:
+        """The visitor's session, while it lasts and its user is an active user of the policy set (read
+        at every request: someone made inactive or removed after signing in is signed out)."""
         cookie = request.cookies.get(COOKIE)
         if not cookie:
             return None
         try:
-            return read_session(config.key, cookie, int(ctx.clock.instant.timestamp()))
+            session = read_session(config.key, cookie, int(ctx.clock.instant.timestamp()))
         except BadLink:
             return None
+        user = ctx.policy.users.get(session.user)
+        return session if user is not None and user.active else None
 
     def guarded(handler: Callable[[Request, Context, Session, str], Awaitable[Response]],
                 ) -> Callable[[Request], Awaitable[Response]]:
         """A page for a signed-in visitor: their Context (acting as them, through the web) and language."""
         async def endpoint(request: Request) -> Response:
             ctx = context()
-            session = session_of(request, ctx)
+            try:
+                session = session_of(request, ctx)
+            except CpqError as exc:
+                return failure(request, language(request, None, None), exc)
             if session is None:
                 lang = language(request, None, None)
                 return message(request, lang, i18n.t("Sign in").render(lang),
@@ -121,33 +156,91 @@ def create_app(config: WebConfig) -> Starlette:
             try:
                 return await handler(request, ctx, session, lang)
             except CpqError as exc:
-                text = exc.message.render(lang) if isinstance(exc.message, i18n.Message) else exc.message
-                hint = exc.hint.render(lang) if isinstance(exc.hint, i18n.Message) else exc.hint
-                return message(request, lang, i18n.t("Not possible").render(lang),
-                               f"{text} ({hint})" if hint else text, 409 if exc.exit_code == 1 else 503)
+                return failure(request, lang, exc)
+            except database_errors() as exc:
+                return unavailable(request, lang, exc)
         return endpoint
+
+    def failure(request: Request, lang: str, exc: CpqError) -> HTMLResponse:
+        """A refusal (exit 1) says why; a journal or set-up error (exit 2) is the server's business."""
+        if exc.exit_code != 1:
+            return unavailable(request, lang, exc)
+        text = exc.message.render(lang) if isinstance(exc.message, i18n.Message) else exc.message
+        hint = exc.hint.render(lang) if isinstance(exc.hint, i18n.Message) else exc.hint
+        return message(request, lang, i18n.t("Not possible").render(lang), f"{text} ({hint})" if hint else text,
+                       409)
+
+    def unavailable(request: Request, lang: str, exc: Exception) -> HTMLResponse:
+        # The details (file names, a database's words) go to the server's log, not to the visitor.
+        log.error("cpq serve: %s: %s", type(exc).__name__, exc)
+        return message(request, lang, i18n.t("Not possible").render(lang),
+                       i18n.t("cpq cannot reach its journal or its settings right now, so nothing was done. Try "
+                              "again later, or tell your administrator."), 503)
+
+    def from_elsewhere(request: Request) -> bool:
+        """A form posted by a page of another site (a forged decision, or signing the victim in as the
+        attacker): browsers say where a request comes from in Sec-Fetch-Site. Older ones send nothing;
+        there the CSRF token and the SameSite=Strict cookie stand alone."""
+        return request.headers.get("sec-fetch-site", "same-origin") not in ("same-origin", "none")
+
+    def refuse_foreign(request: Request) -> HTMLResponse:
+        lang = language(request, None, None)
+        return message(request, lang, i18n.t("Not possible").render(lang),
+                       i18n.t("This form was sent from another site; nothing was done."), 403)
+
+    def bad_link(request: Request, bad: BadLink) -> HTMLResponse:
+        lang = language(request, None, None)
+        title = {"expired": i18n.t("Link expired"), "used": i18n.t("Link already used")}.get(
+            bad.reason, i18n.t("Link not valid")).render(lang)
+        return message(request, lang, title, REASONS[bad.reason], 410 if bad.reason == "expired" else 403)
 
     async def home(request: Request) -> Response:
         ctx = context()
-        session = session_of(request, ctx)
+        try:
+            session = session_of(request, ctx)
+        except CpqError as exc:
+            return failure(request, language(request, None, None), exc)
         if session is not None:
             target = "/inbox" if session.scope == INBOX else "/items/" + quote(session.scope, safe="")
             return RedirectResponse(target, status_code=303, headers=HEADERS)
         lang = language(request, None, None)
         return message(request, lang, "cpq", i18n.t("Open the link in your notification e-mail to sign in."), 200)
 
+    async def link_page(request: Request) -> Response:
+        """GET (and HEAD) of a link: a page whose button signs in. Mail scanners and link previews fetch
+        links too; they must not spend it. And after a click in web mail (another site) the browser
+        would not send a SameSite=Strict cookie set by a redirect; after the button it does."""
+        from cpq_cli.services.web import check_link
+
+        ctx = context()
+        token = request.path_params["token"]
+        try:
+            claims = await run_in_threadpool(check_link, ctx, config.key, token)
+        except BadLink as bad:
+            return bad_link(request, bad)
+        except CpqError as exc:
+            return failure(request, language(request, None, None), exc)
+        except database_errors() as exc:
+            return unavailable(request, language(request, None, None), exc)
+        lang = language(request, ctx, claims.user)
+        return page(request, "signin.html", lang, token=token, user=claims.user,
+                    name=ctx.policy.users[claims.user].name)
+
     async def sign_in(request: Request) -> Response:
         from cpq_cli.services.web import sign_in as use_link
 
+        if from_elsewhere(request):
+            return refuse_foreign(request)
         ctx = context()
         token = request.path_params["token"]
         try:
             claims = await run_in_threadpool(use_link, ctx, config.key, token)
         except BadLink as bad:
-            lang = language(request, None, None)
-            title = {"expired": i18n.t("Link expired"), "used": i18n.t("Link already used")}.get(
-                bad.reason, i18n.t("Link not valid")).render(lang)
-            return message(request, lang, title, REASONS[bad.reason], 410 if bad.reason == "expired" else 403)
+            return bad_link(request, bad)
+        except CpqError as exc:
+            return failure(request, language(request, None, None), exc)
+        except database_errors() as exc:
+            return unavailable(request, language(request, None, None), exc)
         expires = ctx.clock.instant + config.settings.session_ttl
         cookie, _ = make_session(config.key, claims.user, claims.scope, int(expires.timestamp()))
         target = "/inbox" if claims.scope == INBOX else "/items/" + quote(claims.scope, safe="")
@@ -179,7 +272,10 @@ def create_app(config: WebConfig) -> Starlette:
     async def decide(request: Request, ctx: Context, session: Session, lang: str) -> Response:
         from cpq_cli.digest import same
         from cpq_cli.services.approvals import decide as record
+        from cpq_cli.services.web import require_journal
 
+        if from_elsewhere(request):
+            return refuse_foreign(request)
         item_id = request.path_params["item"]
         form = await request.form()
         if not session.allows(item_id) or not same(str(form.get("csrf", "")), session.csrf):
@@ -192,38 +288,38 @@ def create_app(config: WebConfig) -> Starlette:
         comment = str(form.get("comment", "")).strip()[:2000] or None
         quote_id = str(form.get("quote", ""))
         seen = str(form.get("quote_hash", ""))
+        await run_in_threadpool(require_journal, ctx)  # deciding would create a missing one
         done = await run_in_threadpool(record, ctx, quote_id, verdict == "approve", comment, None, item=item_id,
                                        seen_hash=seen)
         return page(request, "done.html", lang, change=done, item=item_id, quote_id=quote_id,
                     inbox=session.scope == INBOX)
 
     async def quote_page(request: Request, ctx: Context, session: Session, lang: str) -> Response:
-        from cpq_cli.services.approval_views import log, status
+        from cpq_cli.services.approval_views import log, may_see_quote, status
 
         quote_id = request.path_params["quote"]
-        state = await run_in_threadpool(status, ctx, quote_id)
-        items = [i for r in state.requests for i in r.items]
-        sub = state.submission
-        if session.scope == INBOX:  # the quotes the user is part of: asked, delegated, deciding, owning
-            mine = session.user in (sub.owner, sub.submitted_by) or any(
-                session.user in (i.approver, i.decided_by, *i.delegates) for i in items)
-        else:
-            mine = any(i.id == session.scope for i in items)
+        # The quotes the user is part of (inbox), or the one item's (a link's scope), as the item page asks.
+        through = None if session.scope == INBOX else session.scope
+        mine = await run_in_threadpool(may_see_quote, ctx, quote_id, through)
         if not mine:
             return message(request, lang, i18n.t("Not yours to see").render(lang),
                            i18n.t("This sign-in is for another request."), 403)
+        state = await run_in_threadpool(status, ctx, quote_id)
         history = await run_in_threadpool(log, ctx, quote_id)
         return page(request, "quote.html", lang, state=state, history=history.events, inbox=session.scope == INBOX,
                     back=session.scope)
 
     async def sign_out(request: Request) -> Response:
+        if from_elsewhere(request):
+            return refuse_foreign(request)
         response = RedirectResponse("/", status_code=303, headers=HEADERS)
         response.delete_cookie(COOKIE, path="/")
         return response
 
     routes = [
         Route("/", home),
-        Route("/s/{token}", sign_in),
+        Route("/s/{token}", link_page, methods=["GET"]),
+        Route("/s/{token}", sign_in, methods=["POST"]),
         Route("/inbox", guarded(inbox)),
         Route("/items/{item}", guarded(item), methods=["GET"]),
         Route("/items/{item}", guarded(decide), methods=["POST"]),
@@ -231,7 +327,14 @@ def create_app(config: WebConfig) -> Starlette:
         Route("/sign-out", sign_out, methods=["POST"]),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
     ]
-    return Starlette(routes=routes)
+    async def internal_error(request: Request, exc: Exception) -> Response:
+        # A bug: uvicorn logs the traceback (Starlette raises it again); the visitor gets a page.
+        lang = language(request, None, None)
+        return message(request, lang, i18n.t("Something went wrong").render(lang),
+                       i18n.t("Nothing was done. Try again later, or tell your administrator."), 500)
+
+    return Starlette(routes=routes, middleware=[Middleware(SecurityHeaders)],
+                     exception_handlers={Exception: internal_error})
 
 
 def run(config: WebConfig, host: str, port: int) -> None:
