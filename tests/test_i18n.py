@@ -111,8 +111,7 @@ def test_errors_are_one_line_in_the_reader_s_language(run: Any, workdir: Path) -
     _ok(run("submit", Q2, "--as", "sam"))
     refused = run("--lang", "de", "approve", "Q-1002", "--as", "sam")
     assert refused.exit_code == 1
-    assert refused.stderr.startswith("cpq: error: sam hat keine offene Anfrage zu Q-1002 (`cpq status Q-1002` "
-                                     "zeigt, wer jetzt angefragt ist)")
+    assert refused.stderr.startswith("cpq: error: sam ist Eigentümer von Q-1002 und kann es nicht genehmigen")
     assert len(refused.stderr.strip().splitlines()) == 1
     japanese = run("--lang", "ja", "status", "Q-9999")
     assert japanese.exit_code == 1 and "Q-9999 は一度も提出されていません" in japanese.stderr

@@ -479,3 +479,19 @@ def test_decisions_record_their_channel(run, workdir: Path) -> None:
     status = json.loads(_ok(run("status", "Q-1002", "--format", "json")).stdout)
     assert status["requests"][0]["items"][0]["channel"] == "cli"
     assert "by alice via cli" in _ok(run("status", "Q-1002")).stdout
+
+
+@pytest.mark.parametrize("when", ["before-submit", "reassign-pending"])
+def test_the_owner_never_becomes_a_delegate_on_their_own_quote(run, workdir: Path, when: str) -> None:
+    """alice delegates to sam, who owns Q-1002: sam must not hold (or be told of) alice's item on it."""
+    window = ("--from", "2026-01-01", "--until", "2099-12-31")
+    if when == "before-submit":
+        _ok(run("delegate", "--as", "alice", "--to", "sam", *window))
+        _ok(run("submit", "examples/quotes/Q-1002-manager-discount.json", "--as", "sam"))
+    else:
+        _ok(run("submit", "examples/quotes/Q-1002-manager-discount.json", "--as", "sam"))
+        _ok(run("delegate", "--as", "alice", "--to", "sam", *window, "--reassign-pending"))
+    status = json.loads(_ok(run("status", "Q-1002", "--format", "json")).stdout)
+    assert status["requests"][0]["items"][0]["delegates"] == []
+    assert json.loads(_ok(run("inbox", "--as", "sam", "--format", "json")).stdout)["requests"] == []
+    assert _ok(run("journal", "verify")).exit_code == 0

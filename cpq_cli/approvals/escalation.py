@@ -51,7 +51,8 @@ def escalate(conn: Connection, act: Act, policy: Policy) -> list[str]:
         approvals.close_item(conn, item, ItemStatus.ESCALATED, stamp)
         approvals.insert_item(conn, Item(
             successor, item.request_id, item.submission_id, item.quote_id, plan.to,
-            tuple(d for d in active_delegates(conn, plan.to, act.day) if d != plan.to), ItemStatus.REQUESTED, stamp,
+            tuple(d for d in active_delegates(conn, plan.to, act.day)
+                  if d not in (plan.to, held.owner, held.submitted_by)), ItemStatus.REQUESTED, stamp,
             None, None, None, None, None, item.approver))
         events.append(conn, "item.escalated", quote_id=item.quote_id, submission_id=item.submission_id,
                       request_id=item.request_id, actor=SYSTEM,

@@ -98,12 +98,17 @@ def advance(conn: Connection, act: Act, submission_id: str, quote_id: str) -> st
         close_submission(conn, act.as_system(), submission_id, quote_id, SubmissionStatus.PENDING,
                           SubmissionStatus.APPROVED, None)
         return "APPROVED"
-    for row in following.start:
-        _request(conn, act, row, quote_id)
+    if following.start:
+        submission = store.submission(conn, submission_id)
+        assert submission is not None, f"requests name a missing submission {submission_id}"
+        excluded = {submission.owner, submission.submitted_by}
+        for row in following.start:
+            _request(conn, act, row, quote_id, excluded)
     return "PENDING"
 
 
-def _request(conn: Connection, act: Act, row: Request, quote_id: str) -> None:
+def _request(conn: Connection, act: Act, row: Request, quote_id: str, excluded: set[str]) -> None:
+    """Ask every member; their active delegates may act too — but never the quote's owner or submitter."""
     stamp = act.at
     store.mark_requested(conn, row, stamp)
     members = list(row.members)
@@ -113,7 +118,7 @@ def _request(conn: Connection, act: Act, row: Request, quote_id: str) -> None:
                         "needed": row.needed, "rules": list(row.rules), "chain": row.chain,
                         "step": row.step}, at=stamp)
     for i, member in enumerate(members, start=1):
-        delegates = [d for d in active_delegates(conn, member, act.day) if d != member]
+        delegates = [d for d in active_delegates(conn, member, act.day) if d != member and d not in excluded]
         item_id = f"{row.id}.{i}" if row.kind == "group" else row.id
         store.insert_item(conn, Item(item_id, row.id, row.submission_id, quote_id, member, tuple(delegates),
                                      ItemStatus.REQUESTED, stamp, None, None, None, None, None, None))
@@ -156,7 +161,8 @@ def open_items_for(conn: Connection, user: str, day: str, quote_id: str | None =
     delegation to the user (as recorded in the events) covers the day."""
     approvers = [user, *sorted(a for a in _delegators(conn, user)
                                if user in active_delegates(conn, a, day))]
-    return store.held_items(conn, approvers, quote_id)
+    # Never a request on a quote the user owns or submitted, whoever delegated it to them.
+    return [h for h in store.held_items(conn, approvers, quote_id) if user not in (h.owner, h.submitted_by)]
 
 
 def _delegators(conn: Connection, user: str) -> set[str]:
@@ -208,6 +214,7 @@ def decide(conn: Connection, act: Act, quote_id: str | None, approve: bool, comm
                            t("{quote} is {status} ({submission}); there is nothing to reject", quote=quote_id,
                              status=status_word(last.status), submission=last.id))
                 raise Refused(nothing)
+            _refuse_own(last, actor, approve)  # a delegate on their own quote holds nothing: say why
             closed = store.count_items(conn, last.id, actor)
             if closed:
                 raise Refused(t("{actor} has no open request on {quote}: theirs was already decided or closed",
@@ -223,17 +230,7 @@ def decide(conn: Connection, act: Act, quote_id: str | None, approve: bool, comm
     submission = latest_submission(conn, quote_id)
     assert submission is not None
     state = check_against_events(conn, submission)
-    if submission.owner == actor:
-        owns = (t("{actor} owns {quote} and cannot approve it", actor=actor, quote=quote_id) if approve else
-                t("{actor} owns {quote} and cannot reject it", actor=actor, quote=quote_id))
-        raise Refused(owns, hint=t("no one approves their own quote"))
-    if submission.submitted_by == actor:
-        values = {"actor": actor, "quote": quote_id, "submission": submission.id}
-        submitted = (t("{actor} submitted {quote} ({submission}) and cannot approve that submission", **values)
-                     if approve else
-                     t("{actor} submitted {quote} ({submission}) and cannot reject that submission", **values))
-        raise Refused(submitted,
-                      hint=t("whoever submits a quote may not approve it; another approver or delegate must"))
+    _refuse_own(submission, actor, approve)
     _refuse_changed(submission, current_hash)
     if seen_hash is not None and seen_hash != submission.quote_hash:
         raise Refused(t("{quote} is not the quote you were shown: it was resubmitted ({submission})",
@@ -261,6 +258,22 @@ def decide(conn: Connection, act: Act, quote_id: str | None, approve: bool, comm
                t("{quote}: rejected by {actor} ({count} request(s)); submission {status}", quote=quote_id,
                  actor=actor, count=len(decided), status=status_word(final)))
     return Outcome(submission.id, final, True, message), decided
+
+
+def _refuse_own(submission: Submission, actor: str, approve: bool) -> None:
+    """No one decides a quote they own, nor a submission they made."""
+    if submission.owner == actor:
+        quote = submission.quote_id
+        owns = (t("{actor} owns {quote} and cannot approve it", actor=actor, quote=quote) if approve else
+                t("{actor} owns {quote} and cannot reject it", actor=actor, quote=quote))
+        raise Refused(owns, hint=t("no one approves their own quote"))
+    if submission.submitted_by == actor:
+        values = {"actor": actor, "quote": submission.quote_id, "submission": submission.id}
+        submitted = (t("{actor} submitted {quote} ({submission}) and cannot approve that submission", **values)
+                     if approve else
+                     t("{actor} submitted {quote} ({submission}) and cannot reject that submission", **values))
+        raise Refused(submitted,
+                      hint=t("whoever submits a quote may not approve it; another approver or delegate must"))
 
 
 def _refuse_changed(submission: Submission, current_hash: Any) -> None:
@@ -479,8 +492,11 @@ def delegate(conn: Connection, act: Act, policy: Policy, to: str, starts: str, e
                   at=act.at)
     moved = 0
     if reassign_pending:
-        for item in store.open_items(conn, actor):
+        for held in store.held_items(conn, [actor]):
+            item = held.item
             delegates = list(item.delegates)
+            if to in (held.owner, held.submitted_by):
+                continue  # never a delegate on their own quote, or on a submission of theirs
             if to not in delegates:
                 delegates.append(to)
                 store.set_delegates(conn, item.id, delegates)
