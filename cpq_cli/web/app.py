@@ -32,7 +32,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from cpq_cli import i18n
 from cpq_cli.acting import Channel, Clock
 from cpq_cli.errors import CpqError
-from cpq_cli.outbound.links import INBOX, BadLink, Session, make_session, read_session
+from cpq_cli.outbound.links import INBOX, BadLink, Claims, Session, make_session, read_session
 from cpq_cli.report.path_text import reason_text
 from cpq_cli.services.context import Context
 from cpq_cli.services.journal import database_errors
@@ -206,6 +206,18 @@ def create_app(config: WebConfig) -> Starlette:
         lang = language(request, None, None)
         return message(request, lang, "cpq", i18n.t("Open the link in your notification e-mail to sign in."), 200)
 
+    async def link_claims(request: Request, read: Callable[[Context, bytes, str], Claims], ctx: Context,
+                          token: str) -> Claims | Response:
+        """What a link says (checked, or used, by `read`), or the page that says why it cannot be."""
+        try:
+            return await run_in_threadpool(read, ctx, config.key, token)
+        except BadLink as bad:
+            return bad_link(request, bad)
+        except CpqError as exc:
+            return failure(request, language(request, None, None), exc)
+        except database_errors() as exc:
+            return unavailable(request, language(request, None, None), exc)
+
     async def link_page(request: Request) -> Response:
         """GET (and HEAD) of a link: a page whose button signs in. Mail scanners and link previews fetch
         links too; they must not spend it. And after a click in web mail (another site) the browser
@@ -214,14 +226,9 @@ def create_app(config: WebConfig) -> Starlette:
 
         ctx = context()
         token = request.path_params["token"]
-        try:
-            claims = await run_in_threadpool(check_link, ctx, config.key, token)
-        except BadLink as bad:
-            return bad_link(request, bad)
-        except CpqError as exc:
-            return failure(request, language(request, None, None), exc)
-        except database_errors() as exc:
-            return unavailable(request, language(request, None, None), exc)
+        claims = await link_claims(request, check_link, ctx, token)
+        if isinstance(claims, Response):
+            return claims
         lang = language(request, ctx, claims.user)
         return page(request, "signin.html", lang, token=token, user=claims.user,
                     name=ctx.policy.users[claims.user].name)
@@ -232,15 +239,9 @@ def create_app(config: WebConfig) -> Starlette:
         if from_elsewhere(request):
             return refuse_foreign(request)
         ctx = context()
-        token = request.path_params["token"]
-        try:
-            claims = await run_in_threadpool(use_link, ctx, config.key, token)
-        except BadLink as bad:
-            return bad_link(request, bad)
-        except CpqError as exc:
-            return failure(request, language(request, None, None), exc)
-        except database_errors() as exc:
-            return unavailable(request, language(request, None, None), exc)
+        claims = await link_claims(request, use_link, ctx, request.path_params["token"])
+        if isinstance(claims, Response):
+            return claims
         expires = ctx.clock.instant + config.settings.session_ttl
         cookie, _ = make_session(config.key, claims.user, claims.scope, int(expires.timestamp()))
         target = "/inbox" if claims.scope == INBOX else "/items/" + quote(claims.scope, safe="")
