@@ -7,12 +7,18 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 from typer.testing import CliRunner
 
 ROOT = Path(__file__).resolve().parent.parent
 POLICIES = ROOT / "policies"
 QUOTES = ROOT / "examples" / "quotes"
 pytest_plugins = ("tests.mailserver", "tests.pgserver")  # SMTP and PostgreSQL servers, team-key fixtures
+
+# No time limit per example: the suite shares the cores with its own servers and workers, and
+# speed is measured by bench/, not by tests (a deadline here only makes a loaded machine flaky).
+settings.register_profile("cpq", deadline=None)
+settings.load_profile("cpq")
 
 SARIF_SCHEMA = ROOT / "tests" / "data" / "sarif-schema-2.1.0.json"  # OASIS SARIF 2.1.0 (errata 01), vendored
 
