@@ -515,7 +515,7 @@ def test_a_forged_stale_or_foreign_cookie_is_no_session(run: Any, web: Any, team
     elif case == "edited-user":
         cookie = _swap(cookie, "alice", "mira")
     elif case == "other-key":
-        cookie, _ = make_session(b"k" * 32, "alice", item, expires)
+        cookie, _ = make_session(b"k" * 32, "alice", item, expires, "0" * 24)
     elif case == "a-link-token":
         cookie = make_link_token(team_key.read_bytes(), "alice", item, expires)
     else:  # the browser would have dropped it (max-age); the server refuses it too
@@ -529,18 +529,42 @@ def test_a_forged_stale_or_foreign_cookie_is_no_session(run: Any, web: Any, team
     assert posted.status_code == 401 and _open_item(run, "Q-1002")["status"] == ["REQUESTED"]
 
 
-@pytest.mark.xfail(strict=True, reason="sessions are stateless: Sign out deletes the browser's cookie, but a copy "
-                                       "taken before stays good until it expires (docs/security.md)")
-def test_a_cookie_copied_before_sign_out_is_refused_after_it(run: Any, web: Any, team_key: Path) -> None:
+def test_a_cookie_copied_before_sign_out_is_refused_after_it(store: str, run: Any, web: Any, workdir: Path,
+                                                             team_key: Path) -> None:
+    """Sign out ends the session in the journal, not only in this browser: a copy of the cookie taken
+    before (another server sharing the journal, too) gets no page and can post no decision."""
     item = _item(run, "Q-1002", "alice")
     path = f"/items/{quote(item, safe='')}"
     _sign_in(web, _link(team_key, "alice", item))
-    copy = web.cookies["cpq_session"]
-    web.post("/sign-out")
-    assert web.get(path).status_code == 401  # this browser is signed out
+    copy, csrf = web.cookies["cpq_session"], _csrf(web)
     thief = _app(team_key)
     thief.cookies.set("cpq_session", copy)
-    assert thief.get(path).status_code == 401
+    assert thief.get(path).status_code == 200  # a copy is as good as the original while it lasts
+    assert web.post("/sign-out", follow_redirects=False).status_code == 303
+    assert web.get(path).status_code == 401  # this browser is signed out
+    answer = thief.get(path)
+    assert answer.status_code == 401 and "Sign in" in answer.text
+    posted = thief.post(path, data={"csrf": csrf, "quote": "Q-1002", "quote_hash": _open_item(run, "Q-1002")["hash"],
+                                    "decision": "approve"})
+    assert posted.status_code == 401 and _open_item(run, "Q-1002")["status"] == ["REQUESTED"]
+    assert thief.post("/sign-out", follow_redirects=False).status_code == 303  # nothing left to end; no error
+    from tests.pgserver import journal_at
+
+    with journal_at(workdir) as conn:
+        ended = [tuple(r) for r in conn.execute("SELECT kind, actor FROM events WHERE kind = 'web.signed_out'")]
+    assert ended == [("web.signed_out", "alice")]
+
+
+def test_a_session_cookie_from_before_sessions_could_end_is_no_session(run: Any, web: Any, team_key: Path) -> None:
+    """A cookie rightly signed but naming no link (as cpq wrote them before sessions were recorded)
+    is refused: there would be nothing to sign out."""
+    from cpq_cli.outbound.links import SESSION_PURPOSE, _sign
+
+    item = _item(run, "Q-1002", "alice")
+    expires = int(dt.datetime.fromisoformat(NOW).timestamp()) + 3600
+    web.cookies.set("cpq_session", _sign(team_key.read_bytes(), SESSION_PURPOSE,
+                                         {"u": "alice", "s": item, "exp": expires, "c": "0" * 32}))
+    assert web.get(f"/items/{quote(item, safe='')}").status_code == 401
 
 
 def test_one_link_gives_one_session_however_many_ask_at_once(store: str, run: Any, web: Any, workdir: Path,

@@ -251,4 +251,8 @@ CREATE TABLE web_links (
 ALTER TABLE order_lines ADD COLUMN fields TEXT;
 ALTER TABLE order_lines ADD COLUMN price_term_months INTEGER
 """),
+    # A session ends on the server when its user signs out: a copy of its cookie is refused from then.
+    (9, "web sessions end", """
+ALTER TABLE web_links ADD COLUMN ended_at TEXT
+"""),
 )

@@ -5,7 +5,8 @@ inbox), an expiry and a random nonce, and carries an HMAC of all of it under the
 key (the key kept outside the repository and the journal, `CPQ_SECRET_FILE`). Nothing in it is
 secret but the MAC: changing the user, the item or the expiry breaks it. A link signs in once;
 the journal records its nonce, so a second use is refused. Signing in sets a session cookie of
-the same construction, scoped like the link, with a CSRF token for the forms.
+the same construction, scoped like the link, with a CSRF token for the forms and the link's
+nonce, under which the journal records when the session ends (signing out).
 """
 
 import base64
@@ -36,6 +37,7 @@ class Session(NamedTuple):
     scope: str
     expires: int
     csrf: str
+    link: str  # the nonce of the link that opened it: the journal says whether it has ended
 
     def allows(self, item_id: str) -> bool:
         return self.scope in (INBOX, item_id)
@@ -98,18 +100,18 @@ def read_link_token(key: bytes, token: str, now: int) -> Claims:
     return Claims(user, scope, int(str(payload["exp"])), nonce)
 
 
-def make_session(key: bytes, user: str, scope: str, expires: int) -> tuple[str, Session]:
-    session = Session(user, scope, expires, os.urandom(16).hex())
-    cookie = _sign(key, SESSION_PURPOSE, {"u": user, "s": scope, "exp": expires, "c": session.csrf})
+def make_session(key: bytes, user: str, scope: str, expires: int, link: str) -> tuple[str, Session]:
+    session = Session(user, scope, expires, os.urandom(16).hex(), link)
+    cookie = _sign(key, SESSION_PURPOSE, {"u": user, "s": scope, "exp": expires, "c": session.csrf, "n": link})
     return cookie, session
 
 
 def read_session(key: bytes, cookie: str, now: int) -> Session:
     payload = _open(key, SESSION_PURPOSE, cookie, now)
-    user, scope, csrf = payload.get("u"), payload.get("s"), payload.get("c")
-    if not (isinstance(user, str) and isinstance(scope, str) and isinstance(csrf, str)):
+    user, scope, csrf, link = payload.get("u"), payload.get("s"), payload.get("c"), payload.get("n")
+    if not (isinstance(user, str) and isinstance(scope, str) and isinstance(csrf, str) and isinstance(link, str)):
         raise BadLink("invalid")
-    return Session(user, scope, int(str(payload["exp"])), csrf)
+    return Session(user, scope, int(str(payload["exp"])), csrf, link)
 
 
 def link_for(key: bytes, base_url: str, user: str, scope: str, now: dt.datetime, ttl: dt.timedelta) -> str:

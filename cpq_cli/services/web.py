@@ -11,7 +11,8 @@ from cpq_cli.outbound.links import BadLink, Claims, read_link_token
 from cpq_cli.outbound.settings import WebSettings, web_settings
 from cpq_cli.services.context import Context
 
-__all__ = ["REASONS", "WebSettings", "check_link", "link_for", "require_journal", "sign_in", "web_settings"]
+__all__ = ["REASONS", "WebSettings", "check_link", "link_for", "require_journal", "session_open", "sign_in", "sign_out",
+           "web_settings"]
 
 
 def require_journal(ctx: Context) -> None:
@@ -58,6 +59,30 @@ def sign_in(ctx: Context, key: bytes, token: str) -> Claims:
         events.append(conn, "web.signed_in", actor=claims.user,
                       data={"scope": claims.scope, "link": claims.nonce[:8]}, at=ctx.clock.now)
     return claims
+
+
+def session_open(ctx: Context, link: str) -> bool:
+    """Whether the session opened by the link with nonce `link` has not been signed out (read at every
+    request, so a copy of a signed-out session's cookie is refused)."""
+    from cpq_cli.journal.web import session_open as is_open
+    from cpq_cli.services.journal import reading
+
+    with reading(ctx) as conn:
+        return is_open(conn, link)
+
+
+def sign_out(ctx: Context, user: str, link: str) -> bool:
+    """End a session in the journal (with a `web.signed_out` event); False when it had ended already."""
+    from cpq_cli.journal import events
+    from cpq_cli.journal.web import end_session
+    from cpq_cli.services.journal import writing
+
+    require_journal(ctx)
+    with writing(ctx) as conn:
+        if not end_session(conn, link, ctx.clock.now):
+            return False
+        events.append(conn, "web.signed_out", actor=user, data={"link": link[:8]}, at=ctx.clock.now)
+    return True
 
 
 def link_for(key: bytes, base_url: str, user: str, scope: str, now: dt.datetime, ttl: dt.timedelta) -> str:

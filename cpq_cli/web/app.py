@@ -126,8 +126,11 @@ def create_app(config: WebConfig) -> Starlette:
         return page(request, "message.html", lang, status=status, title=title, text=text)
 
     def session_of(request: Request, ctx: Context) -> Session | None:
-        """The visitor's session, while it lasts and its user is an active user of the policy set (read
-        at every request: someone made inactive or removed after signing in is signed out)."""
+        """The visitor's session, while it lasts, has not been signed out, and its user is an active
+        user of the policy set (read at every request: someone made inactive or removed after signing
+        in is signed out, and so is a copy of the cookie of a session signed out elsewhere)."""
+        from cpq_cli.services.web import session_open
+
         cookie = request.cookies.get(COOKIE)
         if not cookie:
             return None
@@ -136,7 +139,9 @@ def create_app(config: WebConfig) -> Starlette:
         except BadLink:
             return None
         user = ctx.policy.users.get(session.user)
-        return session if user is not None and user.active else None
+        if user is None or not user.active:
+            return None
+        return session if session_open(ctx, session.link) else None
 
     def guarded(handler: Callable[[Request, Context, Session, str], Awaitable[Response]],
                 ) -> Callable[[Request], Awaitable[Response]]:
@@ -144,9 +149,11 @@ def create_app(config: WebConfig) -> Starlette:
         async def endpoint(request: Request) -> Response:
             ctx = context()
             try:
-                session = session_of(request, ctx)
+                session = await run_in_threadpool(session_of, request, ctx)
             except CpqError as exc:
                 return failure(request, language(request, None, None), exc)
+            except database_errors() as exc:
+                return unavailable(request, language(request, None, None), exc)
             if session is None:
                 lang = language(request, None, None)
                 return message(request, lang, i18n.t("Sign in").render(lang),
@@ -197,9 +204,11 @@ def create_app(config: WebConfig) -> Starlette:
     async def home(request: Request) -> Response:
         ctx = context()
         try:
-            session = session_of(request, ctx)
+            session = await run_in_threadpool(session_of, request, ctx)
         except CpqError as exc:
             return failure(request, language(request, None, None), exc)
+        except database_errors() as exc:
+            return unavailable(request, language(request, None, None), exc)
         if session is not None:
             target = "/inbox" if session.scope == INBOX else "/items/" + quote(session.scope, safe="")
             return RedirectResponse(target, status_code=303, headers=HEADERS)
@@ -243,7 +252,7 @@ def create_app(config: WebConfig) -> Starlette:
         if isinstance(claims, Response):
             return claims
         expires = ctx.clock.instant + config.settings.session_ttl
-        cookie, _ = make_session(config.key, claims.user, claims.scope, int(expires.timestamp()))
+        cookie, _ = make_session(config.key, claims.user, claims.scope, int(expires.timestamp()), claims.nonce)
         target = "/inbox" if claims.scope == INBOX else "/items/" + quote(claims.scope, safe="")
         response = RedirectResponse(target, status_code=303, headers=HEADERS)
         response.set_cookie(COOKIE, cookie, max_age=int(config.settings.session_ttl.total_seconds()), httponly=True,
@@ -311,8 +320,19 @@ def create_app(config: WebConfig) -> Starlette:
                     back=session.scope)
 
     async def sign_out(request: Request) -> Response:
+        from cpq_cli.services.web import sign_out as end
+
         if from_elsewhere(request):
             return refuse_foreign(request)
+        ctx = context()
+        try:
+            session = await run_in_threadpool(session_of, request, ctx)
+            if session is not None:  # ended in the journal: a copy of the cookie is refused from now on
+                await run_in_threadpool(end, ctx, session.user, session.link)
+        except CpqError as exc:
+            return failure(request, language(request, None, None), exc)
+        except database_errors() as exc:
+            return unavailable(request, language(request, None, None), exc)
         response = RedirectResponse("/", status_code=303, headers=HEADERS)
         response.delete_cookie(COOKIE, path="/")
         return response
