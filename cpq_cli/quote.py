@@ -306,6 +306,12 @@ def _line(raw: Any, index: int, p: _Problems) -> Line:
     return _line_values(line_id, product, kind, quantity, list_price, discount, cost, _numbers(raw))
 
 
+# What _line_values sets on every line, whatever the line's own fields say: routing's generated
+# code relies on these types (a Decimal always; a Decimal or None).
+DECIMAL_LINE_FIELDS = frozenset({"quantity", "list_price", "discount_pct", "net_price", "list_total", "net_total"})
+OPTIONAL_DECIMAL_LINE_FIELDS = frozenset({"cost", "cost_total", "margin_pct"})
+
+
 def _line_values(line_id: str, product: str, kind: str, quantity: Decimal, list_price: Decimal, discount: Decimal,
                  cost: Decimal | None, values: dict[str, Any]) -> Line:
     net_price = list_price * (1 - discount / HUNDRED)

@@ -28,7 +28,7 @@ from cpq_cli.expressions import (
 )
 from cpq_cli.policy.model import AUTO, Aggregate, Policy, Requirement, Rule, Variable
 from cpq_cli.policy.references import ApproverRef, RefKind, parse_ref
-from cpq_cli.quote import Quote
+from cpq_cli.quote import DECIMAL_LINE_FIELDS, OPTIONAL_DECIMAL_LINE_FIELDS, Quote
 
 
 class PathStatus(StrEnum):
@@ -107,7 +107,7 @@ class _CompiledRule:
     """A rule with its expression: `fn` (closures, for explain and smart approvals) and `expr`
     (the parsed tree) are made when first asked for; routing runs the policy's generated code."""
 
-    __slots__ = ("_expr", "_fn", "conditions", "rule")
+    __slots__ = ("_expr", "_fn", "conditions", "plan", "rule")
 
     def __init__(self, rule: Rule, expr: Expression | None = None,
                  conditions: tuple[Condition, ...] | None = None) -> None:
@@ -115,6 +115,7 @@ class _CompiledRule:
         self._expr = expr
         self._fn: Compiled | None = None
         self.conditions = conditions if conditions is not None else self.expr.conditions
+        self.plan: _RulePlan | None = None  # set by CompiledPolicy._finish
 
     @property
     def expr(self) -> Expression:
@@ -127,6 +128,17 @@ class _CompiledRule:
         if self._fn is None:
             self._fn = compile_expression(self.expr)
         return self._fn
+
+
+class _RulePlan(NamedTuple):
+    """What placing a fired rule in the path needs, worked out once per policy: its id, chain and
+    step, the key its approvers are merged under (None: merged across rules; the id when explicit),
+    and each approver reference with what it resolves to when that needs no quote (else None)."""
+    rule_id: str
+    chain: str
+    step: int
+    merge: str | None
+    refs: tuple[tuple[str, tuple[str, ApproverKind] | None, ApproverRef], ...]
 
 
 class _CompiledVariable(NamedTuple):
@@ -220,6 +232,11 @@ class CompiledPolicy:
         self._windowed = tuple(cr.rule.effective_from is not None or cr.rule.effective_until is not None
                                for cr in self.rules)
         self._static = static_approvers(policy)
+        for cr in self.rules:
+            rule = cr.rule
+            cr.plan = _RulePlan(rule.id, rule.chain, rule.step, rule.id if rule.explicit else None,
+                                tuple((ref.text, self._static.get(ref.text), ref) for ref in rule_refs(policy, rule)))
+        self._chain_orders = {chain_id: policy.chain(chain_id).order for chain_id in {r.chain for r in policy.rules}}
         self._windowed_indices = tuple(i for i, windowed in enumerate(self._windowed) if windowed)
 
     def _recorder(self, index: int) -> Callable[[dict[str, Any], list[ConditionResult]], bool]:
@@ -318,17 +335,21 @@ def _generate_variables(writer: SourceWriter, variables: tuple[_CompiledVariable
         if field not in fields:
             fields[field] = f"x{len(fields)}"
         x = fields[field]
-        value_test = f"(type({x}) is _Decimal or isinstance({x}, _Decimal))"
+        # Derived line fields have known types (quote._line_values sets them on every line).
+        value_test = ("True" if field in DECIMAL_LINE_FIELDS else f"{x} is not None"
+                      if field in OPTIONAL_DECIMAL_LINE_FIELDS else f"(type({x}) is _Decimal or isinstance({x}, _Decimal))")
         if function in (Aggregate.SUM, Aggregate.AVG, Aggregate.COUNT):
             init += [f"a{i} = _Decimal(0)", f"c{i} = 0"]
-            step = f"c{i} += 1" if function is Aggregate.COUNT else f"a{i} = a{i} + {x}; c{i} += 1"
-            block.append(f"if {value_test}: {step}")
+            step = (f"c{i} += 1" if function is Aggregate.COUNT else f"a{i} = a{i} + {x}"
+                    if function is Aggregate.SUM else f"a{i} = a{i} + {x}; c{i} += 1")
+            block.append(step if value_test == "True" else f"if {value_test}: {step}")
             result.append({Aggregate.SUM: f"a{i}", Aggregate.COUNT: f"_Decimal(c{i})",
                            Aggregate.AVG: f"(a{i} / c{i} if c{i} else None)"}[function])
         else:  # min, max: the first of the least or greatest, as min() and max() keep it
             init.append(f"a{i} = None")
             op = "<" if function is Aggregate.MIN else ">"
-            block.append(f"if {value_test} and (a{i} is None or {x} {op} a{i}): a{i} = {x}")
+            test = f"(a{i} is None or {x} {op} a{i})"
+            block.append(f"if {test if value_test == 'True' else value_test + ' and ' + test}: a{i} = {x}")
             result.append(f"a{i}")
     out.append("def variables(lines):")
     out += [f"    {stmt}" for stmt in init]
@@ -485,7 +506,7 @@ def _route_explained(compiled: CompiledPolicy, quote: Quote, env_values: dict[st
 def _path(compiled: CompiledPolicy, quote: Quote, env_values: dict[str, Any], results: list[RuleResult],
           fired: list[tuple[_CompiledRule, tuple[ConditionResult, ...]]]) -> ApprovalPath:
     policy = compiled.policy
-    chains = _build_chains(policy, quote, env_values, fired, compiled._static)
+    chains = _build_chains(compiled, quote, env_values, fired)
     # `auto` approvals are recorded but ask nobody.
     human = any(a.kind is not ApproverKind.AUTO for c in chains for s in c.steps for a in s.approvers)
     status = PathStatus.APPROVAL_REQUIRED if human else PathStatus.NO_APPROVAL_REQUIRED
@@ -525,32 +546,33 @@ def missing_value_warnings(compiled: CompiledPolicy, values: dict[str, Any]) -> 
                        "which the quote does not have")
 
 
-def _build_chains(policy: Policy, quote: Quote, values: dict[str, Any],
-                  fired: list[tuple[_CompiledRule, tuple[ConditionResult, ...]]],
-                  static: dict[str, tuple[str, ApproverKind]] | None = None) -> tuple[ChainPath, ...]:
-    """`static`: the references that resolve alike for every quote (users, groups, auto)."""
-    # chain -> step -> (approver, explicit rule) -> (kind, rules, reasons, via), in order of appearance
+def _build_chains(compiled: CompiledPolicy, quote: Quote, values: dict[str, Any],
+                  fired: list[tuple[_CompiledRule, tuple[ConditionResult, ...]]]) -> tuple[ChainPath, ...]:
+    """The fired rules' approvers by chain and step, merged per approver (and per rule when explicit)."""
+    policy = compiled.policy
+    # chain -> step -> (approver, merge key) -> (kind, rules, reasons, via), in order of appearance
     gathered: dict[str, dict[int, dict[tuple[str, str | None], tuple[ApproverKind, list[str], list[str], list[str]]]]]
     gathered = {}
-    resolved: dict[str, tuple[str, ApproverKind]] = {}
-    static = static or {}
+    resolved: dict[str, tuple[str, ApproverKind]] = {}  # references that depend on the quote, once each
     for cr, conditions in fired:
-        rule = cr.rule
-        rule_id = rule.id
+        plan = cr.plan
+        if plan is None:
+            raise AssertionError("a compiled rule without its plan")
+        rule_id = plan.rule_id
         reason = describe_reason(conditions) if conditions else "condition met"
-        steps = gathered.get(rule.chain)
+        steps = gathered.get(plan.chain)
         if steps is None:
-            steps = gathered[rule.chain] = {}
-        slot = steps.get(rule.step)
+            steps = gathered[plan.chain] = {}
+        slot = steps.get(plan.step)
         if slot is None:
-            slot = steps[rule.step] = {}
-        for parsed in rule_refs(policy, rule):
-            ref = parsed.text
-            found = static.get(ref) or resolved.get(ref)
+            slot = steps[plan.step] = {}
+        for ref, found, parsed in plan.refs:
             if found is None:
-                found = resolved[ref] = resolve_approver(policy, quote, values, rule, parsed)
+                found = resolved.get(ref)
+                if found is None:
+                    found = resolved[ref] = resolve_approver(policy, quote, values, cr.rule, parsed)
             approver_id, kind = found
-            key = (approver_id, rule_id if rule.explicit else None)
+            key = (approver_id, plan.merge)
             entry = slot.get(key)
             if entry is None:
                 slot[key] = (kind, [rule_id], [reason], [ref] if ref != approver_id else [])
@@ -561,18 +583,18 @@ def _build_chains(policy: Policy, quote: Quote, values: dict[str, Any],
             if ref != approver_id and ref not in entry[3]:
                 entry[3].append(ref)
     chains = []
+    orders, groups = compiled._chain_orders, policy.groups
     for chain_id, steps in gathered.items():
-        chain = policy.chain(chain_id)
         built_steps = []
         for number in sorted(steps):
             approvers = []
             for (approver_id, _), (kind, rules, reasons, via) in steps[number].items():
-                group = policy.groups.get(approver_id) if kind is ApproverKind.GROUP else None
+                group = groups.get(approver_id) if kind is ApproverKind.GROUP else None
                 approvers.append(_new_tuple(Approver, (approver_id, kind, tuple(rules), tuple(reasons), tuple(via),
                                                        group.members if group else (),
                                                        group.require if group else None)))
             built_steps.append(_new_tuple(Step, (number, tuple(approvers))))
-        chains.append(_new_tuple(ChainPath, (chain_id, chain.order, tuple(built_steps))))
+        chains.append(_new_tuple(ChainPath, (chain_id, orders[chain_id], tuple(built_steps))))
     return tuple(sorted(chains, key=lambda c: (c.order, c.id)))
 
 
