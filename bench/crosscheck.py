@@ -168,8 +168,12 @@ def main() -> None:
         if not same:
             for part, (a, b) in zip(("exit", "stdout", "stderr"), zip(outputs[0], outputs[1], strict=True),
                                     strict=True):
-                if a != b:
-                    print(f"    {part} differs: before {str(a)[:300]!r}\n                    after  {str(b)[:300]!r}")
+                if a != b and isinstance(a, bytes) and isinstance(b, bytes):
+                    at = next((i for i, (x, y) in enumerate(zip(a, b)) if x != y), min(len(a), len(b)))
+                    print(f"    {part} differs from byte {at:,} (of {len(a):,} / {len(b):,}):\n"
+                          f"      before {a[max(0, at - 150):at + 150]!r}\n      after  {b[max(0, at - 150):at + 150]!r}")
+                elif a != b:
+                    print(f"    {part} differs: before {a!r}, after {b!r}")
     shutil.rmtree(work, ignore_errors=True)
     print(f"{len(commands)} commands, {differences} with different output")
     sys.exit(1 if differences else 0)

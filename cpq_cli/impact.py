@@ -227,9 +227,13 @@ def summary(evaluated: int, changes: list[dict[str, Any]]) -> dict[str, int]:
 # -------------------------------------------------------------------------------- policy diff
 
 
+# Not the author's fields: where a definition was read, and what cpq parsed from its fields.
+_DERIVED = frozenset({"origin", "refs"})
+
+
 def _plain(value: Any) -> Any:
     if isinstance(value, tuple) and hasattr(value, "_asdict"):
-        return {k: _plain(v) for k, v in value._asdict().items() if k != "origin"}
+        return {k: _plain(v) for k, v in value._asdict().items() if k not in _DERIVED}
     if isinstance(value, tuple | list):
         return [_plain(v) for v in value]
     if isinstance(value, dict):
