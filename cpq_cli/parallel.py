@@ -7,9 +7,10 @@ data (picklable). Results come back in input order.
 The parent is one of the workers: with `jobs` = 2 it forks one child and both take chunks of
 the items from a shared counter as they finish the last one (so a slow chunk does not hold the
 others up). A child writes each finished chunk, pickled, to its own temporary file; the parent
-yields results in order as soon as every chunk before them is in. No pool, no pipe to drain
-and no handler threads: on two cores a pool's parent sat idle while its threads pickled and
-unpickled every result, and the batch ran only 1.25x faster than in one process.
+yields results in order as soon as every chunk before them is in. Why not multiprocessing.Pool:
+a pool whose worker dies (the OOM killer, a crash in an extension) waits for its lost task
+forever, so `cpq preview` would hang in CI; here the parent sees the child's exit status and
+says so. (Speed is the same as a pool's on two cores, measured interleaved: 0.996x.)
 """
 
 from __future__ import annotations
