@@ -169,9 +169,10 @@ def main() -> None:
             for part, (a, b) in zip(("exit", "stdout", "stderr"), zip(outputs[0], outputs[1], strict=True),
                                     strict=True):
                 if a != b and isinstance(a, bytes) and isinstance(b, bytes):
-                    at = next((i for i, (x, y) in enumerate(zip(a, b)) if x != y), min(len(a), len(b)))
+                    at = next((i for i, (x, y) in enumerate(zip(a, b, strict=False)) if x != y), min(len(a), len(b)))
+                    start = max(0, at - 150)
                     print(f"    {part} differs from byte {at:,} (of {len(a):,} / {len(b):,}):\n"
-                          f"      before {a[max(0, at - 150):at + 150]!r}\n      after  {b[max(0, at - 150):at + 150]!r}")
+                          f"      before {a[start:at + 150]!r}\n      after  {b[start:at + 150]!r}")
                 elif a != b:
                     print(f"    {part} differs: before {a!r}, after {b!r}")
     shutil.rmtree(work, ignore_errors=True)

@@ -336,8 +336,12 @@ def _generate_variables(writer: SourceWriter, variables: tuple[_CompiledVariable
             fields[field] = f"x{len(fields)}"
         x = fields[field]
         # Derived line fields have known types (quote._line_values sets them on every line).
-        value_test = ("True" if field in DECIMAL_LINE_FIELDS else f"{x} is not None"
-                      if field in OPTIONAL_DECIMAL_LINE_FIELDS else f"(type({x}) is _Decimal or isinstance({x}, _Decimal))")
+        if field in DECIMAL_LINE_FIELDS:
+            value_test = "True"
+        elif field in OPTIONAL_DECIMAL_LINE_FIELDS:
+            value_test = f"{x} is not None"
+        else:
+            value_test = f"(type({x}) is _Decimal or isinstance({x}, _Decimal))"
         if function in (Aggregate.SUM, Aggregate.AVG, Aggregate.COUNT):
             init += [f"a{i} = _Decimal(0)", f"c{i} = 0"]
             step = (f"c{i} += 1" if function is Aggregate.COUNT else f"a{i} = a{i} + {x}"
