@@ -97,13 +97,27 @@ def _key_piece(key: str) -> str:
     return piece
 
 
+# Objects of one shape (the same keys in the same order: every line of a batch, mostly) share
+# their sorted keys and the encoded key pieces: sorted once, not once per object.
+_SHAPES: dict[tuple[Any, ...], tuple[tuple[str, str], ...]] = {}
+
+
+def _shape(keys: tuple[Any, ...]) -> tuple[tuple[str, str], ...]:
+    if any(type(key) is not str for key in keys):
+        raise _Unusual
+    plan = tuple((key, _KEYS.get(key) or _key_piece(key)) for key in sorted(keys))  # str keys: as str(key)
+    if len(_SHAPES) > 1_000:
+        _SHAPES.clear()
+    _SHAPES[keys] = plan
+    return plan
+
+
 def _encode_tagged(value: Any) -> str:
     kind = type(value)
     if kind is dict:
+        keys = tuple(value)
         parts = []
-        for key in sorted(value):  # str keys: sorting by str(key) is sorting by key
-            if type(key) is not str:
-                raise _Unusual
+        for key, head in _SHAPES.get(keys) or _shape(keys):
             item = value[key]
             t = type(item)  # the leaves inline: most values of a quote are
             if t is str:
@@ -112,7 +126,7 @@ def _encode_tagged(value: Any) -> str:
                 piece = _NUMBERS.get(item) or _number_piece(item)
             else:
                 piece = _encode_tagged(item)
-            parts.append((_KEYS.get(key) or _key_piece(key)) + piece + "]")
+            parts.append(head + piece + "]")
         return '["obj",[' + ",".join(parts) + "]]"
     if kind is str:
         return _STRINGS.get(value) or _string_piece(value)

@@ -210,6 +210,17 @@ def test_the_direct_canonical_form_is_the_tagged_tree_dumped(value: Any) -> None
     assert canonical_json_v2(value) == expected  # again, from the memoised pieces
 
 
+def test_objects_share_their_shape_s_sorted_keys_but_never_their_values() -> None:
+    """Keys in another order are the same object; the same keys with other values are not, and a
+    non-text key (never from JSON) still takes the plain path."""
+    lines = [{"id": "L1", "quantity": 2, "z": None}, {"quantity": 2, "z": None, "id": "L1"},
+             {"id": "L1", "quantity": 3, "z": None}, {"id": "L1", "quantity": True, "z": None}]
+    forms = [canonical_json_v2(line) for line in lines]
+    assert forms == [json.dumps(_tagged(line), separators=(",", ":"), ensure_ascii=False) for line in lines]
+    assert forms[0] == forms[1] and len(set(forms)) == 3
+    assert canonical_json_v2({1: "a", "b": 2}) == json.dumps(_tagged({1: "a", "b": 2}), separators=(",", ":"))
+
+
 def test_true_and_one_hash_apart_even_memoised() -> None:
     assert canonical_json_v2([1, True, Decimal("1.0"), 1.0]) == json.dumps(
         _tagged([1, True, Decimal("1.0"), 1.0]), separators=(",", ":"))
