@@ -6,11 +6,14 @@ data (picklable). Results come back in input order.
 
 The parent is one of the workers: with `jobs` = 2 it forks one child and both take chunks of
 the items from a shared counter as they finish the last one (so a slow chunk does not hold the
-others up). A child writes each finished chunk, pickled, to its own temporary file; the parent
-yields results in order as soon as every chunk before them is in. Why not multiprocessing.Pool:
-a pool whose worker dies (the OOM killer, a crash in an extension) waits for its lost task
-forever, so `cpq preview` would hang in CI; here the parent sees the child's exit status and
-says so. (Speed is the same as a pool's on two cores, measured interleaved: 0.996x.)
+others up). The counter's lock is a POSIX record lock, which the kernel releases when its holder
+dies, and a child whose parent was killed stops at its next chunk. A child writes each finished
+chunk, pickled, to its own temporary file; the parent yields results in order as soon as every
+chunk before them is in. Why not multiprocessing.Pool: a pool whose worker dies (the OOM killer,
+a crash in an extension) waits for its lost task forever, so `cpq preview` would hang in CI; here
+the parent sees the child's exit status and says so, and a temporary directory too full for the
+results is a set-up error that says so. (Speed is the same as a pool's on two cores, measured
+interleaved: 0.996x.)
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ R = TypeVar("R")
 
 _HEADER = 16  # chunk number and payload length, 8 bytes each (little-endian)
 _DONE = -1  # a chunk number that marks a child's failure record
+_NO_ROOM = 75  # a child's exit status: it could not write to its temporary file (EX_TEMPFAIL)
 
 
 def default_jobs() -> int:
@@ -44,6 +48,7 @@ def fork_map(fn: Callable[[T], R], items: Sequence[T], jobs: int, min_items: int
 
 
 def _forked(fn: Callable[[T], R], items: Sequence[T], jobs: int) -> Iterator[R]:
+    import fcntl
     import gc
     import multiprocessing
     import pickle
@@ -53,27 +58,43 @@ def _forked(fn: Callable[[T], R], items: Sequence[T], jobs: int) -> Iterator[R]:
     size = max(1, min(64, len(items) // (jobs * 16)))  # small enough to balance, large enough to amortise
     chunks = (len(items) + size - 1) // size
     counter = context.RawValue("q", 0)
-    lock = context.Lock()
+    parent = os.getpid()
+    made: list[IO[bytes]] = []
+    try:
+        for _ in range(jobs):
+            made.append(tempfile.TemporaryFile())  # noqa: SIM115 - closed below
+    except OSError as exc:
+        for f in made:
+            f.close()
+        raise _no_room(exc) from None
+    # The counter's lock is a POSIX record lock on the first file, not a semaphore: the kernel drops
+    # it when its holder dies, so a child killed while claiming cannot leave the others waiting.
+    lock, files = made[0], made[1:]
+    notes = [context.RawArray("c", 400) for _ in files]  # why a child failed, when its file could not say
 
     def claim() -> int | None:
-        with lock:
+        if os.getpid() != parent and os.getppid() != parent:
+            return None  # the parent is gone (killed before it could stop us): no one wants the rest
+        fcntl.lockf(lock.fileno(), fcntl.LOCK_EX)
+        try:
             number = counter.value
             if number >= chunks:
                 return None
             counter.value = number + 1
             return int(number)
+        finally:
+            fcntl.lockf(lock.fileno(), fcntl.LOCK_UN)
 
     def compute(number: int) -> list[R]:
         return [fn(item) for item in items[number * size:(number + 1) * size]]
 
-    files: list[IO[bytes]] = [tempfile.TemporaryFile() for _ in range(jobs - 1)]  # noqa: SIM115 - closed below
     children: list[int] = []
     gc.freeze()  # children share the parent's objects untouched by their collector (fewer copied pages)
     try:
-        for out in files:
+        for out, note in zip(files, notes, strict=True):
             pid = os.fork()
             if pid == 0:  # the child: never returns into the parent's code
-                _child(claim, compute, out, pickle)
+                _child(claim, compute, out, note, pickle)
             children.append(pid)
     finally:
         gc.unfreeze()
@@ -88,12 +109,12 @@ def _forked(fn: Callable[[T], R], items: Sequence[T], jobs: int) -> Iterator[R]:
             while following in done:
                 yield from done.pop(following)
                 following += 1
-        for pid, reader in zip(children, readers, strict=True):
-            _, status = os.waitpid(pid, 0)
+        for reader, note in zip(readers, notes, strict=True):
+            _, status = os.waitpid(children[0], 0)
+            children.pop(0)  # reaped: its pid may be another process's from now on
             reader.collect(done)
             if reader.failure is not None or status != 0:
-                raise WorkerFailed(reader.failure or f"a worker process ended with status {status}")
-        children.clear()
+                raise _failure(reader.failure, note.value.decode("utf-8", "replace"), status)
         while following < chunks:
             if following not in done:
                 raise WorkerFailed(f"chunk {following} of {chunks} never arrived")
@@ -106,17 +127,28 @@ def _forked(fn: Callable[[T], R], items: Sequence[T], jobs: int) -> Iterator[R]:
                 os.waitpid(pid, 0)
             except (ProcessLookupError, ChildProcessError):
                 pass
-        for f in files:
+        for f in made:
             f.close()
 
 
-def _child(claim: Callable[[], int | None], compute: Callable[[int], list[Any]], out: IO[bytes],
+class _Undeliverable(Exception):
+    """A child could not write a finished chunk to its file (TMPDIR full or read-only)."""
+
+
+def _child(claim: Callable[[], int | None], compute: Callable[[int], list[Any]], out: IO[bytes], note: Any,
            pickle: Any) -> None:
     code = 0
     try:
         fd = out.fileno()
         while (number := claim()) is not None:
-            _write(fd, number, pickle.dumps(compute(number), protocol=pickle.HIGHEST_PROTOCOL))
+            payload = pickle.dumps(compute(number), protocol=pickle.HIGHEST_PROTOCOL)
+            try:
+                _write(fd, number, payload)
+            except OSError as exc:
+                raise _Undeliverable(exc.strerror or str(exc)) from None
+    except _Undeliverable as exc:  # the file takes no traceback either: the shared note says why
+        code = _NO_ROOM
+        note.value = str(exc).encode("utf-8", "replace")[:len(note) - 1]
     except BaseException:  # reported to the parent, which raises it
         import contextlib
         import traceback
@@ -126,6 +158,35 @@ def _child(claim: Callable[[], int | None], compute: Callable[[int], list[Any]],
             _write(out.fileno(), _DONE, traceback.format_exc().encode("utf-8", "replace"))
     finally:
         os._exit(code)  # no atexit handlers, no flushing of buffers inherited from the parent
+
+
+def _no_room(exc: OSError) -> Exception:
+    import tempfile
+
+    from cpq_cli.errors import ConfigError
+
+    return ConfigError(f"the worker processes cannot write their results to the temporary directory "
+                       f"{tempfile.gettempdir()}: {exc.strerror or exc}",
+                       hint="free some space there, set TMPDIR to another directory, or use --jobs 1")
+
+
+def _failure(record: str | None, note: str, status: int) -> Exception:
+    """What the parent raises for a child that failed: its traceback, else what it could say."""
+    import signal
+
+    if record is not None:
+        return WorkerFailed(record)
+    code = os.waitstatus_to_exitcode(status)
+    if code == _NO_ROOM:
+        return _no_room(OSError(note or "a write failed"))
+    if code < 0:
+        try:
+            name = signal.Signals(-code).name
+        except ValueError:
+            name = f"signal {-code}"
+        return WorkerFailed(f"a worker process was killed by {name}" + (" (out of memory?)" if name == "SIGKILL"
+                                                                          else ""))
+    return WorkerFailed(f"a worker process ended with exit status {code}")
 
 
 def _write(fd: int, number: int, payload: bytes) -> None:

@@ -555,6 +555,26 @@ def test_a_cookie_copied_before_sign_out_is_refused_after_it(store: str, run: An
     assert ended == [("web.signed_out", "alice")]
 
 
+def test_signing_out_while_made_inactive_still_ends_the_session(run: Any, web: Any, workdir: Path,
+                                                                 team_key: Path) -> None:
+    """Someone made inactive sees nothing, but their sign-out must still end the session: made active
+    again (within the cookie's 8 hours), a copy taken before must not come back to life."""
+    item = _item(run, "Q-1002", "alice")
+    path = f"/items/{quote(item, safe='')}"
+    _sign_in(web, _link(team_key, "alice", item))
+    copy = web.cookies["cpq_session"]
+    org = workdir / "policies" / "org.yaml"
+    text = org.read_text()
+    line = next(x for x in text.splitlines(keepends=True) if x.startswith("  alice:"))
+    org.write_text(text.replace(line, line.replace("{name:", "{active: false, name:")))
+    assert web.get(path).status_code == 401
+    assert web.post("/sign-out", follow_redirects=False).status_code == 303
+    org.write_text(text)
+    thief = _app(team_key)
+    thief.cookies.set("cpq_session", copy)
+    assert thief.get(path).status_code == 401
+
+
 def test_a_session_cookie_from_before_sessions_could_end_is_no_session(run: Any, web: Any, team_key: Path) -> None:
     """A cookie rightly signed but naming no link (as cpq wrote them before sessions were recorded)
     is refused: there would be nothing to sign out."""

@@ -326,7 +326,12 @@ def create_app(config: WebConfig) -> Starlette:
             return refuse_foreign(request)
         ctx = context()
         try:
-            session = await run_in_threadpool(session_of, request, ctx)
+            # Any cookie of ours that has not expired, its user active or not: someone made inactive
+            # who signs out must not have the session back (copies included) when made active again.
+            session = read_session(config.key, request.cookies.get(COOKIE, ""), int(ctx.clock.instant.timestamp()))
+        except BadLink:
+            session = None
+        try:
             if session is not None:  # ended in the journal: a copy of the cookie is refused from now on
                 await run_in_threadpool(end, ctx, session.user, session.link)
         except CpqError as exc:
