@@ -575,6 +575,30 @@ def test_signing_out_while_made_inactive_still_ends_the_session(run: Any, web: A
     assert thief.get(path).status_code == 401
 
 
+def test_signing_out_on_a_read_only_journal_still_signs_this_browser_out_and_says_what_is_left(
+        run: Any, web: Any, workdir: Path, team_key: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """On a shared computer Sign out must sign out, even when the journal cannot record it: the
+    browser's cookie goes, and the page says that a copy of the session still works until it
+    expires (the journal could not end it)."""
+    import cpq_cli.journal.db as db
+
+    item = _item(run, "Q-1002", "alice")
+    path = f"/items/{quote(item, safe='')}"
+    _sign_in(web, _link(team_key, "alice", item))
+    copy = web.cookies["cpq_session"]
+    opened = db._connect
+    monkeypatch.setattr(db, "_connect", lambda where, readonly: opened(where, readonly=True))
+    answer = web.post("/sign-out", follow_redirects=False)
+    assert answer.status_code == 503 and "signed out in this browser" in answer.text
+    assert "Traceback" not in answer.text and ".sqlite3" not in answer.text
+    assert re.search(r'cpq_session=""?;.*Max-Age=0', answer.headers["set-cookie"])
+    assert web.get(path).status_code == 401
+    monkeypatch.setattr(db, "_connect", opened)
+    elsewhere = _app(team_key)
+    elsewhere.cookies.set("cpq_session", copy)
+    assert elsewhere.get(path).status_code == 200  # as the page said: not ended in the journal
+
+
 def test_a_session_cookie_from_before_sessions_could_end_is_no_session(run: Any, web: Any, team_key: Path) -> None:
     """A cookie rightly signed but naming no link (as cpq wrote them before sessions were recorded)
     is refused: there would be nothing to sign out."""

@@ -331,14 +331,19 @@ def create_app(config: WebConfig) -> Starlette:
             session = read_session(config.key, request.cookies.get(COOKIE, ""), int(ctx.clock.instant.timestamp()))
         except BadLink:
             session = None
+        response: Response = RedirectResponse("/", status_code=303, headers=HEADERS)
+        unrecorded: tuple[type[Exception], ...] = (CpqError, *database_errors())
         try:
             if session is not None:  # ended in the journal: a copy of the cookie is refused from now on
                 await run_in_threadpool(end, ctx, session.user, session.link)
-        except CpqError as exc:
-            return failure(request, language(request, None, None), exc)
-        except database_errors() as exc:
-            return unavailable(request, language(request, None, None), exc)
-        response = RedirectResponse("/", status_code=303, headers=HEADERS)
+        except unrecorded as exc:
+            # Signed out in this browser all the same (a shared computer must not stay signed in),
+            # and told what the journal could not do.
+            log.error("cpq serve: sign-out not recorded: %s: %s", type(exc).__name__, exc)
+            lang = language(request, None, None)
+            response = message(request, lang, i18n.t("Signed out in this browser only").render(lang), i18n.t(
+                "You are signed out in this browser, but cpq could not record it in its journal: a copy of this "
+                "session could still be used until it expires. Tell your administrator."), 503)
         response.delete_cookie(COOKIE, path="/")
         return response
 
