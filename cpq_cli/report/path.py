@@ -224,12 +224,22 @@ def _rule_text(r: RuleResult) -> str:
     return head + ", ".join(parts) + "]}"
 
 
+_KIND_TEXT = {kind: _encode(kind.value) for kind in ApproverKind}
+_GROUP_TAILS: dict[tuple[Any, ...], str] = {}  # a group's members and requirement: the same in every path
+
+
 def _approver_text(a: Approver) -> str:
-    text = (f'{{"id": {_dump(a.id)}, "kind": {_dump(a.kind.value)}, "rules": {_strings(a.rules)}, '
+    text = (f'{{"id": {_encode(a.id)}, "kind": {_KIND_TEXT[a.kind]}, "rules": {_strings(a.rules)}, '
             f'"reasons": {_strings(a.reasons)}, "via": {_strings(a.via)}')
     if a.kind is ApproverKind.GROUP and a.require is not None:
-        text += (f', "members": {_strings(a.members)}, "require": {_dump(a.require.to_json())}, '
-                 f'"needed": {_dump(a.require.needed(len(set(a.members))))}')
+        key = (a.members, a.require.kind, str(a.require.value))  # by text: 2 and 2.0 are equal, not alike
+        tail = _GROUP_TAILS.get(key)
+        if tail is None:
+            if len(_GROUP_TAILS) > 1_000:
+                _GROUP_TAILS.clear()
+            tail = _GROUP_TAILS[key] = (f', "members": {_strings(a.members)}, "require": {_dump(a.require.to_json())}, '
+                                        f'"needed": {_dump(a.require.needed(len(set(a.members))))}')
+        text += tail
     return text + "}"
 
 
