@@ -11,6 +11,7 @@ from json.encoder import encode_basestring as _encode_string  # what json.dumps(
 from typing import Any
 
 from cpq_cli.digest import sha256_hex
+from cpq_cli.memo import remember
 
 HASH_V1 = "sha256:"  # legacy: json.dumps(default=str) spelled the number 12.5 and the string "12.5" alike
 HASH_V2 = "v2:sha256:"  # type-tagged: injective over JSON values
@@ -73,28 +74,17 @@ def _number_piece(value: int | Decimal) -> str:
     number = Decimal(value)
     if number.is_finite():
         number = number.normalize() if number else Decimal(0)
-    piece = '["num","' + (f"{number:E}" if number.is_finite() else str(number)) + '"]'
-    if len(_NUMBERS) > _PIECES_LIMIT:
-        _NUMBERS.clear()
-    _NUMBERS[value] = piece
-    return piece
+    return remember(_NUMBERS, value, '["num","' + (f"{number:E}" if number.is_finite() else str(number)) + '"]',
+                    _PIECES_LIMIT)
 
 
 def _string_piece(value: str) -> str:
-    piece = '["str",' + _encode_string(value) + "]"
-    if len(_STRINGS) > _PIECES_LIMIT:
-        _STRINGS.clear()
-    _STRINGS[value] = piece
-    return piece
+    return remember(_STRINGS, value, '["str",' + _encode_string(value) + "]", _PIECES_LIMIT)
 
 
 def _key_piece(key: str) -> str:
     """A key with what precedes and follows it: `["key",`."""
-    piece = "[" + _encode_string(key) + ","
-    if len(_KEYS) > _PIECES_LIMIT:
-        _KEYS.clear()
-    _KEYS[key] = piece
-    return piece
+    return remember(_KEYS, key, "[" + _encode_string(key) + ",", _PIECES_LIMIT)
 
 
 # Objects of one shape (the same keys in the same order: every line of a batch, mostly) share
@@ -105,11 +95,8 @@ _SHAPES: dict[tuple[Any, ...], tuple[tuple[str, str], ...]] = {}
 def _shape(keys: tuple[Any, ...]) -> tuple[tuple[str, str], ...]:
     if any(type(key) is not str for key in keys):
         raise _Unusual
-    plan = tuple((key, _KEYS.get(key) or _key_piece(key)) for key in sorted(keys))  # str keys: as str(key)
-    if len(_SHAPES) > 1_000:
-        _SHAPES.clear()
-    _SHAPES[keys] = plan
-    return plan
+    # str keys: sorting by str(key) is sorting by key
+    return remember(_SHAPES, keys, tuple((key, _KEYS.get(key) or _key_piece(key)) for key in sorted(keys)), 1_000)
 
 
 def _encode_tagged(value: Any) -> str:

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from cpq_cli.errors import InputError
 from cpq_cli.jsonpath import JsonPath, format_json_path
 from cpq_cli.limits import _BAD_TEXT, _NUMBER_LIMIT, MAX_DIGITS, MAX_EXPONENT, MAX_STRING
+from cpq_cli.memo import remember
 
 if TYPE_CHECKING:
     from cpq_cli.sources import SourceDoc
@@ -407,10 +408,7 @@ def _fast_money(raw: Any, converted: Any) -> Decimal:
         if amount is not None:
             return amount
         if _MONEY.fullmatch(raw):
-            if len(_AMOUNTS) > 50_000:
-                _AMOUNTS.clear()
-            amount = _AMOUNTS[raw] = Decimal(raw)
-            return amount
+            return remember(_AMOUNTS, raw, Decimal(raw), 50_000)
         raise _Unsure
     if type(converted) is Decimal and converted.is_finite() and -MONEY_LIMIT < converted < MONEY_LIMIT \
             and _places_ok(converted):

@@ -26,6 +26,7 @@ from cpq_cli.expressions import (
     parse,
     truthy,
 )
+from cpq_cli.memo import remember
 from cpq_cli.policy.model import AUTO, Aggregate, Policy, Requirement, Rule, Variable
 from cpq_cli.policy.references import ApproverRef, RefKind, parse_ref
 from cpq_cli.quote import DECIMAL_LINE_FIELDS, OPTIONAL_DECIMAL_LINE_FIELDS, Quote
@@ -684,11 +685,7 @@ def display_value(value: Any) -> str:
     if type(value) is Decimal:
         key = str(value)
         shown = _DISPLAYED.get(key)
-        if shown is None:
-            if len(_DISPLAYED) > _CACHE_LIMIT:
-                _DISPLAYED.clear()
-            shown = _DISPLAYED[key] = _display_value(value)
-        return shown
+        return shown if shown is not None else remember(_DISPLAYED, key, _display_value(value), _CACHE_LIMIT)
     return _display_value(value)
 
 
@@ -723,9 +720,7 @@ def describe_reason(conditions: Iterable[ConditionResult]) -> str:
                 head = f"{c.source} (is "
             else:
                 head = f"{c.source} ({c.tested_expr} is "
-            if len(_REASON_HEADS) > _CACHE_LIMIT:
-                _REASON_HEADS.clear()
-            _REASON_HEADS[(c.source, c.tested_expr)] = head
+            remember(_REASON_HEADS, (c.source, c.tested_expr), head, _CACHE_LIMIT)
         parts.append(f"{head}{display_value(c.tested)})")
     return "; ".join(parts) if parts else "condition met"
 
@@ -742,10 +737,8 @@ def json_value(value: Any) -> Any:
         key = str(value)
         text = _JSON_TEXT.get(key)
         if text is None:
-            if len(_JSON_TEXT) > _CACHE_LIMIT:
-                _JSON_TEXT.clear()
-            text = _JSON_TEXT[key] = (format(value.normalize(), "f") if value == value.to_integral_value()
-                                      else format(value, "f"))
+            text = remember(_JSON_TEXT, key, format(value.normalize(), "f") if value == value.to_integral_value()
+                            else format(value, "f"), _CACHE_LIMIT)
         return text
     if isinstance(value, list):
         return [json_value(v) for v in value]

@@ -12,7 +12,7 @@ PACKAGE = ROOT / "cpq_cli"
 # Lower ranks never import higher ones. A module's rank is its folder's (or its own name's).
 RANKS: dict[str, int] = {
     **dict.fromkeys(("errors", "i18n", "i18n_catalogs", "digest", "content_hash", "limits", "jsonpath", "paths",
-                     "names", "acting", "secret",
+                     "names", "acting", "secret", "memo",
                      "config", "filenames", "diagnostics", "sources", "schemas", "parallel", "__init__"), 0),
     **dict.fromkeys(("policy", "expressions", "quote", "routing", "lint", "preview", "policytest", "report"), 1),
     "journal": 2,

@@ -10,6 +10,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from itertools import pairwise
 from typing import Any
 
+from cpq_cli.memo import remember
 from cpq_cli.quote import Quote
 from cpq_cli.routing import ApprovalPath, Approver, ApproverKind, ChainPath, RuleResult, json_value
 
@@ -196,11 +197,7 @@ def _value_text(value: Any) -> str:
     if type(value) is Decimal:
         key = str(value)
         text = _VALUE_TEXT.get(key)
-        if text is None:
-            if len(_VALUE_TEXT) > 20_000:
-                _VALUE_TEXT.clear()
-            text = _VALUE_TEXT[key] = _dump(json_value(value))
-        return text
+        return text if text is not None else remember(_VALUE_TEXT, key, _dump(json_value(value)), 20_000)
     if type(value) is str:
         return _encode(value)
     return _dump(json_value(value))
@@ -235,10 +232,9 @@ def _approver_text(a: Approver) -> str:
         key = (a.members, a.require.kind, str(a.require.value))  # by text: 2 and 2.0 are equal, not alike
         tail = _GROUP_TAILS.get(key)
         if tail is None:
-            if len(_GROUP_TAILS) > 1_000:
-                _GROUP_TAILS.clear()
-            tail = _GROUP_TAILS[key] = (f', "members": {_strings(a.members)}, "require": {_dump(a.require.to_json())}, '
-                                        f'"needed": {_dump(a.require.needed(len(set(a.members))))}')
+            tail = remember(_GROUP_TAILS, key, f', "members": {_strings(a.members)}, "require": '
+                            f'{_dump(a.require.to_json())}, "needed": {_dump(a.require.needed(len(set(a.members))))}',
+                            1_000)
         text += tail
     return text + "}"
 
