@@ -143,17 +143,23 @@ def create_app(config: WebConfig) -> Starlette:
             return None
         return session if session_open(ctx, session.link) else None
 
+    async def visitor(request: Request, ctx: Context) -> Session | Response | None:
+        """session_of, off the event loop (it reads the journal), or the page for a journal it cannot read."""
+        try:
+            return await run_in_threadpool(session_of, request, ctx)
+        except CpqError as exc:
+            return failure(request, language(request, None, None), exc)
+        except database_errors() as exc:
+            return unavailable(request, language(request, None, None), exc)
+
     def guarded(handler: Callable[[Request, Context, Session, str], Awaitable[Response]],
                 ) -> Callable[[Request], Awaitable[Response]]:
         """A page for a signed-in visitor: their Context (acting as them, through the web) and language."""
         async def endpoint(request: Request) -> Response:
             ctx = context()
-            try:
-                session = await run_in_threadpool(session_of, request, ctx)
-            except CpqError as exc:
-                return failure(request, language(request, None, None), exc)
-            except database_errors() as exc:
-                return unavailable(request, language(request, None, None), exc)
+            session = await visitor(request, ctx)
+            if isinstance(session, Response):
+                return session
             if session is None:
                 lang = language(request, None, None)
                 return message(request, lang, i18n.t("Sign in").render(lang),
@@ -203,12 +209,9 @@ def create_app(config: WebConfig) -> Starlette:
 
     async def home(request: Request) -> Response:
         ctx = context()
-        try:
-            session = await run_in_threadpool(session_of, request, ctx)
-        except CpqError as exc:
-            return failure(request, language(request, None, None), exc)
-        except database_errors() as exc:
-            return unavailable(request, language(request, None, None), exc)
+        session = await visitor(request, ctx)
+        if isinstance(session, Response):
+            return session
         if session is not None:
             target = "/inbox" if session.scope == INBOX else "/items/" + quote(session.scope, safe="")
             return RedirectResponse(target, status_code=303, headers=HEADERS)
