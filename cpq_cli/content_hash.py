@@ -6,7 +6,7 @@ recorded before it.
 """
 
 import json
-from decimal import Decimal
+from decimal import MAX_EMAX, MAX_PREC, MIN_EMIN, Context, Decimal
 from json.encoder import encode_basestring as _encode_string  # what json.dumps(ensure_ascii=False) uses
 from typing import Any
 
@@ -22,6 +22,18 @@ def canonical_json(data: Any) -> str:
     return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
 
 
+# normalize() in the default context rounds to 28 digits, which would give numbers that differ
+# only in their last digits one text (the input limits allow 30): normalised exactly instead.
+EXACT = Context(prec=MAX_PREC, Emax=MAX_EMAX, Emin=MIN_EMIN)
+
+
+def _number_text(number: Decimal) -> str:
+    """One text for one number: 1, 1.0 and 1.00 alike, every digit kept."""
+    if not number.is_finite():
+        return str(number)
+    return f"{number.normalize(EXACT) if number else Decimal(0):E}"
+
+
 def _tagged(value: Any) -> Any:
     """Each JSON value as [type, value], so no two values of different types share a spelling.
 
@@ -32,10 +44,7 @@ def _tagged(value: Any) -> Any:
     if isinstance(value, bool):  # before int: True is an int in Python
         return ["bool", value]
     if isinstance(value, (int, float, Decimal)):
-        number = Decimal(value) if not isinstance(value, float) else Decimal(repr(value))
-        if number.is_finite():
-            number = number.normalize() if number else Decimal(0)
-        return ["num", f"{number:E}" if number.is_finite() else str(number)]
+        return ["num", _number_text(Decimal(value) if not isinstance(value, float) else Decimal(repr(value)))]
     if isinstance(value, str):
         return ["str", value]
     if isinstance(value, (list, tuple)):
@@ -71,11 +80,7 @@ _PIECES_LIMIT = 50_000
 
 
 def _number_piece(value: int | Decimal) -> str:
-    number = Decimal(value)
-    if number.is_finite():
-        number = number.normalize() if number else Decimal(0)
-    return remember(_NUMBERS, value, '["num","' + (f"{number:E}" if number.is_finite() else str(number)) + '"]',
-                    _PIECES_LIMIT)
+    return remember(_NUMBERS, value, '["num","' + _number_text(Decimal(value)) + '"]', _PIECES_LIMIT)
 
 
 def _string_piece(value: str) -> str:

@@ -12,6 +12,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
 from typing import Any, NamedTuple
 
+from cpq_cli.content_hash import EXACT
 from cpq_cli.errors import RoutingError
 from cpq_cli.expressions import (
     LITERAL_NAMES,
@@ -737,7 +738,7 @@ def json_value(value: Any) -> Any:
         key = str(value)
         text = _JSON_TEXT.get(key)
         if text is None:
-            text = remember(_JSON_TEXT, key, format(value.normalize(), "f") if value == value.to_integral_value()
+            text = remember(_JSON_TEXT, key, format(value.normalize(EXACT), "f") if value == value.to_integral_value()
                             else format(value, "f"), _CACHE_LIMIT)
         return text
     if isinstance(value, list):

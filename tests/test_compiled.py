@@ -221,6 +221,14 @@ def test_objects_share_their_shape_s_sorted_keys_but_never_their_values() -> Non
     assert canonical_json_v2({1: "a", "b": 2}) == json.dumps(_tagged({1: "a", "b": 2}), separators=(",", ":"))
 
 
+def test_long_integral_numbers_are_shown_with_every_digit() -> None:
+    from cpq_cli.routing import json_value
+
+    assert json_value(Decimal("123456789012345678901234567891")) == "123456789012345678901234567891"
+    assert json_value(Decimal("1.2300E+29")) == "123000000000000000000000000000"
+    assert json_value(Decimal("12.50")) == "12.50" and json_value(Decimal("12.00")) == "12"
+
+
 def test_true_and_one_hash_apart_even_memoised() -> None:
     assert canonical_json_v2([1, True, Decimal("1.0"), 1.0]) == json.dumps(
         _tagged([1, True, Decimal("1.0"), 1.0]), separators=(",", ":"))

@@ -357,12 +357,15 @@ def test_a_group_of_only_the_owner_is_refused_at_submit(cli: Cli) -> None:
 
 
 def _json_values() -> Any:
+    from decimal import Decimal
+
     from hypothesis import strategies as st
 
     scalars = st.one_of(
         st.none(), st.booleans(), st.integers(min_value=-10**6, max_value=10**6),
         st.decimals(allow_nan=False, allow_infinity=False, places=3, min_value=-10**6, max_value=10**6),
-        st.text(max_size=6), st.sampled_from(["12.5", "1", "true", "null", "", "0", "1E+1"]))
+        st.text(max_size=6), st.sampled_from(["12.5", "1", "true", "null", "", "0", "1E+1"]),
+        st.integers(10**28, 10**30 - 1).map(lambda n: Decimal(f"{n}E-15")))  # as long as the limits allow
     return st.recursive(scalars, lambda inner: st.one_of(
         st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=4), inner, max_size=4)), max_leaves=12)
 
@@ -412,6 +415,28 @@ def test_values_that_version_one_confused_hash_apart(a: Any, b: Any) -> None:
     assert content_hash(a) != content_hash(b)
     legacy = content_hash_like(a, "sha256:")  # version 1 is still computed to check old submissions
     assert legacy.startswith("sha256:") and content_hash_like(a, legacy) == legacy
+
+
+@pytest.mark.parametrize(("a", "b"), [
+    ("123456789012345678901234567890", "123456789012345678901234567891"),  # 30 digits: the limit
+    ("1.23456789012345678901234567890", "1.23456789012345678901234567891"),
+    ("12345678901234567890123456789.5", "12345678901234567890123456789.4"),
+    ("99999999999999999999999999999", "1E+29"),  # 29 nines would round up to 1E+29 at 28 digits
+])
+def test_numbers_as_long_as_the_limits_allow_hash_apart(tmp_path: Path, a: str, b: str) -> None:
+    """Attack: change the last digits of a long number in a submitted quote. Every number the input
+    limits accept (30 significant digits) is part of the hash, not rounded to Decimal's 28."""
+    from cpq_cli.quote import load_quote
+
+    text = (ROOT / "examples" / "quotes" / "Q-1001-standard.json").read_text()
+    hashes = []
+    for i, number in enumerate((a, b)):
+        data = json.loads(text)
+        data["fields"] = {"reference_number": "@N@"}
+        file = tmp_path / f"q{i}.json"
+        file.write_text(json.dumps(data).replace('"@N@"', number))
+        hashes.append(load_quote(file).content_hash)
+    assert hashes[0] != hashes[1]
 
 
 # ------------------------------------------------------------------------------ signed decisions
