@@ -42,6 +42,14 @@ _OUTER = bytes(x ^ 0x5C for x in range(256))
 _INNER = bytes(x ^ 0x36 for x in range(256))
 
 
+def expect_many() -> None:
+    """Hash with OpenSSL's SHA-256 from now on in this process: ~4 ms to load, then ~5x faster
+    than CPython's own (~3.5 µs against ~18 µs for a quote's 6 KB), so a batch of a few hundred
+    quotes is quicker with it and a one-quote command is quicker without."""
+    global _sha256
+    _sha256 = _hashlib_sha256()
+
+
 def sha256_hex(data: bytes) -> str:
     return str(_sha256(data).hexdigest())
 

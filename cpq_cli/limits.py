@@ -153,6 +153,20 @@ def strict_json(text: str | bytes) -> Any:
 
 
 
+def plain_json(text: str) -> Any:
+    """quick_json with every object built in C: it does not look for duplicate keys (the last
+    wins), so the caller must prove there is none, as `all_keys_read` does, or use quick_json."""
+    return json.loads(text, parse_float=_json_decimal, parse_constant=_json_constant)
+
+
+def all_keys_read(text: str, keys: int) -> bool:
+    """Whether `keys` keys read from the JSON `text` are all the keys it holds, none a duplicate:
+    every key is followed by a colon, and outside strings a colon follows nothing else, so a text
+    holding as many colons as keys read holds no duplicate. A colon in a string only makes this
+    say no (and the caller read again, with quick_json)."""
+    return text.count(":") == keys
+
+
 def quick_json(text: str) -> Any:
     """strict_json with integers parsed in C: the caller checks their size while converting
     them (quote.load_quote's one pass); anything it refuses is read again with strict_json."""

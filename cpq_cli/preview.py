@@ -70,6 +70,11 @@ def preview_rendered(compiled: CompiledPolicy, paths: list[Path], render: Callab
     `render` must return plain data."""
     from cpq_cli.parallel import fork_map
 
+    if len(paths) >= PARALLEL_MIN:
+        from cpq_cli.digest import expect_many
+
+        expect_many()  # before forking: the workers inherit it loaded
+
     def work(path: Path) -> Any:
         return render(preview_one(compiled, path, explain=explain, reasons=reasons))
 

@@ -465,6 +465,13 @@ def _parse_fast(data: Any, source: str, checks: int) -> Quote | None:
     return _quote(data, source, quote_id, owner, currency, quote_date, start, lines, values)
 
 
+def _keys(data: dict[str, Any]) -> int:
+    """The keys of the objects a quote that _parse_fast accepted is sure to have (more nested
+    objects are not counted, so all_keys_read says no and the file is read again)."""
+    fields = data.get("fields")
+    return len(data) + len(data["account"]) + (len(fields) if fields is not None else 0) + sum(map(len, data["lines"]))
+
+
 _SMALL = {i: Decimal(i) for i in range(-100, 1001)}  # quantities, discounts, terms (Decimals are immutable)
 
 
@@ -523,7 +530,15 @@ def load_quote(path: Path) -> Quote:
 
     The happy path reads plain JSON; positions are worked out only when there is an error to place.
     """
-    from cpq_cli.limits import MAX_FILE_BYTES, MAX_NODES, limit_problem, quick_json, strict_json
+    from cpq_cli.limits import (
+        MAX_FILE_BYTES,
+        MAX_NODES,
+        all_keys_read,
+        limit_problem,
+        plain_json,
+        quick_json,
+        strict_json,
+    )
     from cpq_cli.paths import display_path
 
     shown = display_path(path)
@@ -537,7 +552,9 @@ def load_quote(path: Path) -> Quote:
         # not sure of goes the step-by-step way below, which names the problem.
         checks = CHECK_NUMBERS | (CHECK_TEXT if "\\u" in text else 0) | (CHECK_LENGTH if len(text) > MAX_STRING else 0)
         try:
-            quote = _parse_fast(quick_json(text), shown, checks)
+            quote = _parse_fast(plain_json(text), shown, checks)
+            if quote is not None and not all_keys_read(text, _keys(quote.data)):  # a duplicate, or a colon in a string
+                quote = _parse_fast(quick_json(text), shown, checks)
         except (ValueError, RecursionError):
             quote = None
         if quote is not None:

@@ -21,6 +21,19 @@ def test_hmac_is_the_standard_library_s(key: bytes, message: bytes) -> None:
     assert hmac_sha256_hex(key, message) == hmac.new(key, message, hashlib.sha256).hexdigest()
 
 
+def test_a_batch_s_sha256_is_the_same_digest() -> None:
+    import subprocess
+    import sys
+
+    # in a new process: expect_many() changes the process's hash function for good
+    code = ("import hashlib, os; from cpq_cli import digest; data = [os.urandom(n) for n in range(0, 9000, 97)]; "
+            "before = [digest.sha256_hex(d) for d in data]; digest.expect_many(); "
+            "assert digest._sha256 is hashlib.sha256; "
+            "assert before == [digest.sha256_hex(d) for d in data] == [hashlib.sha256(d).hexdigest() for d in data]; "
+            "assert digest.hmac_sha256_hex(b'k', b'm') == __import__('hmac').new(b'k', b'm', 'sha256').hexdigest()")
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
 def test_rfc_4231_case_2() -> None:
     assert hmac_sha256_hex(b"Jefe", b"what do ya want for nothing?") == (
         "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843")

@@ -113,3 +113,43 @@ def test_malformed_quote_files_are_one_line(tmp_path: Path, content: bytes) -> N
     with pytest.raises(InputError) as info:
         load_quote(path)
     assert "\n" not in str(info.value)
+
+
+# A duplicate key at every depth a quote has, alone and beside strings holding colons (the reader
+# proves a file has no duplicate by counting its colons against the keys it read).
+DUPLICATES = [
+    ('"owner": "rep",', '"owner": "rep", "owner": "boss",', "owner"),
+    ('"region": "EMEA"', '"region": "EMEA", "region": "AMER"', "region"),
+    ('"deal_type": "new"', '"deal_type": "new", "deal_type": "renewal"', "deal_type"),
+    ('"discount_pct": 10,', '"discount_pct": 10, "discount_pct": 90,', "discount_pct"),
+    ('"deal_type": "new"', '"deal_type": {"a": 1, "a": 2}', "a"),
+]
+COLONS = [None, ("Net 30", "Net 30: due 10:00"), ("Acme", "Acme: EMEA"), ("P1", "P1:a:b:c")]
+
+
+@pytest.mark.parametrize(("old", "new", "key"), DUPLICATES)
+@pytest.mark.parametrize("colons", COLONS)
+def test_a_duplicate_key_is_refused_wherever_it_is(tmp_path: Path, old: str, new: str, key: str,
+                                                    colons: tuple[str, str] | None) -> None:
+    text = json.dumps(BASE_QUOTE)
+    if colons is not None:
+        text = text.replace(f'"{colons[0]}"', f'"{colons[1]}"', 1)
+    path = tmp_path / "q.json"
+    path.write_text(text)
+    loaded = load_quote(path)  # without the duplicate: read, colons and all
+    assert colons is None or colons[1] in json.dumps(loaded.data)
+    assert text.count(old) == 1
+    path.write_text(text.replace(old, new, 1))
+    with pytest.raises(InputError, match=f"duplicate key '{key}'"):
+        load_quote(path)
+
+
+def test_colons_in_strings_change_nothing_read(tmp_path: Path) -> None:
+    plain, colons = dict(copy.deepcopy(BASE_QUOTE)), copy.deepcopy(BASE_QUOTE)
+    colons["name"] = plain["name"] = "x"
+    colons["fields"] = {"note": "a: b", "deal_type": "new"}
+    plain["fields"] = {"note": "a_ b", "deal_type": "new"}
+    (tmp_path / "a.json").write_text(json.dumps(plain))
+    (tmp_path / "b.json").write_text(json.dumps(colons))
+    a, b = load_quote(tmp_path / "a.json"), load_quote(tmp_path / "b.json")
+    assert a.values | {"fields": None} == b.values | {"fields": None} and b.data["fields"]["note"] == "a: b"
