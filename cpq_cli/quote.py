@@ -11,6 +11,7 @@ import datetime as dt
 import json
 import os
 import re
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -459,7 +460,10 @@ def _parse_fast(data: Any, source: str, checks: int) -> Quote | None:
         if type(raw_lines) is not list or not raw_lines:
             return None
         seen: set[str] = set()
-        lines = tuple(_fast_line(raw, seen, checks) for raw in raw_lines)
+        if checks & ~CHECK_NUMBERS:  # text checks: the general reader
+            lines = tuple(_fast_line(raw, seen, checks) for raw in raw_lines)
+        else:
+            lines = tuple(_read_line(raw, seen, checks) for raw in raw_lines)
     except (_Unsure, ArithmeticError):
         return None
     return _quote(data, source, quote_id, owner, currency, quote_date, start, lines, values)
@@ -579,3 +583,128 @@ def load_quote(path: Path) -> Quote:
         where = f"{d.file}:{d.line}:{d.column}" if d.line else d.file
         raise InputError(f"{where}: {d.message}", hint=d.hint) from None
     return parse_quote(doc.data, doc.path, doc)
+
+
+# ------------------------------------------------------------------ lines of one shape, written out
+
+# Lines with the same keys in the same order (every line of a batch, mostly) are read by a
+# function written for those keys: _fast_line without the loop over the keys and the tests of
+# which are present, built with compile() once the shape has been met a few times. It accepts
+# exactly what _fast_line accepts, with the same values in the same order (tests/test_compiled.py).
+_LINE_READERS: dict[tuple[Any, ...], Callable[[Any, set[str], int], Line]] = {}
+_SHAPES_MET: dict[tuple[Any, ...], int] = {}
+_WRITE_AFTER = 4  # a shape met this often gets its reader; a one-off line is not worth compile()
+_DERIVED = {"quantity": "quantity", "list_price": "list_price", "discount_pct": "discount", "net_price": "net_price",
+            "list_total": "list_total", "net_total": "net_total", "cost": "cost", "cost_total": "cost_total",
+            "margin_pct": "margin"}  # _line_values's keys, in its order, and the local that holds each
+
+
+def _read_line(raw: Any, seen: set[str], checks: int) -> Line:
+    if type(raw) is dict:
+        reader = _LINE_READERS.get(tuple(raw))
+        if reader is not None:
+            return reader(raw, seen, checks)
+    return _line_reader(raw)(raw, seen, checks)
+
+
+def _line_reader(raw: Any) -> Callable[[Any, set[str], int], Line]:
+    """The reader for lines shaped like `raw`; _fast_line itself until the shape is common."""
+    if type(raw) is not dict:
+        return _fast_line
+    keys = tuple(raw)
+    met = _SHAPES_MET.get(keys, 0) + 1
+    if met < _WRITE_AFTER or not raw.keys() >= _LINE_REQUIRED or len(keys) > 64 \
+            or any(type(key) is not str or len(key) > 200 for key in keys):
+        remember(_SHAPES_MET, keys, met, 1_000)
+        return _fast_line
+    reader = _write_line_reader(keys)
+    remember(_LINE_READERS, keys, reader, 200)
+    return reader
+
+
+def _converted(i: int) -> list[str]:
+    """_fast_line's conversion of the value v{i} into c{i}."""
+    return [f"t = type(v{i})",
+            "if t is int:",
+            f"    c{i} = _SMALL.get(v{i})",
+            f"    if c{i} is None:",
+            f"        if checks and not -_NUMBER_LIMIT < v{i} < _NUMBER_LIMIT:",
+            "            raise _Unsure",
+            f"        c{i} = Decimal(v{i})",
+            f"elif t is str or v{i} is None or t is bool:",
+            f"    c{i} = v{i}",
+            "else:",
+            f"    c{i} = _convert(v{i}, checks)"]
+
+
+def _write_line_reader(keys: tuple[str, ...]) -> Callable[[Any, set[str], int], Line]:
+    body: list[str] = []
+    local = {key: f"c{i}" for i, key in enumerate(keys)}
+    for i, key in enumerate(keys):
+        v = f"v{i}"
+        match key:
+            case "id":
+                body += [f"if type({v}) is not str or not {v} or not _REF_ID.fullmatch({v}) or {v} in seen:",
+                         "    raise _Unsure", f"line_id = {v}"]
+                local[key] = v
+            case "start_date" | "ship_date":
+                body.append(f"_fast_date({v})")
+                local[key] = v
+            case "product" | "name" | "family" | "site" | "group" | "kind":
+                test = {"product": f"type({v}) is not str or not {v}",
+                        "kind": f"type({v}) is not str or {v} not in LINE_KINDS"}.get(key, f"type({v}) is not str")
+                body += [f"if {test}:", "    raise _Unsure"]
+                local[key] = v
+            case "quantity":
+                body += [f"if type({v}) is int:",
+                         f"    quantity = _SMALL.get({v})",
+                         "    if quantity is None:",
+                         f"        if checks and not -_NUMBER_LIMIT < {v} < _NUMBER_LIMIT:",
+                         "            raise _Unsure",
+                         f"        quantity = Decimal({v})",
+                         f"elif type({v}) is Decimal and (not checks or _decimal_ok({v})) and _places_ok({v}):",
+                         f"    quantity = {v}",
+                         "else:",
+                         "    raise _Unsure",
+                         "if not quantity.is_finite() or not 0 < quantity <= QUANTITY_LIMIT:",
+                         "    raise _Unsure"]
+            case "list_price" | "cost":
+                body += [*_converted(i), f"{key} = _fast_money({v}, c{i})"]
+                if key == "list_price":
+                    body += ["if list_price < 0:", "    raise _Unsure"]
+            case "discount_pct":
+                body += [*_converted(i),
+                         f"if type(c{i}) is not Decimal or not c{i}.is_finite() or not 0 <= c{i} <= HUNDRED:",
+                         "    raise _Unsure", f"discount = c{i}"]
+            case "term_months":
+                body += [f"if type({v}) is not int or not 1 <= {v} <= 600:", "    raise _Unsure", f"c{i} = _SMALL[{v}]"]
+            case _:
+                body += _converted(i)
+    if "discount_pct" not in keys:
+        body.append("discount = _ZERO")
+    body += ["net_price = list_price * (1 - discount / HUNDRED)", "list_total = quantity * list_price",
+             "net_total = quantity * net_price"]
+    if "cost" in keys:
+        body += ["cost_total = quantity * cost",
+                 "margin = (net_price - cost) / net_price * HUNDRED if net_price else None"]
+    else:
+        body += ["cost = cost_total = margin = None"]
+    for key, name in _DERIVED.items():
+        local[key] = name  # at the key's place when the line has it, after the line's keys when not
+    place = {key: i for i, key in enumerate(keys)}  # the line's keys enter as objects (k{i}), never as text
+    values = ", ".join(f"k{place[key]}: {name}" if key in place else f"{key!r}: {name}" for key, name in local.items())
+    body += ["seen.add(line_id)",
+             f"return _new_tuple(Line, (line_id, {local['product']}, {local['kind']}, quantity, list_price, "
+             f"discount, {{{values}}}))"]
+    unpack = "".join(f"v{i}, " for i in range(len(keys)))
+    params = "".join(f", k{i}=K[{i}]" for i in range(len(keys)))  # bound once: as quick to read as a constant
+    lines = [f"def read(raw, seen, checks{params}):", f"    {unpack}= raw.values()", *(f"    {ln}" for ln in body)]
+    source = "\n".join(lines) + "\n"
+    namespace: dict[str, Any] = {
+        "_SMALL": _SMALL, "_NUMBER_LIMIT": _NUMBER_LIMIT, "Decimal": Decimal, "_convert": _convert, "_Unsure": _Unsure,
+        "_REF_ID": _REF_ID, "LINE_KINDS": LINE_KINDS, "_fast_date": _fast_date, "_decimal_ok": _decimal_ok,
+        "_places_ok": _places_ok, "QUANTITY_LIMIT": QUANTITY_LIMIT, "_fast_money": _fast_money, "HUNDRED": HUNDRED,
+        "_ZERO": Decimal(0), "_new_tuple": tuple.__new__, "Line": Line, "K": keys}
+    exec(compile(source, f"<cpq line reader {len(keys)} keys>", "exec"), namespace)
+    reader: Callable[[Any, set[str], int], Line] = namespace["read"]
+    return reader

@@ -15,6 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from cpq_cli import quote as quote_module
 from cpq_cli.content_hash import _tagged
 from cpq_cli.errors import InputError
 from cpq_cli.expressions import SOURCE_HELPERS, Env, SourceWriter, TraceEntry, compile_expression, parse, truthy
@@ -270,6 +271,63 @@ def test_the_one_pass_parser_accepts_exactly_what_the_checks_accept(header: dict
         assert fast == expected
         assert [list(ln.values.items()) for ln in fast.lines] == [list(ln.values.items()) for ln in expected.lines]
         assert list(fast.values.items()) == list(expected.values.items())
+
+
+def _read_outcome(read: Any, raw: dict[str, Any], seen: set[str], checks: int) -> Any:
+    try:
+        line = read(raw, set(seen), checks)
+    except (ArithmeticError, quote_module._Unsure):  # both end the one pass: the checks then judge the quote
+        return "refused"
+    return line, list(line.values.items())
+
+
+@settings(max_examples=1500, deadline=None)
+@given(extra=st.dictionaries(st.sampled_from([*LINE_KEYS, "net_price", "margin_pct", "cost_total", "n%s\u00e9'"]),
+                             odd_values, max_size=6),
+       base=st.sampled_from(BASE_QUOTE["lines"]), drop=st.sets(st.sampled_from(LINE_KEYS), max_size=2),
+       checks=st.sampled_from([0, quote_module.CHECK_NUMBERS]), seen=st.sampled_from([set(), {"L1"}]),
+       rng=st.randoms(use_true_random=False))
+def test_a_line_reader_written_for_a_shape_reads_as_fast_line_does(
+        extra: dict[str, Any], base: dict[str, Any], drop: set[str], checks: int, seen: set[str],
+        rng: random.Random) -> None:
+    raw = {**base, **extra}
+    for key in drop:
+        raw.pop(key, None)
+    items = list(raw.items())
+    rng.shuffle(items)
+    raw = dict(items)
+    expected = _read_outcome(quote_module._fast_line, raw, seen, checks)
+    if not raw.keys() >= set(quote_module.LINE_REQUIRED):
+        assert expected == "refused"
+        return
+    assert _read_outcome(quote_module._write_line_reader(tuple(raw)), raw, seen, checks) == expected
+
+
+def test_common_line_shapes_get_their_reader_and_odd_lines_do_not() -> None:
+    data = json.loads(json.dumps(BASE_QUOTE))
+    data["lines"] = [{**data["lines"][0], "id": f"L{i}"} for i in range(10)]
+    shape = tuple(data["lines"][0])
+    quote_module._LINE_READERS.pop(shape, None)
+    quote_module._SHAPES_MET.pop(shape, None)
+    fast = _parse_fast(data, "q", quote_module.CHECK_NUMBERS)
+    assert fast is not None and fast == _parse_checked(data, "q", None)
+    assert shape in quote_module._LINE_READERS
+    data["lines"] = [["id", "product", "kind", "quantity", "list_price"], "id"]  # never a reader's: not objects
+    assert _parse_fast(data, "q", quote_module.CHECK_NUMBERS) is None
+    data["lines"] = [{"x" * 201: 1, **BASE_QUOTE["lines"][0]}] * 5  # a key over the limit: refused, never written
+    assert _parse_fast(data, "q", quote_module.CHECK_NUMBERS) is None
+    assert tuple(data["lines"][0]) not in quote_module._LINE_READERS
+
+
+def test_a_line_s_keys_never_become_code() -> None:
+    key = "x\"); import os; os.system('echo pwned') #"
+    raw = {**BASE_QUOTE["lines"][0], key: "v", "net_price": 7}
+    reader = quote_module._write_line_reader(tuple(raw))
+    line = reader(raw, set(), quote_module.CHECK_NUMBERS)
+    assert line == quote_module._fast_line(raw, set(), quote_module.CHECK_NUMBERS) and line.values[key] == "v"
+    code = reader.__code__
+    texts = [c for c in code.co_consts if isinstance(c, str)] + list(code.co_names) + list(code.co_varnames)
+    assert not any("os" in t.split("_") or "system" in t or "pwned" in t for t in texts), texts
 
 
 def _old_load_quote(path: Path) -> Any:
