@@ -6,6 +6,7 @@ recorded before it.
 """
 
 import json
+from collections.abc import Callable
 from decimal import MAX_EMAX, MAX_PREC, MIN_EMIN, Context, Decimal
 from json.encoder import encode_basestring as _encode_string  # what json.dumps(ensure_ascii=False) uses
 from typing import Any
@@ -108,6 +109,12 @@ def _encode_tagged(value: Any) -> str:
     kind = type(value)
     if kind is dict:
         keys = tuple(value)
+        write = _OBJECT_WRITERS.get(keys)
+        if write is not None:
+            return write(value)
+        if _SHAPES_MET.get(keys, 0) >= _WRITE_AFTER and 0 < len(keys) <= 64:
+            return _object_writer(keys)(value)
+        remember(_SHAPES_MET, keys, _SHAPES_MET.get(keys, 0) + 1, 1_000)
         parts = []
         for key, head in _SHAPES.get(keys) or _shape(keys):
             item = value[key]
@@ -131,6 +138,33 @@ def _encode_tagged(value: Any) -> str:
     if kind is bool:
         return '["bool",true]' if value else '["bool",false]'
     raise _Unusual
+
+
+# Objects of a common shape are written by a function made for their keys: the loop above
+# written out, each value's piece looked up inline, the object built by one f-string. The keys'
+# pieces enter it as objects bound to its parameters, never as text.
+_OBJECT_WRITERS: dict[tuple[Any, ...], Callable[[dict[str, Any]], str]] = {}
+_SHAPES_MET: dict[tuple[Any, ...], int] = {}
+_WRITE_AFTER = 4
+
+
+def _object_writer(keys: tuple[Any, ...]) -> Callable[[dict[str, Any]], str]:
+    ordered = _SHAPES.get(keys) or _shape(keys)
+    place = {key: i for i, key in enumerate(keys)}
+    items = []
+    for j, (key, _head) in enumerate(ordered):
+        v = f"v{place[key]}"
+        items.append(f"{{h{j}}}{{_S({v}) or _sp({v}) if type({v}) is str else _N({v}) or _np({v}) "
+                     f"if type({v}) is int or type({v}) is Decimal else _enc({v})}}]")
+    params = "".join(f", h{j}=H[{j}]" for j in range(len(ordered)))
+    unpack = "".join(f"v{i}, " for i in range(len(keys)))
+    source = (f"def write(value{params}):\n    {unpack}= value.values()\n"
+              f"    return f'[\"obj\",[{','.join(items)}]]'\n")
+    namespace: dict[str, Any] = {"H": tuple(head for _key, head in ordered), "Decimal": Decimal, "_enc": _encode_tagged,
+                                 "_S": _STRINGS.get, "_sp": _string_piece, "_N": _NUMBERS.get, "_np": _number_piece}
+    exec(compile(source, f"<cpq object writer {len(keys)} keys>", "exec"), namespace)
+    write: Callable[[dict[str, Any]], str] = namespace["write"]
+    return remember(_OBJECT_WRITERS, keys, write, 200)
 
 
 def content_hash(data: Any) -> str:

@@ -4,6 +4,7 @@ writers against json.dumps, the compiled-policy cache, and cpq impact's shared e
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 import random
@@ -209,6 +210,30 @@ def test_the_direct_canonical_form_is_the_tagged_tree_dumped(value: Any) -> None
     expected = json.dumps(_tagged(value), separators=(",", ":"), ensure_ascii=False)
     assert canonical_json_v2(value) == expected
     assert canonical_json_v2(value) == expected  # again, from the memoised pieces
+
+
+@settings(max_examples=500, deadline=None)
+@given(value=st.dictionaries(st.text(max_size=6), json_values, min_size=1, max_size=8))
+def test_an_object_writer_made_for_a_shape_writes_the_tagged_tree_dumped(value: dict[str, Any]) -> None:
+    from cpq_cli.content_hash import _object_writer, _Unusual
+
+    expected = json.dumps(_tagged(value), separators=(",", ":"), ensure_ascii=False)
+    with contextlib.suppress(_Unusual, TypeError):  # a tuple, a float: canonical_json_v2 takes the plain path
+        assert _object_writer(tuple(value))(value) == expected
+    assert canonical_json_v2(value) == expected
+
+
+def test_common_object_shapes_get_their_writer() -> None:
+    from cpq_cli import content_hash as ch
+
+    lines = [{"id": f"L{i}", "q": i, "p": Decimal(i) / 4, "none": None, "flag": i % 2 == 0, "tags": ["a", i]}
+             for i in range(12)]
+    expected = [json.dumps(_tagged(line), separators=(",", ":"), ensure_ascii=False) for line in lines]
+    ch._OBJECT_WRITERS.pop(tuple(lines[0]), None)
+    assert [canonical_json_v2(line) for line in lines] == expected
+    assert tuple(lines[0]) in ch._OBJECT_WRITERS
+    writer = ch._OBJECT_WRITERS[tuple(lines[0])]
+    assert not [c for c in writer.__code__.co_consts if isinstance(c, str) and "id" in c]  # keys are parameters
 
 
 def test_objects_share_their_shape_s_sorted_keys_but_never_their_values() -> None:
