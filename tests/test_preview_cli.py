@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -227,3 +228,29 @@ def test_parallel_batches_match_sequential_output(run, workdir: Path) -> None:
     assert parallel.stdout == sequential.stdout
     assert len(parallel.stdout.splitlines()) == PARALLEL_MIN + 10
     assert parallel.stderr == sequential.stderr
+
+
+def test_a_directory_s_quote_files_are_found_as_rglob_finds_them(tmp_path: Path, monkeypatch: Any) -> None:
+    """Every *.json file below, in Path order (`a/` before `a-b/`), links to files included and
+    links to folders not followed, each file once however often it is named."""
+    import os
+
+    from cpq_cli.preview import expand_quote_args
+
+    top = tmp_path / "quotes"
+    for rel in ["b.json", "a.json", "A.json", ".hidden.json", "x.JSON", "notes.txt", "a/z.json", "a/b/c.json",
+                "a-b/x.json", "a.b/y.json", "é/q.json", "deep/1/2/3/4.json"]:
+        (top / rel).parent.mkdir(parents=True, exist_ok=True)
+        (top / rel).write_text("{}")
+    (top / "folder.json").mkdir()
+    (top / "folder.json" / "inside.json").write_text("{}")
+    os.symlink(top / "a", top / "linked-folder")
+    os.symlink(top / "b.json", top / "link.json")
+    os.symlink(top / "missing.json", top / "broken.json")
+    expected = sorted(p for p in top.rglob("*.json") if p.is_file())
+    assert expand_quote_args([str(top)]) == expected
+    assert top / "link.json" in expected and not any("linked-folder" in str(p) for p in expected)
+    assert expand_quote_args([str(top), str(top / "a" / "z.json"), str(top) + "/"]) == expected
+    monkeypatch.chdir(tmp_path)
+    assert expand_quote_args(["quotes", "quotes/a.json"]) == sorted(p for p in Path("quotes").rglob("*.json")
+                                                                     if p.is_file())
