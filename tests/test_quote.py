@@ -153,3 +153,17 @@ def test_colons_in_strings_change_nothing_read(tmp_path: Path) -> None:
     (tmp_path / "b.json").write_text(json.dumps(colons))
     a, b = load_quote(tmp_path / "a.json"), load_quote(tmp_path / "b.json")
     assert a.values | {"fields": None} == b.values | {"fields": None} and b.data["fields"]["note"] == "a: b"
+
+
+def test_a_file_is_read_to_its_end_whatever_its_size_said(tmp_path: Path) -> None:
+    from cpq_cli.quote import _read_text
+
+    status = Path("/proc/self/status")  # a size of 0, and text behind it
+    assert status.stat().st_size == 0
+    assert _read_text(status, 1000).startswith("Name:")
+    big = tmp_path / "big.json"
+    big.write_bytes(b"x" * 70_000)
+    assert _read_text(big, 100_000) == "x" * 70_000 and _read_text(big, 69_999) == ""
+    (tmp_path / "bad.json").write_bytes(b"\xff")
+    with pytest.raises(UnicodeDecodeError):
+        _read_text(tmp_path / "bad.json", 10)
