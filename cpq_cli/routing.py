@@ -712,17 +712,18 @@ def _display_value(value: Any) -> str:
 def describe_reason(conditions: Iterable[ConditionResult]) -> str:
     """The true conditions in words: `discount_pct > 20 (is 23.5)`."""
     parts = []
-    for c in conditions:
-        if not c.result:
+    for _number, source, _op, expr, tested, _against, result in conditions:  # unpacked: no attribute lookups
+        if not result:
             continue
-        head = _REASON_HEADS.get((c.source, c.tested_expr))
+        head = _REASON_HEADS.get((source, expr))
         if head is None:
-            if c.tested_expr.replace(".", "").replace("_", "").isalnum() and not c.tested_expr[0].isdigit():
-                head = f"{c.source} (is "
+            if expr.replace(".", "").replace("_", "").isalnum() and not expr[0].isdigit():
+                head = f"{source} (is "
             else:
-                head = f"{c.source} ({c.tested_expr} is "
-            remember(_REASON_HEADS, (c.source, c.tested_expr), head, _CACHE_LIMIT)
-        parts.append(f"{head}{display_value(c.tested)})")
+                head = f"{source} ({expr} is "
+            remember(_REASON_HEADS, (source, expr), head, _CACHE_LIMIT)
+        shown = _DISPLAYED.get(str(tested)) if type(tested) is Decimal else None
+        parts.append(f"{head}{shown or display_value(tested)})")
     return "; ".join(parts) if parts else "condition met"
 
 

@@ -210,14 +210,16 @@ def _rule_text(r: RuleResult) -> str:
             "id": r.id, "description": r.description, "chain": r.chain, "step": r.step, "fired": r.fired,
             "effective": r.effective}, ensure_ascii=False)[:-1] + ', "conditions": ['
     parts = []
-    for c in r.conditions:
-        key = (c.source, c.op, c.tested_expr)
-        condition = _CONDITION_HEADS.get(key)
+    heads, values = _CONDITION_HEADS, _VALUE_TEXT
+    for _number, source, op, expr, tested, against, result in r.conditions:  # unpacked: no attribute lookups
+        condition = heads.get((source, op, expr))
         if condition is None:
-            head_of = {"source": c.source, "op": c.op, "tested_expr": c.tested_expr}
-            condition = _CONDITION_HEADS[key] = json.dumps(head_of, ensure_ascii=False)[:-1] + ', "tested": '
-        parts.append(f"{condition}{_value_text(c.tested)}, \"against\": {_value_text(c.against)}, "
-                     f"\"result\": {'true' if c.result else 'false'}}}")
+            head_of = {"source": source, "op": op, "tested_expr": expr}
+            condition = heads[(source, op, expr)] = json.dumps(head_of, ensure_ascii=False)[:-1] + ', "tested": '
+        tested_text = values.get(str(tested)) if type(tested) is Decimal else None
+        against_text = values.get(str(against)) if type(against) is Decimal else None
+        parts.append(f"{condition}{tested_text or _value_text(tested)}, \"against\": "
+                     f"{against_text or _value_text(against)}, \"result\": {'true' if result else 'false'}}}")
     return head + ", ".join(parts) + "]}"
 
 
@@ -226,14 +228,15 @@ _GROUP_TAILS: dict[tuple[Any, ...], str] = {}  # a group's members and requireme
 
 
 def _approver_text(a: Approver) -> str:
-    text = (f'{{"id": {_encode(a.id)}, "kind": {_KIND_TEXT[a.kind]}, "rules": {_strings(a.rules)}, '
-            f'"reasons": {_strings(a.reasons)}, "via": {_strings(a.via)}')
-    if a.kind is ApproverKind.GROUP and a.require is not None:
-        key = (a.members, a.require.kind, str(a.require.value))  # by text: 2 and 2.0 are equal, not alike
+    approver_id, kind, rules, reasons, via, members, require = a
+    text = (f'{{"id": {_encode(approver_id)}, "kind": {_KIND_TEXT[kind]}, "rules": {_strings(rules)}, '
+            f'"reasons": {_strings(reasons)}, "via": {_strings(via) if via else "[]"}')
+    if kind is ApproverKind.GROUP and require is not None:
+        key = (members, require.kind, str(require.value))  # by text: 2 and 2.0 are equal, not alike
         tail = _GROUP_TAILS.get(key)
         if tail is None:
-            tail = remember(_GROUP_TAILS, key, f', "members": {_strings(a.members)}, "require": '
-                            f'{_dump(a.require.to_json())}, "needed": {_dump(a.require.needed(len(set(a.members))))}',
+            tail = remember(_GROUP_TAILS, key, f', "members": {_strings(members)}, "require": '
+                            f'{_dump(require.to_json())}, "needed": {_dump(require.needed(len(set(members))))}',
                             1_000)
         text += tail
     return text + "}"
