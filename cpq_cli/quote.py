@@ -610,6 +610,7 @@ def load_quote(path: Path) -> Quote:
 # which are present, built with compile() once the shape has been met a few times. It accepts
 # exactly what _fast_line accepts, with the same values in the same order (tests/test_compiled.py).
 _LINE_READERS: dict[tuple[Any, ...], Callable[[Any, set[str], int], Line]] = {}
+_FACTORS = {i: 1 - Decimal(i) / HUNDRED for i in range(101)}  # _line_values's, for a whole discount
 _SHAPES_MET: dict[tuple[Any, ...], int] = {}
 _WRITE_AFTER = 4  # a shape met this often gets its reader; a one-off line is not worth compile()
 _DERIVED = {"quantity": "quantity", "list_price": "list_price", "discount_pct": "discount", "net_price": "net_price",
@@ -674,12 +675,12 @@ def _write_line_reader(keys: tuple[str, ...]) -> Callable[[Any, set[str], int], 
                 body += [f"if {test}:", "    raise _Unsure"]
                 local[key] = v
             case "quantity":
-                body += [f"if type({v}) is int:",
-                         f"    quantity = _SMALL.get({v})",
-                         "    if quantity is None:",
-                         f"        if checks and not -_NUMBER_LIMIT < {v} < _NUMBER_LIMIT:",
-                         "            raise _Unsure",
-                         f"        quantity = Decimal({v})",
+                body += [f"if type({v}) is int and 0 < {v} <= 1000:",  # the common case, known good
+                         f"    quantity = _SMALL[{v}]",
+                         f"elif type({v}) is int:",
+                         f"    if checks and not -_NUMBER_LIMIT < {v} < _NUMBER_LIMIT:",
+                         "        raise _Unsure",
+                         f"    quantity = Decimal({v})",
                          f"elif type({v}) is Decimal and (not checks or _decimal_ok({v})) and _places_ok({v}):",
                          f"    quantity = {v}",
                          "else:",
@@ -687,20 +688,27 @@ def _write_line_reader(keys: tuple[str, ...]) -> Callable[[Any, set[str], int], 
                          "if not quantity.is_finite() or not 0 < quantity <= QUANTITY_LIMIT:",
                          "    raise _Unsure"]
             case "list_price" | "cost":
-                body += [*_converted(i), f"{key} = _fast_money({v}, c{i})"]
+                body += [f"{key} = _AMOUNTS.get({v}) if type({v}) is str else None",  # a price met before
+                         f"if {key} is None:",
+                         *(f"    {ln}" for ln in _converted(i)),
+                         f"    {key} = _fast_money({v}, c{i})"]
                 if key == "list_price":
                     body += ["if list_price < 0:", "    raise _Unsure"]
             case "discount_pct":
-                body += [*_converted(i),
-                         f"if type(c{i}) is not Decimal or not c{i}.is_finite() or not 0 <= c{i} <= HUNDRED:",
-                         "    raise _Unsure", f"discount = c{i}"]
+                body += [f"if type({v}) is int and 0 <= {v} <= 100:",  # the common case, known good
+                         f"    discount, factor = _SMALL[{v}], _FACTORS[{v}]",
+                         "else:",
+                         *(f"    {ln}" for ln in _converted(i)),
+                         f"    if type(c{i}) is not Decimal or not c{i}.is_finite() or not 0 <= c{i} <= HUNDRED:",
+                         "        raise _Unsure",
+                         f"    discount, factor = c{i}, 1 - c{i} / HUNDRED"]
             case "term_months":
                 body += [f"if type({v}) is not int or not 1 <= {v} <= 600:", "    raise _Unsure", f"c{i} = _SMALL[{v}]"]
             case _:
                 body += _converted(i)
     if "discount_pct" not in keys:
-        body.append("discount = _ZERO")
-    body += ["net_price = list_price * (1 - discount / HUNDRED)", "list_total = quantity * list_price",
+        body.append("discount, factor = _ZERO, _FACTORS[0]")
+    body += ["net_price = list_price * factor", "list_total = quantity * list_price",
              "net_total = quantity * net_price"]
     if "cost" in keys:
         body += ["cost_total = quantity * cost",
@@ -722,7 +730,8 @@ def _write_line_reader(keys: tuple[str, ...]) -> Callable[[Any, set[str], int], 
         "_SMALL": _SMALL, "_NUMBER_LIMIT": _NUMBER_LIMIT, "Decimal": Decimal, "_convert": _convert, "_Unsure": _Unsure,
         "_REF_ID": _REF_ID, "LINE_KINDS": LINE_KINDS, "_fast_date": _fast_date, "_decimal_ok": _decimal_ok,
         "_places_ok": _places_ok, "QUANTITY_LIMIT": QUANTITY_LIMIT, "_fast_money": _fast_money, "HUNDRED": HUNDRED,
-        "_ZERO": Decimal(0), "_new_tuple": tuple.__new__, "Line": Line, "K": keys}
+        "_ZERO": Decimal(0), "_new_tuple": tuple.__new__, "Line": Line, "K": keys, "_AMOUNTS": _AMOUNTS,
+        "_FACTORS": _FACTORS}
     exec(compile(source, f"<cpq line reader {len(keys)} keys>", "exec"), namespace)
     reader: Callable[[Any, set[str], int], Line] = namespace["read"]
     return reader
