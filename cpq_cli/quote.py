@@ -13,6 +13,7 @@ import os
 import re
 from collections.abc import Callable
 from decimal import Decimal
+from operator import itemgetter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -249,20 +250,23 @@ def _parse_checked(data: Any, source: str, doc: SourceDoc | None) -> Quote:
     return _quote(data, source, quote_id, owner, currency, quote_date, start, lines, values)
 
 
+_LIST_TOTAL, _NET_TOTAL, _COST_TOTAL = itemgetter("list_total"), itemgetter("net_total"), itemgetter("cost_total")
+
+
 def _quote(data: dict[str, Any], source: str, quote_id: str, owner: str, currency: str, quote_date: dt.date,
            start: dt.date | None, lines: tuple[Line, ...], values: dict[str, Any]) -> Quote:
     """The quote's derived values (both parsers end here, so both compute them alike)."""
-    values["lines"] = [line.values for line in lines]
-    list_total = sum((ln.values["list_total"] for ln in lines), Decimal(0))
-    net_total = sum((ln.values["net_total"] for ln in lines), Decimal(0))
+    values["lines"] = line_values = [line.values for line in lines]
+    list_total = sum(map(_LIST_TOTAL, line_values), Decimal(0))
+    net_total = sum(map(_NET_TOTAL, line_values), Decimal(0))
     values["list_total"] = list_total
     values["net_total"] = net_total
     values["discount_pct"] = (1 - net_total / list_total) * HUNDRED if list_total else Decimal(0)
     values["line_count"] = Decimal(len(lines))
-    costed = [ln.values for ln in lines if ln.values["cost_total"] is not None]
+    costed = [v for v in line_values if v["cost_total"] is not None]
     if costed:
-        cost = sum((v["cost_total"] for v in costed), Decimal(0))
-        net = sum((v["net_total"] for v in costed), Decimal(0))
+        cost = sum(map(_COST_TOTAL, costed), Decimal(0))
+        net = sum(map(_NET_TOTAL, costed), Decimal(0))
         values["cost_total"] = cost
         values["margin_pct"] = (net - cost) / net * HUNDRED if net else None
     else:

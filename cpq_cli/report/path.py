@@ -17,9 +17,13 @@ from cpq_cli.routing import ApprovalPath, Approver, ApproverKind, ChainPath, Rul
 PATH_ENVELOPE_VERSION = 1
 
 
+_UNITS = {digits: Decimal(1).scaleb(-digits) for digits in range(7)}
+
+
 def money(amount: Decimal, digits: int = 2) -> str:
     """Rounded half-up to the currency's minor unit, only now that it is presented."""
-    return str(amount.quantize(Decimal(1).scaleb(-digits), rounding=ROUND_HALF_UP))
+    unit = _UNITS.get(digits) or Decimal(1).scaleb(-digits)
+    return str(amount.quantize(unit, rounding=ROUND_HALF_UP))
 
 
 def money_text(amount: Decimal, digits: int = 2) -> str:
@@ -28,7 +32,7 @@ def money_text(amount: Decimal, digits: int = 2) -> str:
 
 
 def percent(value: Decimal) -> str:
-    return str(value.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
+    return str(value.quantize(_UNITS[2], rounding=ROUND_HALF_UP))
 
 
 def quote_summary(quote: Quote, file: str, digits: int = 2) -> dict[str, Any]:
