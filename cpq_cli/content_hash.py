@@ -110,11 +110,16 @@ def _encode_tagged(value: Any) -> str:
     if kind is dict:
         keys = tuple(value)
         write = _OBJECT_WRITERS.get(keys)
+        if write is None and _SHAPES_MET.get(keys, 0) >= _WRITE_AFTER and 0 < len(keys) <= 64:
+            write = _object_writer(keys)
         if write is not None:
-            return write(value)
-        if _SHAPES_MET.get(keys, 0) >= _WRITE_AFTER and 0 < len(keys) <= 64:
-            return _object_writer(keys)(value)
-        remember(_SHAPES_MET, keys, _SHAPES_MET.get(keys, 0) + 1, 1_000)
+            try:
+                return write(value)
+            except _Nested:  # objects of this shape hold objects or lists: the loop below, from now on
+                _OBJECT_WRITERS.pop(keys, None)
+                _SHAPES_MET[keys] = -1_000_000
+        else:
+            remember(_SHAPES_MET, keys, _SHAPES_MET.get(keys, 0) + 1, 1_000)
         parts = []
         for key, head in _SHAPES.get(keys) or _shape(keys):
             item = value[key]
@@ -140,9 +145,24 @@ def _encode_tagged(value: Any) -> str:
     raise _Unusual
 
 
-# Objects of a common shape are written by a function made for their keys: the loop above
-# written out, each value's piece looked up inline, the object built by one f-string. The keys'
-# pieces enter it as objects bound to its parameters, never as text.
+class _Nested(Exception):
+    """An object or a list inside an object that a writer was made for."""
+
+
+def _other_leaf(value: Any) -> str:
+    if value is None:
+        return '["null"]'
+    if type(value) is bool:
+        return '["bool",true]' if value else '["bool",false]'
+    if type(value) is dict or type(value) is list:
+        raise _Nested  # written by _encode_tagged's loop: one stack frame a level, as deep as ever
+    raise _Unusual
+
+
+# Objects of a common shape whose values are leaves (the lines of a batch) are written by a
+# function made for their keys: the loop above written out, each value's piece looked up inline,
+# the object built by one f-string. The keys' pieces enter it as objects bound to its parameters,
+# never as text.
 _OBJECT_WRITERS: dict[tuple[Any, ...], Callable[[dict[str, Any]], str]] = {}
 _SHAPES_MET: dict[tuple[Any, ...], int] = {}
 _WRITE_AFTER = 4
@@ -155,12 +175,12 @@ def _object_writer(keys: tuple[Any, ...]) -> Callable[[dict[str, Any]], str]:
     for j, (key, _head) in enumerate(ordered):
         v = f"v{place[key]}"
         items.append(f"{{h{j}}}{{_S({v}) or _sp({v}) if type({v}) is str else _N({v}) or _np({v}) "
-                     f"if type({v}) is int or type({v}) is Decimal else _enc({v})}}]")
+                     f"if type({v}) is int or type({v}) is Decimal else _leaf({v})}}]")
     params = "".join(f", h{j}=H[{j}]" for j in range(len(ordered)))
     unpack = "".join(f"v{i}, " for i in range(len(keys)))
     source = (f"def write(value{params}):\n    {unpack}= value.values()\n"
               f"    return f'[\"obj\",[{','.join(items)}]]'\n")
-    namespace: dict[str, Any] = {"H": tuple(head for _key, head in ordered), "Decimal": Decimal, "_enc": _encode_tagged,
+    namespace: dict[str, Any] = {"H": tuple(head for _key, head in ordered), "Decimal": Decimal, "_leaf": _other_leaf,
                                  "_S": _STRINGS.get, "_sp": _string_piece, "_N": _NUMBERS.get, "_np": _number_piece}
     exec(compile(source, f"<cpq object writer {len(keys)} keys>", "exec"), namespace)
     write: Callable[[dict[str, Any]], str] = namespace["write"]

@@ -66,13 +66,14 @@ def json_files_below(top: str) -> list[tuple[str, ...]]:
             return
         for entry in entries:
             name = entry.name
-            if name.endswith(".json") and entry.is_file():
-                found.append((*parts, name))
-            try:
-                folder = entry.is_dir() and not entry.is_symlink()
+            try:  # a link to itself or through a file: neither, as Path.is_file and rglob say
+                file = name.endswith(".json") and entry.is_file()
+                folder = not file and entry.is_dir() and not entry.is_symlink()
             except OSError:
-                folder = False
-            if folder:
+                file = folder = False
+            if file:
+                found.append((*parts, name))
+            elif folder:
                 walk(entry.path, (*parts, name))
 
     walk(top, ())

@@ -215,18 +215,31 @@ def test_the_direct_canonical_form_is_the_tagged_tree_dumped(value: Any) -> None
 @settings(max_examples=500, deadline=None)
 @given(value=st.dictionaries(st.text(max_size=6), json_values, min_size=1, max_size=8))
 def test_an_object_writer_made_for_a_shape_writes_the_tagged_tree_dumped(value: dict[str, Any]) -> None:
-    from cpq_cli.content_hash import _object_writer, _Unusual
+    from cpq_cli.content_hash import _Nested, _object_writer, _Unusual
 
     expected = json.dumps(_tagged(value), separators=(",", ":"), ensure_ascii=False)
-    with contextlib.suppress(_Unusual, TypeError):  # a tuple, a float: canonical_json_v2 takes the plain path
+    # an object or a list inside: the loop; a tuple, a float: the plain path
+    with contextlib.suppress(_Nested, _Unusual, TypeError):
         assert _object_writer(tuple(value))(value) == expected
     assert canonical_json_v2(value) == expected
+
+
+def test_objects_nested_as_deep_as_before_still_hash() -> None:
+    """A writer made for a shape takes no stack frames of its own for nested values: a quote
+    nested 600 deep hashes as it did before the writers, however often its shapes recur."""
+    deep: Any = 1
+    expected = '["num","1E+0"]'
+    for _ in range(600):
+        deep = {"a": deep}
+        expected = f'["obj",[["a",{expected}]]]'  # _tagged itself would need two frames a level
+    for _ in range(6):  # the shape {"a": ...} is met 600 times a round: it has its writer after the first
+        assert canonical_json_v2(deep) == expected
 
 
 def test_common_object_shapes_get_their_writer() -> None:
     from cpq_cli import content_hash as ch
 
-    lines = [{"id": f"L{i}", "q": i, "p": Decimal(i) / 4, "none": None, "flag": i % 2 == 0, "tags": ["a", i]}
+    lines = [{"id": f"L{i}", "q": i, "p": Decimal(i) / 4, "none": None, "flag": i % 2 == 0, "tag": "a"}
              for i in range(12)]
     expected = [json.dumps(_tagged(line), separators=(",", ":"), ensure_ascii=False) for line in lines]
     ch._OBJECT_WRITERS.pop(tuple(lines[0]), None)
@@ -234,6 +247,11 @@ def test_common_object_shapes_get_their_writer() -> None:
     assert tuple(lines[0]) in ch._OBJECT_WRITERS
     writer = ch._OBJECT_WRITERS[tuple(lines[0])]
     assert not [c for c in writer.__code__.co_consts if isinstance(c, str) and "id" in c]  # keys are parameters
+    for line in lines[6:]:  # the same shape holding a list: written by the loop from then on, alike
+        line["tag"] = ["a", [line["q"]]]
+    expected = [json.dumps(_tagged(line), separators=(",", ":"), ensure_ascii=False) for line in lines]
+    assert [canonical_json_v2(line) for line in lines] == expected
+    assert tuple(lines[0]) not in ch._OBJECT_WRITERS
 
 
 def test_objects_share_their_shape_s_sorted_keys_but_never_their_values() -> None:

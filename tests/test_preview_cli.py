@@ -247,6 +247,8 @@ def test_a_directory_s_quote_files_are_found_as_rglob_finds_them(tmp_path: Path,
     os.symlink(top / "a", top / "linked-folder")
     os.symlink(top / "b.json", top / "link.json")
     os.symlink(top / "missing.json", top / "broken.json")
+    os.symlink(top / "loop.json", top / "loop.json")  # a link to itself: ELOOP, not a file
+    os.symlink(top / "b.json" / "child", top / "through-a-file.json")  # ENOTDIR
     expected = sorted(p for p in top.rglob("*.json") if p.is_file())
     assert expand_quote_args([str(top)]) == expected
     assert top / "link.json" in expected and not any("linked-folder" in str(p) for p in expected)
