@@ -11,6 +11,7 @@ from decimal import MAX_EMAX, MAX_PREC, MIN_EMIN, Context, Decimal
 from json.encoder import encode_basestring as _encode_string  # what json.dumps(ensure_ascii=False) uses
 from typing import Any
 
+from cpq_cli import digest
 from cpq_cli.digest import sha256_hex
 from cpq_cli.memo import remember
 
@@ -165,7 +166,15 @@ def _other_leaf(value: Any) -> str:
 # never as text.
 _OBJECT_WRITERS: dict[tuple[Any, ...], Callable[[dict[str, Any]], str]] = {}
 _SHAPES_MET: dict[tuple[Any, ...], int] = {}
-_WRITE_AFTER = 4
+_WRITE_AFTER = 1 << 60  # never, until expect_many()
+
+
+def expect_many() -> None:
+    """Hash many quotes in this process: objects of a shape met four times get a writer (compile()
+    costs ~0.1 ms a shape, which a one-quote command would not earn back), SHA-256 is OpenSSL's."""
+    global _WRITE_AFTER
+    _WRITE_AFTER = 4
+    digest.expect_many()
 
 
 def _object_writer(keys: tuple[Any, ...]) -> Callable[[dict[str, Any]], str]:

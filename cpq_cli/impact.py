@@ -141,7 +141,10 @@ def evaluate(base: CompiledPolicy, head: CompiledPolicy, items: list[Any], jobs:
              loader: Callable[[Any], tuple[str, str, Quote | None, str | None]]) -> tuple[int, list[dict[str, Any]]]:
     """(quotes evaluated, changes). `loader(item)` -> (quote id, source, quote or None, error)."""
     from cpq_cli.parallel import fork_map
+    from cpq_cli.quote import expect_many
 
+    if len(items) >= 200:
+        expect_many()  # before forking: the workers inherit it
     shared = Shared(base, head)
 
     def one(item: Any) -> dict[str, Any] | None:

@@ -105,9 +105,9 @@ def preview_rendered(compiled: CompiledPolicy, paths: list[Path], render: Callab
     from cpq_cli.parallel import fork_map
 
     if len(paths) >= PARALLEL_MIN:
-        from cpq_cli.digest import expect_many
+        from cpq_cli.quote import expect_many
 
-        expect_many()  # before forking: the workers inherit it loaded
+        expect_many()  # before forking: the workers inherit it
 
     def work(path: Path) -> Any:
         return render(preview_one(compiled, path, explain=explain, reasons=reasons))

@@ -77,6 +77,7 @@ from cpq_cli.content_hash import canonical_json as canonical_json  # noqa: E402
 from cpq_cli.content_hash import canonical_json_v2 as canonical_json_v2  # noqa: E402
 from cpq_cli.content_hash import content_hash as content_hash  # noqa: E402
 from cpq_cli.content_hash import content_hash_like as content_hash_like  # noqa: E402
+from cpq_cli.content_hash import expect_many as content_hash_expect_many  # noqa: E402
 
 
 def _num(value: Any) -> Any:
@@ -616,7 +617,16 @@ def load_quote(path: Path) -> Quote:
 _LINE_READERS: dict[tuple[Any, ...], Callable[[Any, set[str], int], Line]] = {}
 _FACTORS = {i: 1 - Decimal(i) / HUNDRED for i in range(101)}  # _line_values's, for a whole discount
 _SHAPES_MET: dict[tuple[Any, ...], int] = {}
-_WRITE_AFTER = 4  # a shape met this often gets its reader; a one-off line is not worth compile()
+_WRITE_AFTER = 1 << 60  # a shape met this often gets its reader: never, until expect_many()
+
+
+def expect_many() -> None:
+    """Read and hash many quotes in this process (a batch, from 200 quotes): line shapes met four
+    times get a reader of their own (compile() costs ~0.1 ms a shape, which a one-quote command
+    would not earn back), and the content hash its writers and OpenSSL's SHA-256."""
+    global _WRITE_AFTER
+    _WRITE_AFTER = 4
+    content_hash_expect_many()
 _DERIVED = {"quantity": "quantity", "list_price": "list_price", "discount_pct": "discount", "net_price": "net_price",
             "list_total": "list_total", "net_total": "net_total", "cost": "cost", "cost_total": "cost_total",
             "margin_pct": "margin"}  # _line_values's keys, in its order, and the local that holds each

@@ -224,9 +224,12 @@ def test_an_object_writer_made_for_a_shape_writes_the_tagged_tree_dumped(value: 
     assert canonical_json_v2(value) == expected
 
 
-def test_objects_nested_as_deep_as_before_still_hash() -> None:
+def test_objects_nested_as_deep_as_before_still_hash(monkeypatch: pytest.MonkeyPatch) -> None:
     """A writer made for a shape takes no stack frames of its own for nested values: a quote
     nested 600 deep hashes as it did before the writers, however often its shapes recur."""
+    from cpq_cli import content_hash as ch
+
+    monkeypatch.setattr(ch, "_WRITE_AFTER", 4)
     deep: Any = 1
     expected = '["num","1E+0"]'
     for _ in range(600):
@@ -236,8 +239,10 @@ def test_objects_nested_as_deep_as_before_still_hash() -> None:
         assert canonical_json_v2(deep) == expected
 
 
-def test_common_object_shapes_get_their_writer() -> None:
+def test_common_object_shapes_get_their_writer(monkeypatch: pytest.MonkeyPatch) -> None:
     from cpq_cli import content_hash as ch
+
+    monkeypatch.setattr(ch, "_WRITE_AFTER", 4)  # as in a batch (expect_many)
 
     lines = [{"id": f"L{i}", "q": i, "p": Decimal(i) / 4, "none": None, "flag": i % 2 == 0, "tag": "a"}
              for i in range(12)]
@@ -346,7 +351,8 @@ def test_a_line_reader_written_for_a_shape_reads_as_fast_line_does(
     assert _read_outcome(quote_module._write_line_reader(tuple(raw)), raw, seen, checks) == expected
 
 
-def test_common_line_shapes_get_their_reader_and_odd_lines_do_not() -> None:
+def test_common_line_shapes_get_their_reader_and_odd_lines_do_not(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(quote_module, "_WRITE_AFTER", 4)  # as in a batch (expect_many)
     data = json.loads(json.dumps(BASE_QUOTE))
     data["lines"] = [{**data["lines"][0], "id": f"L{i}"} for i in range(10)]
     shape = tuple(data["lines"][0])
@@ -360,6 +366,24 @@ def test_common_line_shapes_get_their_reader_and_odd_lines_do_not() -> None:
     data["lines"] = [{"x" * 201: 1, **BASE_QUOTE["lines"][0]}] * 5  # a key over the limit: refused, never written
     assert _parse_fast(data, "q", quote_module.CHECK_NUMBERS) is None
     assert tuple(data["lines"][0]) not in quote_module._LINE_READERS
+
+
+def test_one_quote_writes_no_code_and_a_batch_does(tmp_path: Path) -> None:
+    """compile() costs ~0.1 ms a shape: a one-quote command does not pay it, a batch does."""
+    import subprocess
+    import sys
+
+    data = json.loads(json.dumps(BASE_QUOTE))
+    data["lines"] = [{**data["lines"][0], "id": f"L{i}"} for i in range(50)]
+    (tmp_path / "q.json").write_text(json.dumps(data))
+    code = ("import sys; from pathlib import Path; from cpq_cli import quote, content_hash; "
+            "q = quote.load_quote(Path(sys.argv[1])); q.content_hash; "
+            "print(len(quote._LINE_READERS), len(content_hash._OBJECT_WRITERS)); quote.expect_many(); "
+            "q = quote.load_quote(Path(sys.argv[1])); q.content_hash; "
+            "print(len(quote._LINE_READERS), len(content_hash._OBJECT_WRITERS))")
+    done = subprocess.run([sys.executable, "-c", code, str(tmp_path / "q.json")], capture_output=True, text=True,
+                          check=True)
+    assert done.stdout.split() == ["0", "0", "1", "1"]
 
 
 def test_a_line_s_keys_never_become_code() -> None:
