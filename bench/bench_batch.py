@@ -30,14 +30,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 from bench_preview import make_policy, make_quote  # noqa: E402
-
-JSON_CHILD = """
-import json, sys, os
-corpus = sys.argv[1]
-for name in sorted(n for n in os.listdir(corpus) if n.endswith(".json")):
-    with open(os.path.join(corpus, name)) as fh:
-        json.load(fh)
-"""
+from bench_rego import JSON_CHILD  # noqa: E402  (the same bare json.load)
 
 
 def _instructions(cmd: list[str], env: dict[str, str], cwd: Path) -> int:
