@@ -7,18 +7,44 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from hypothesis import settings
-from typer.testing import CliRunner
 
 ROOT = Path(__file__).resolve().parent.parent
 POLICIES = ROOT / "policies"
 QUOTES = ROOT / "examples" / "quotes"
 pytest_plugins = ("tests.mailserver", "tests.pgserver")  # SMTP and PostgreSQL servers, team-key fixtures
 
-# No time limit per example: the suite shares the cores with its own servers and workers, and
-# speed is measured by bench/, not by tests (a deadline here only makes a loaded machine flaky).
-settings.register_profile("cpq", deadline=None)
-settings.load_profile("cpq")
+
+def _not_installed() -> list[str]:
+    """What `pip install ".[test]"` puts in this Python that it lacks: cpq itself, its
+    dependencies and its test extras, as pyproject.toml names them."""
+    import re
+    import tomllib
+    from importlib import metadata
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    wanted = [project["name"], *project["dependencies"], *project["optional-dependencies"]["test"]]
+    missing = []
+    for requirement in wanted:
+        name = re.match(r"[A-Za-z0-9][A-Za-z0-9._-]*", requirement).group(0)  # type: ignore[union-attr]
+        try:
+            metadata.version(name)
+        except metadata.PackageNotFoundError:
+            missing.append(name)
+    return missing
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if missing := _not_installed():  # one line that says what to do, not an ImportError in a test module
+        pytest.exit(f"this Python lacks {', '.join(missing)}: the tests need cpq installed with its test extras; "
+                    "run `python3 -m venv .venv && . .venv/bin/activate && pip install \".[test]\"`, then "
+                    "`python -m pytest -n auto` (README)", returncode=pytest.ExitCode.USAGE_ERROR)
+    from hypothesis import settings
+
+    # No time limit per example: the suite shares the cores with its own servers and workers, and
+    # speed is measured by bench/, not by tests (a deadline here only makes a loaded machine flaky).
+    settings.register_profile("cpq", deadline=None)
+    settings.load_profile("cpq")
+
 
 SARIF_SCHEMA = ROOT / "tests" / "data" / "sarif-schema-2.1.0.json"  # OASIS SARIF 2.1.0 (errata 01), vendored
 
@@ -53,6 +79,8 @@ def _isolated(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPath
 @pytest.fixture
 def run(monkeypatch: pytest.MonkeyPatch) -> Callable[..., Result]:
     """Invoke the CLI in-process; stdout and stderr kept apart, exceptions not swallowed."""
+    from typer.testing import CliRunner
+
     from cpq_cli.cli.app import app
 
     def invoke(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None) -> Result:
