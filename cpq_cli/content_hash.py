@@ -110,17 +110,18 @@ def _encode_tagged(value: Any) -> str:
     kind = type(value)
     if kind is dict:
         keys = tuple(value)
-        write = _OBJECT_WRITERS.get(keys)
-        if write is None and _SHAPES_MET.get(keys, 0) >= _WRITE_AFTER and 0 < len(keys) <= 64:
-            write = _object_writer(keys)
-        if write is not None:
-            try:
-                return write(value)
-            except _Nested:  # objects of this shape hold objects or lists: the loop below, from now on
-                _OBJECT_WRITERS.pop(keys, None)
-                _SHAPES_MET[keys] = -1_000_000
-        else:
-            remember(_SHAPES_MET, keys, _SHAPES_MET.get(keys, 0) + 1, 1_000)
+        if _MANY:
+            write = _OBJECT_WRITERS.get(keys)
+            if write is None and _SHAPES_MET.get(keys, 0) >= _WRITE_AFTER and 0 < len(keys) <= 64:
+                write = _object_writer(keys)
+            if write is not None:
+                try:
+                    return write(value)
+                except _Nested:  # objects of this shape hold objects or lists: the loop below, from now on
+                    _OBJECT_WRITERS.pop(keys, None)
+                    _SHAPES_MET[keys] = -1_000_000
+            else:
+                remember(_SHAPES_MET, keys, _SHAPES_MET.get(keys, 0) + 1, 1_000)
         parts = []
         for key, head in _SHAPES.get(keys) or _shape(keys):
             item = value[key]
@@ -166,14 +167,15 @@ def _other_leaf(value: Any) -> str:
 # never as text.
 _OBJECT_WRITERS: dict[tuple[Any, ...], Callable[[dict[str, Any]], str]] = {}
 _SHAPES_MET: dict[tuple[Any, ...], int] = {}
-_WRITE_AFTER = 1 << 60  # never, until expect_many()
+_WRITE_AFTER = 4  # in a batch, a shape met this often gets its writer
+_MANY = False  # a batch: set by expect_many()
 
 
 def expect_many() -> None:
     """Hash many quotes in this process: objects of a shape met four times get a writer (compile()
     costs ~0.1 ms a shape, which a one-quote command would not earn back), SHA-256 is OpenSSL's."""
-    global _WRITE_AFTER
-    _WRITE_AFTER = 4
+    global _MANY
+    _MANY = True
     digest.expect_many()
 
 

@@ -28,21 +28,21 @@ def expand_quote_args(args: list[str]) -> list[Path]:
     for arg in args:
         path = Path(arg)
         if path.is_dir():
-            top = os.path.abspath(path)
+            top = os.path.abspath(path)  # once, not once per file: a folder's files are below it
             for parts in json_files_below(str(path)):
                 found.append(path.joinpath(*parts))
                 keys.append(os.path.join(top, *parts))
             continue
         if path.is_file():
-            found.append(path)
+            matches = [path]
         elif glob.has_magic(arg):
             matches = sorted(Path(m) for m in glob.glob(arg, recursive=True) if Path(m).is_file())
             if not matches:
                 raise ConfigError(f"no quote files match {arg!r}")
-            found.extend(matches)
         else:
             raise ConfigError(f"quote file {arg} does not exist")
-        keys.extend(map(os.path.abspath, found[len(keys):]))
+        found.extend(matches)
+        keys.extend(map(os.path.abspath, matches))
     seen: set[str] = set()
     unique = []
     for p, key in zip(found, keys, strict=True):

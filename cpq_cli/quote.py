@@ -465,7 +465,7 @@ def _parse_fast(data: Any, source: str, checks: int) -> Quote | None:
         if type(raw_lines) is not list or not raw_lines:
             return None
         seen: set[str] = set()
-        if checks & ~CHECK_NUMBERS:  # text checks: the general reader
+        if not _MANY or checks & ~CHECK_NUMBERS:  # one quote, or text checks: the general reader
             lines = tuple(_fast_line(raw, seen, checks) for raw in raw_lines)
         else:
             lines = tuple(_read_line(raw, seen, checks) for raw in raw_lines)
@@ -617,16 +617,19 @@ def load_quote(path: Path) -> Quote:
 _LINE_READERS: dict[tuple[Any, ...], Callable[[Any, set[str], int], Line]] = {}
 _FACTORS = {i: 1 - Decimal(i) / HUNDRED for i in range(101)}  # _line_values's, for a whole discount
 _SHAPES_MET: dict[tuple[Any, ...], int] = {}
-_WRITE_AFTER = 1 << 60  # a shape met this often gets its reader: never, until expect_many()
+_WRITE_AFTER = 4  # in a batch, a shape met this often gets its reader
+_MANY = False  # a batch: set by expect_many()
 
 
 def expect_many() -> None:
     """Read and hash many quotes in this process (a batch, from 200 quotes): line shapes met four
     times get a reader of their own (compile() costs ~0.1 ms a shape, which a one-quote command
     would not earn back), and the content hash its writers and OpenSSL's SHA-256."""
-    global _WRITE_AFTER
-    _WRITE_AFTER = 4
+    global _MANY
+    _MANY = True
     content_hash_expect_many()
+
+
 _DERIVED = {"quantity": "quantity", "list_price": "list_price", "discount_pct": "discount", "net_price": "net_price",
             "list_total": "list_total", "net_total": "net_total", "cost": "cost", "cost_total": "cost_total",
             "margin_pct": "margin"}  # _line_values's keys, in its order, and the local that holds each

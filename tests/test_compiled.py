@@ -229,7 +229,7 @@ def test_objects_nested_as_deep_as_before_still_hash(monkeypatch: pytest.MonkeyP
     nested 600 deep hashes as it did before the writers, however often its shapes recur."""
     from cpq_cli import content_hash as ch
 
-    monkeypatch.setattr(ch, "_WRITE_AFTER", 4)
+    monkeypatch.setattr(ch, "_MANY", True)
     deep: Any = 1
     expected = '["num","1E+0"]'
     for _ in range(600):
@@ -242,7 +242,7 @@ def test_objects_nested_as_deep_as_before_still_hash(monkeypatch: pytest.MonkeyP
 def test_common_object_shapes_get_their_writer(monkeypatch: pytest.MonkeyPatch) -> None:
     from cpq_cli import content_hash as ch
 
-    monkeypatch.setattr(ch, "_WRITE_AFTER", 4)  # as in a batch (expect_many)
+    monkeypatch.setattr(ch, "_MANY", True)  # as in a batch (expect_many)
 
     lines = [{"id": f"L{i}", "q": i, "p": Decimal(i) / 4, "none": None, "flag": i % 2 == 0, "tag": "a"}
              for i in range(12)]
@@ -352,7 +352,7 @@ def test_a_line_reader_written_for_a_shape_reads_as_fast_line_does(
 
 
 def test_common_line_shapes_get_their_reader_and_odd_lines_do_not(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(quote_module, "_WRITE_AFTER", 4)  # as in a batch (expect_many)
+    monkeypatch.setattr(quote_module, "_MANY", True)  # as in a batch (expect_many)
     data = json.loads(json.dumps(BASE_QUOTE))
     data["lines"] = [{**data["lines"][0], "id": f"L{i}"} for i in range(10)]
     shape = tuple(data["lines"][0])
