@@ -31,22 +31,23 @@ ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 from bench_preview import make_policy, make_quote  # noqa: E402
 from bench_rego import JSON_CHILD  # noqa: E402  (the same bare json.load)
+from bench_startup import _instructions as callgrind_instructions  # noqa: E402
 
 
 def _instructions(cmd: list[str], env: dict[str, str], cwd: Path) -> int:
-    done = subprocess.run(["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", *cmd], env=env, cwd=cwd,
-                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, check=False)
-    for line in done.stderr.splitlines():
-        if "Collected :" in line:
-            return int(line.rsplit(":", 1)[1].strip())
-    sys.exit(f"callgrind gave no count for {cmd[:4]}: {done.stderr[-1500:]}")
+    count = callgrind_instructions(cmd, env, cwd)
+    if count is None:
+        sys.exit(f"callgrind gave no count for {cmd[:4]}")
+    return count
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--baseline", type=Path, help="a checkout to compare with")
-    parser.add_argument("--quotes", type=int, default=300, help="N: the batches are N and 2N quotes")
+    parser.add_argument("--quotes", type=int, default=300, help="N (>= 200): the batches are N and 2N quotes")
     args = parser.parse_args()
+    if args.quotes < 200:  # both batches must be batches to cpq (quote.expect_many: from 200 quotes)
+        parser.error("--quotes must be at least 200")
     if shutil.which("valgrind") is None:
         sys.exit("valgrind is not installed (Debian: apt-get install valgrind)")
     work = Path(tempfile.mkdtemp(prefix="cpq-batch-bench-"))
