@@ -722,8 +722,7 @@ def describe_reason(conditions: Iterable[ConditionResult]) -> str:
             else:
                 head = f"{source} ({expr} is "
             remember(_REASON_HEADS, (source, expr), head, _CACHE_LIMIT)
-        shown = _DISPLAYED.get(str(tested)) if type(tested) is Decimal else None
-        parts.append(f"{head}{shown or display_value(tested)})")
+        parts.append(f"{head}{display_value(tested)})")
     return "; ".join(parts) if parts else "condition met"
 
 

@@ -214,16 +214,14 @@ def _rule_text(r: RuleResult) -> str:
             "id": r.id, "description": r.description, "chain": r.chain, "step": r.step, "fired": r.fired,
             "effective": r.effective}, ensure_ascii=False)[:-1] + ', "conditions": ['
     parts = []
-    heads, values = _CONDITION_HEADS, _VALUE_TEXT
+    heads = _CONDITION_HEADS
     for _number, source, op, expr, tested, against, result in r.conditions:  # unpacked: no attribute lookups
         condition = heads.get((source, op, expr))
         if condition is None:
             head_of = {"source": source, "op": op, "tested_expr": expr}
             condition = heads[(source, op, expr)] = json.dumps(head_of, ensure_ascii=False)[:-1] + ', "tested": '
-        tested_text = values.get(str(tested)) if type(tested) is Decimal else None
-        against_text = values.get(str(against)) if type(against) is Decimal else None
-        parts.append(f"{condition}{tested_text or _value_text(tested)}, \"against\": "
-                     f"{against_text or _value_text(against)}, \"result\": {'true' if result else 'false'}}}")
+        parts.append(f"{condition}{_value_text(tested)}, \"against\": {_value_text(against)}, "
+                     f"\"result\": {'true' if result else 'false'}}}")
     return head + ", ".join(parts) + "]}"
 
 
