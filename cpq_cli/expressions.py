@@ -733,6 +733,7 @@ class SourceWriter:
     def __init__(self) -> None:
         self.constants: list[Any] = []
         self._constant_index: dict[tuple[type, Any], int] = {}
+        self.labels: set[int] = set()  # the constants that are labels (see begin)
         self.begin("v")
 
     def begin(self, values: str, trace: str | None = None, label: Callable[[int], Any] | None = None) -> None:
@@ -748,15 +749,18 @@ class SourceWriter:
         self._conditions = 0  # numbered in the closures' (and the parser's) pre-order
 
     def constant(self, value: Any) -> str:
+        return f"K[{self.constant_index(value)}]"
+
+    def constant_index(self, value: Any) -> int:
         # 1.0 and 1 are equal but print apart (1.0 + x is not 1 + x): Decimals are keyed by their text.
         hashable = not isinstance(value, list | dict)
         key = (type(value), str(value) if isinstance(value, Decimal) else value) if hashable else None
         if key is not None and key in self._constant_index:
-            return f"K[{self._constant_index[key]}]"
+            return self._constant_index[key]
         self.constants.append(value)
         if key is not None:
             self._constant_index[key] = len(self.constants) - 1
-        return f"K[{len(self.constants) - 1}]"
+        return len(self.constants) - 1
 
     def _temp(self) -> str:
         self._temps += 1
@@ -838,7 +842,9 @@ class SourceWriter:
         if self.trace is None:
             return result
         if self.label is not None:
-            return f"_c({self.trace}, {self.constant(self.label(index))}, {tested}, {against}, {result})"
+            at = self.constant_index(self.label(index))
+            self.labels.add(at)
+            return f"_c({self.trace}, K[{at}], {tested}, {against}, {result})"
         return f"_o({self.trace}, {index}, {tested}, {against}, {result})"
 
     def _compare(self, node: ast.Compare, source: str) -> str:

@@ -6,7 +6,7 @@ import glob
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 from cpq_cli.errors import ConfigError, InputError
 from cpq_cli.paths import display_path
@@ -83,15 +83,25 @@ def json_files_below(top: str) -> list[tuple[str, ...]]:
 
 def preview_one(compiled: CompiledPolicy, path: Path, *, explain: bool = False, reasons: bool = True
                 ) -> PreviewResult:
+    return PreviewResult(*load_and_route(path, lambda quote, _file: route(compiled, quote, explain=explain,
+                                                                           reasons=reasons)))
+
+
+R = TypeVar("R")
+
+
+def load_and_route(path: Path, routed: Callable[[Quote, str], R]) -> tuple[str, Quote | None, R | None, str | None]:
+    """(the file as shown, its quote, routed(quote, file as shown), None), or with the error as
+    preview reports it: the file's problem, or the routing error after the file's name."""
     shown = display_path(path)
     try:
         quote = load_quote(path)
     except InputError as exc:
-        return PreviewResult(shown, None, None, str(exc))
+        return shown, None, None, str(exc)
     try:
-        return PreviewResult(shown, quote, route(compiled, quote, explain=explain, reasons=reasons))
+        return shown, quote, routed(quote, shown), None
     except InputError as exc:
-        return PreviewResult(shown, quote, None, f"{shown}: {exc}")
+        return shown, quote, None, f"{shown}: {exc}"
 
 
 # Batches at least this large are spread over the CPU cores.
@@ -102,14 +112,20 @@ def preview_rendered(compiled: CompiledPolicy, paths: list[Path], render: Callab
                      explain: bool = False, reasons: bool = True, jobs: int = 1) -> Iterator[Any]:
     """`render(result)` for every quote, in order; large batches run in forked workers, so
     `render` must return plain data."""
+
+    def work(path: Path) -> Any:
+        return render(preview_one(compiled, path, explain=explain, reasons=reasons))
+
+    return preview_map(work, paths, jobs)
+
+
+def preview_map(work: Callable[[Path], R], paths: list[Path], jobs: int = 1) -> Iterator[R]:
+    """`work(path)` for every path, in order; large batches run in forked workers, so `work`
+    must return plain data."""
     from cpq_cli.parallel import fork_map
 
     if len(paths) >= PARALLEL_MIN:
         from cpq_cli.quote import expect_many
 
         expect_many()  # before forking: the workers inherit it
-
-    def work(path: Path) -> Any:
-        return render(preview_one(compiled, path, explain=explain, reasons=reasons))
-
     return fork_map(work, paths, jobs, PARALLEL_MIN)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
+from types import CodeType
 from typing import Any, NamedTuple
 
 from cpq_cli.content_hash import EXACT
@@ -159,6 +160,7 @@ class Program(NamedTuple):
     source: str
     constants: tuple[Any, ...]
     traced: tuple[str, ...] = ()
+    labels: tuple[int, ...] = ()  # the indices in `constants` of the conditions' labels (in `traced`)
 
 
 class CompiledPolicy:
@@ -187,21 +189,28 @@ class CompiledPolicy:
             self.rules = tuple(_CompiledRule(r, parse(r.when)) for r in routed)
             self.program = _generate(self.rules, self.variables, self.filter_keys)
             self._code = compile(self.program.source, "<cpq policy>", "exec")
+            self._traced_code: list[CodeType | bytes | None] = [None] * len(self.rules)
         else:
             import marshal
             import pickle
 
-            conditions, self.program, code = pickle.loads(frozen)
+            conditions, self.program, code, traced = pickle.loads(frozen)
             self.rules = tuple(_CompiledRule(r, None, c) for r, c in zip(routed, conditions, strict=True))
             self._code = marshal.loads(code)
+            if len(traced) != len(self.rules):
+                raise ValueError("a frozen policy whose recording code does not match its rules")
+            self._traced_code = list(traced)  # unmarshalled when first needed
         self._finish()
 
     def freeze(self) -> bytes:
-        """The compiled form without the policy: conditions, generated source and its bytecode."""
+        """The compiled form without the policy: conditions, generated source and the bytecode of
+        the policy and of every rule's recording function (a batch needs most of them: compiling
+        them costs ~0.15 ms a rule in every process, unmarshalling one ~2 µs)."""
         import marshal
         import pickle
 
-        return pickle.dumps(([cr.conditions for cr in self.rules], self.program, marshal.dumps(self._code)),
+        traced = tuple(marshal.dumps(self.traced_code(i)) for i in range(len(self.rules)))
+        return pickle.dumps(([cr.conditions for cr in self.rules], self.program, marshal.dumps(self._code), traced),
                             protocol=pickle.HIGHEST_PROTOCOL)
 
     def __reduce__(self) -> tuple[Any, ...]:
@@ -240,14 +249,35 @@ class CompiledPolicy:
                                 tuple((ref.text, self._static.get(ref.text), ref) for ref in rule_refs(policy, rule)))
         self._chain_orders = {chain_id: policy.chain(chain_id).order for chain_id in {r.chain for r in policy.rules}}
         self._windowed_indices = tuple(i for i, windowed in enumerate(self._windowed) if windowed)
+        self.derived: dict[str, Any] = {}  # what presenters work out once per policy (report.envelope's)
 
     def _recorder(self, index: int) -> Callable[[dict[str, Any], list[ConditionResult]], bool]:
-        """Rule `index`'s recording function, compiled the first time it is needed."""
+        """Rule `index`'s recording function, made the first time it is needed."""
         found = self._traced[index]
         if found is None:
-            exec(compile(self.program.traced[index], "<cpq rule>", "exec"), self._namespace)  # SourceWriter's
-            found = self._traced[index] = self._namespace[f"r{index}"]
+            found = self._traced[index] = self.traced_function(index, self._namespace)
         return found
+
+    def traced_code(self, index: int) -> CodeType:
+        """The bytecode defining rule `index`'s recording function `r<index>(v, T)`, which calls
+        `_c(T, K[label], tested, against, result)` for each condition it evaluates (the labels
+        are the constants at `program.labels`): compiled once, whatever namespace runs it."""
+        code = self._traced_code[index]
+        if code is None:
+            code = compile(self.program.traced[index], "<cpq rule>", "exec")  # SourceWriter's text only
+        elif isinstance(code, bytes):
+            import marshal
+
+            code = marshal.loads(code)
+        self._traced_code[index] = code
+        return code
+
+    def traced_function(self, index: int, namespace: dict[str, Any]) -> Callable[..., bool]:
+        """Rule `index`'s recording function, defined in `namespace` (which holds `K`, `_c` and
+        SOURCE_HELPERS: report.envelope runs it with labels and a `_c` of its own)."""
+        exec(self.traced_code(index), namespace)
+        function: Callable[..., bool] = namespace[f"r{index}"]
+        return function
 
     @property
     def filters(self) -> dict[str, Compiled]:
@@ -279,7 +309,7 @@ def _generate(rules: tuple[_CompiledRule, ...], variables: tuple[_CompiledVariab
         test = writer.boolean(cr.expr.tree.body, cr.expr.source.strip())
         traced.append("\n".join([f"def r{i}(v, T):", *(f"    {stmt}" for stmt in writer.prologue()),
                                  f"    return {test}", ""]))
-    return Program("\n".join(out) + "\n", tuple(writer.constants), tuple(traced))
+    return Program("\n".join(out) + "\n", tuple(writer.constants), tuple(traced), tuple(sorted(writer.labels)))
 
 
 def rules_evaluator(compiled: CompiledPolicy, indices: list[int]) -> Callable[[dict[str, Any]], list[int]]:
@@ -512,12 +542,18 @@ def _route_explained(compiled: CompiledPolicy, quote: Quote, env_values: dict[st
 def _path(compiled: CompiledPolicy, quote: Quote, env_values: dict[str, Any], results: list[RuleResult],
           fired: list[tuple[_CompiledRule, tuple[ConditionResult, ...]]]) -> ApprovalPath:
     policy = compiled.policy
-    chains = _build_chains(compiled, quote, env_values, fired)
-    # `auto` approvals are recorded but ask nobody.
-    human = any(a.kind is not ApproverKind.AUTO for c in chains for s in c.steps for a in s.approvers)
-    status = PathStatus.APPROVAL_REQUIRED if human else PathStatus.NO_APPROVAL_REQUIRED
-    return ApprovalPath(quote.id, policy.content_hash, status, chains, tuple(results),
+    gathered = gather_approvers(compiled, quote, env_values, (
+        (cr, describe_reason(conditions) if conditions else "condition met") for cr, conditions in fired))
+    chains = _build_chains(compiled, gathered)
+    return ApprovalPath(quote.id, policy.content_hash, status_of(gathered), chains, tuple(results),
                         tuple(missing_value_warnings(compiled, env_values)))
+
+
+def status_of(gathered: Gathered) -> PathStatus:
+    """`auto` approvals are recorded but ask nobody."""
+    human = any(kind is not ApproverKind.AUTO for steps in gathered.values() for slot in steps.values()
+                for kind, _rules, _reasons, _via in slot.values())
+    return PathStatus.APPROVAL_REQUIRED if human else PathStatus.NO_APPROVAL_REQUIRED
 
 
 _new_tuple = tuple.__new__  # a NamedTuple from a tuple of its fields, without its Python-level __new__
@@ -552,20 +588,22 @@ def missing_value_warnings(compiled: CompiledPolicy, values: dict[str, Any]) -> 
                        "which the quote does not have")
 
 
-def _build_chains(compiled: CompiledPolicy, quote: Quote, values: dict[str, Any],
-                  fired: list[tuple[_CompiledRule, tuple[ConditionResult, ...]]]) -> tuple[ChainPath, ...]:
-    """The fired rules' approvers by chain and step, merged per approver (and per rule when explicit)."""
+# chain -> step -> (approver, merge key) -> (kind, rules, reasons, via), in order of appearance
+Gathered = dict[str, dict[int, dict[tuple[str, str | None], tuple[ApproverKind, list[str], list[str], list[str]]]]]
+
+
+def gather_approvers(compiled: CompiledPolicy, quote: Quote, values: dict[str, Any],
+                     fired: Iterable[tuple[_CompiledRule, str]]) -> Gathered:
+    """The fired rules' approvers (each rule with its reason) by chain and step, merged per
+    approver (and per rule when explicit). Raises RoutingError for an approver who resolves to nobody."""
     policy = compiled.policy
-    # chain -> step -> (approver, merge key) -> (kind, rules, reasons, via), in order of appearance
-    gathered: dict[str, dict[int, dict[tuple[str, str | None], tuple[ApproverKind, list[str], list[str], list[str]]]]]
-    gathered = {}
+    gathered: Gathered = {}
     resolved: dict[str, tuple[str, ApproverKind]] = {}  # references that depend on the quote, once each
-    for cr, conditions in fired:
+    for cr, reason in fired:
         plan = cr.plan
         if plan is None:
             raise AssertionError("a compiled rule without its plan")
         rule_id = plan.rule_id
-        reason = describe_reason(conditions) if conditions else "condition met"
         steps = gathered.get(plan.chain)
         if steps is None:
             steps = gathered[plan.chain] = {}
@@ -588,8 +626,12 @@ def _build_chains(compiled: CompiledPolicy, quote: Quote, values: dict[str, Any]
                 entry[2].append(reason)
             if ref != approver_id and ref not in entry[3]:
                 entry[3].append(ref)
+    return gathered
+
+
+def _build_chains(compiled: CompiledPolicy, gathered: Gathered) -> tuple[ChainPath, ...]:
     chains = []
-    orders, groups = compiled._chain_orders, policy.groups
+    orders, groups = compiled._chain_orders, compiled.policy.groups
     for chain_id, steps in gathered.items():
         built_steps = []
         for number in sorted(steps):

@@ -157,7 +157,8 @@ def _reference_route(compiled: Any, quote: Any) -> list[tuple[str, bool, bool, t
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(seed=st.integers(0, 10_000))
 def test_routing_with_generated_code_matches_the_closures(tmp_path: Path, seed: int) -> None:
-    from cpq_cli.report.path import path_json, path_json_text
+    from cpq_cli.report.envelope import envelope_text
+    from cpq_cli.report.path import path_json
     from cpq_cli.routing import compute_variables
 
     rng = random.Random(seed)
@@ -176,14 +177,16 @@ def test_routing_with_generated_code_matches_the_closures(tmp_path: Path, seed: 
             matched = lines if cv.where_key is None else [
                 ln for ln in lines if truthy(filters[cv.where_key](Env(ln)))]
             assert _same(compute_variables(compiled, quote)[cv.variable.id], _aggregate(cv.variable, matched))
-        assert path_json_text(path, quote, "q.json") == json.dumps(path_json(path, quote, "q.json"),
-                                                                  ensure_ascii=False)
+        envelope = envelope_text(compiled, quote, "q.json")  # routed and written in one pass
+        assert envelope.text == json.dumps(path_json(path, quote, "q.json"), ensure_ascii=False)
+        assert (envelope.status, envelope.warnings) == (path.status, path.warnings)
         assert route(compiled, quote, reasons=False).fired == path.fired
         assert route(compiled, quote, explain=True).fired == path.fired
 
 
-def test_the_json_text_of_every_example_is_json_dumps(tmp_path: Path) -> None:
-    from cpq_cli.report.path import path_json, path_json_text
+def test_the_envelope_text_of_every_example_is_json_dumps(tmp_path: Path) -> None:
+    from cpq_cli.report.envelope import envelope_text
+    from cpq_cli.report.path import path_json
     from cpq_cli.services.policy import load_policy
 
     compiled = compile_policy(load_policy(ROOT / "policies", use_cache=False))
@@ -191,7 +194,7 @@ def test_the_json_text_of_every_example_is_json_dumps(tmp_path: Path) -> None:
         quote = load_quote(file)
         path = route(compiled, quote)
         for digits in (0, 2, 3):
-            assert path_json_text(path, quote, "f\u00e9.json", digits) == json.dumps(
+            assert envelope_text(compiled, quote, "f\u00e9.json", digits).text == json.dumps(
                 path_json(path, quote, "f\u00e9.json", digits), ensure_ascii=False)
 
 

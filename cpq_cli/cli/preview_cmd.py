@@ -91,14 +91,15 @@ def _batch(compiled: Any, paths: list[Path], fmt: PreviewFormat, explain: bool, 
     from functools import partial
 
     from cpq_cli.cli import preview_render
-    from cpq_cli.preview import preview_rendered
+    from cpq_cli.preview import preview_map, preview_rendered
 
     render = {PreviewFormat.json: preview_render.render_json, PreviewFormat.mermaid: preview_render.render_mermaid,
               PreviewFormat.text: preview_render.render_row}[fmt]
     if fmt is PreviewFormat.json and not explain:
-        render = _render_json_text
-    items = preview_rendered(compiled, paths, partial(render, digits=digits, explain=explain), explain=explain,
-                             reasons=fmt is not PreviewFormat.text, jobs=jobs)
+        items = preview_map(partial(_json_line, compiled=compiled, digits=digits), paths, jobs)
+    else:
+        items = preview_rendered(compiled, paths, partial(render, digits=digits, explain=explain), explain=explain,
+                                 reasons=fmt is not PreviewFormat.text, jobs=jobs)
     if fmt is PreviewFormat.text:
         from cpq_cli.cli.preview_table import print_table
 
@@ -110,18 +111,20 @@ def _batch(compiled: Any, paths: list[Path], fmt: PreviewFormat, explain: bool, 
         yield item
 
 
-def _render_json_text(result: Any, digits: dict[str, int], explain: bool = False) -> Any:
-    """preview_render.render_json's line, written by report.path.path_json_text (same text, quicker)."""
+def _json_line(path: Path, compiled: Any, digits: dict[str, int]) -> Any:
+    """preview_render.render_json's line for the quote at `path`, routed and written by
+    report.envelope in one pass (the same text, quicker)."""
     from cpq_cli.cli.preview_render import Rendered, render_json
-    from cpq_cli.report.path import path_json_text
+    from cpq_cli.preview import PreviewResult, load_and_route
+    from cpq_cli.report.envelope import envelope_text
     from cpq_cli.routing import PathStatus
 
-    if result.path is None or result.quote is None:
-        return render_json(result, digits, explain)
-    quote, path = result.quote, result.path
-    text = path_json_text(path, quote, result.file, digits.get(quote.currency, 2))
-    return Rendered(path.status is PathStatus.APPROVAL_REQUIRED, None, text + "\n", (),
-                    tuple(f"{quote.id}: {w}" for w in path.warnings))
+    shown, quote, envelope, error = load_and_route(
+        path, lambda quote, shown: envelope_text(compiled, quote, shown, digits.get(quote.currency, 2)))
+    if envelope is None or quote is None:
+        return render_json(PreviewResult(shown, quote, None, error), digits)
+    return Rendered(envelope.status is PathStatus.APPROVAL_REQUIRED, None, envelope.text + "\n", (),
+                    tuple(f"{quote.id}: {w}" for w in envelope.warnings))
 
 
 def _smart_preview(compiled: Any, quote: Any, path: Any, journal: str | None) -> dict[str, Any] | None:

@@ -5,12 +5,10 @@ The JSON envelope is documented in docs/formats.md; fields are only ever added.
 
 from __future__ import annotations
 
-import json
 from decimal import ROUND_HALF_UP, Decimal
 from itertools import pairwise
 from typing import Any
 
-from cpq_cli.memo import remember
 from cpq_cli.quote import Quote
 from cpq_cli.routing import ApprovalPath, Approver, ApproverKind, ChainPath, RuleResult, json_value
 
@@ -161,103 +159,3 @@ def path_mermaid(path: ApprovalPath) -> str:
     for end in previous_ends:
         lines.append(f"  {end} --> approved")
     return "\n".join(lines) + "\n"
-
-
-# ---------------------------------------------------------------------- the envelope as text
-
-_encode = json.encoder.encode_basestring  # what json.dumps(ensure_ascii=False) uses for strings
-_RULE_HEADS: dict[tuple[Any, ...], str] = {}
-_CONDITION_HEADS: dict[tuple[str, str, str], str] = {}
-
-
-def _dump(value: Any) -> str:
-    """json.dumps(value, ensure_ascii=False), quicker for the values an envelope is made of."""
-    kind = type(value)
-    if kind is str:
-        return _encode(value)
-    if value is None:
-        return "null"
-    if kind is bool:
-        return "true" if value else "false"
-    if kind is int:
-        return int.__repr__(value)
-    if kind is list:
-        return "[" + ", ".join([_dump(v) for v in value]) + "]"
-    return json.dumps(value, ensure_ascii=False)
-
-
-def _strings(values: Any) -> str:
-    try:  # ids, reasons, references: strings, so the C encoder does the lot
-        return "[" + ", ".join(map(_encode, values)) + "]"
-    except TypeError:
-        return "[" + ", ".join([_dump(v) for v in values]) + "]"
-
-
-_VALUE_TEXT: dict[str, str] = {}
-
-
-def _value_text(value: Any) -> str:
-    """_dump(json_value(value)); a Decimal's by its exact text, memoised (tested values repeat)."""
-    if type(value) is Decimal:
-        key = str(value)
-        text = _VALUE_TEXT.get(key)
-        return text if text is not None else remember(_VALUE_TEXT, key, _dump(json_value(value)), 20_000)
-    if type(value) is str:
-        return _encode(value)
-    return _dump(json_value(value))
-
-
-def _rule_text(r: RuleResult) -> str:
-    head = _RULE_HEADS.get(r[:6])
-    if head is None:
-        head = _RULE_HEADS[r[:6]] = json.dumps({
-            "id": r.id, "description": r.description, "chain": r.chain, "step": r.step, "fired": r.fired,
-            "effective": r.effective}, ensure_ascii=False)[:-1] + ', "conditions": ['
-    parts = []
-    heads = _CONDITION_HEADS
-    for _number, source, op, expr, tested, against, result in r.conditions:  # unpacked: no attribute lookups
-        condition = heads.get((source, op, expr))
-        if condition is None:
-            head_of = {"source": source, "op": op, "tested_expr": expr}
-            condition = heads[(source, op, expr)] = json.dumps(head_of, ensure_ascii=False)[:-1] + ', "tested": '
-        parts.append(f"{condition}{_value_text(tested)}, \"against\": {_value_text(against)}, "
-                     f"\"result\": {'true' if result else 'false'}}}")
-    return head + ", ".join(parts) + "]}"
-
-
-_KIND_TEXT = {kind: _encode(kind.value) for kind in ApproverKind}
-_GROUP_TAILS: dict[tuple[Any, ...], str] = {}  # a group's members and requirement: the same in every path
-
-
-def _approver_text(a: Approver) -> str:
-    approver_id, kind, rules, reasons, via, members, require = a
-    text = (f'{{"id": {_encode(approver_id)}, "kind": {_KIND_TEXT[kind]}, "rules": {_strings(rules)}, '
-            f'"reasons": {_strings(reasons)}, "via": {_strings(via) if via else "[]"}')
-    if kind is ApproverKind.GROUP and require is not None:
-        key = (members, require.kind, str(require.value))  # by text: 2 and 2.0 are equal, not alike
-        tail = _GROUP_TAILS.get(key)
-        if tail is None:
-            tail = remember(_GROUP_TAILS, key, f', "members": {_strings(members)}, "require": '
-                            f'{_dump(require.to_json())}, "needed": {_dump(require.needed(len(set(members))))}',
-                            1_000)
-        text += tail
-    return text + "}"
-
-
-def path_json_text(path: ApprovalPath, quote: Quote, file: str, digits: int = 2) -> str:
-    """json.dumps(path_json(path, quote, file, digits), ensure_ascii=False), written directly
-    (a batch prints one per quote; a test holds the two to the same text)."""
-    q = quote_summary(quote, file, digits)
-    chains = []
-    for chain in path.chains:
-        steps = ", ".join(f'{{"step": {_dump(s.number)}, "approvers": [{", ".join(map(_approver_text, s.approvers))}]}}'
-                          for s in chain.steps)
-        chains.append(f'{{"id": {_dump(chain.id)}, "order": {_dump(chain.order)}, '
-                      f'"parallel_with": {_strings(parallel_with(path, chain))}, "steps": [{steps}]}}')
-    rules = ", ".join(_rule_text(r) for r in path.rules if r.fired)
-    return (f'{{"version": {PATH_ENVELOPE_VERSION}, "quote": {{"id": {_dump(q["id"])}, "file": {_dump(q["file"])}, '
-            f'"hash": {_dump(q["hash"])}, "account": {_dump(q["account"])}, "owner": {_dump(q["owner"])}, '
-            f'"currency": {_dump(q["currency"])}, "date": {_dump(q["date"])}, "list_total": {_dump(q["list_total"])}, '
-            f'"net_total": {_dump(q["net_total"])}, "discount_pct": {_dump(q["discount_pct"])}}}, '
-            f'"policy": {{"hash": {_dump(path.policy_hash)}}}, "status": {_dump(path.status.value)}, '
-            f'"chains": [{", ".join(chains)}], "rules": [{rules}], "warnings": {_strings(path.warnings)}}}')

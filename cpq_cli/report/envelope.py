@@ -1,0 +1,194 @@
+"""A quote's JSON envelope (docs/formats.md) routed and written in one pass, for batches.
+
+`envelope_text(compiled, quote, file)` is `json.dumps(path_json(route(compiled, quote), quote,
+file), ensure_ascii=False)` without the ApprovalPath in between (tests hold the two to the
+same text on random policies and quotes). Each fired rule runs its recording function (the
+one routing runs for reasons) in a namespace of this module's, where each condition's label
+is its JSON head and reason head, so a condition is written the moment it is evaluated: no
+ConditionResult, RuleResult, Approver or Step is built only to be taken apart again.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any, NamedTuple
+
+from cpq_cli.expressions import SOURCE_HELPERS
+from cpq_cli.memo import remember
+from cpq_cli.quote import Quote
+from cpq_cli.report.path import PATH_ENVELOPE_VERSION, quote_summary
+from cpq_cli.routing import (
+    ApproverKind,
+    CompiledPolicy,
+    PathStatus,
+    _aggregate,
+    display_value,
+    gather_approvers,
+    json_value,
+    missing_value_warnings,
+    quote_env_values,
+    status_of,
+)
+
+_encode = json.encoder.encode_basestring  # what json.dumps(ensure_ascii=False) uses for strings
+
+
+class Envelope(NamedTuple):
+    text: str  # the envelope, one line of JSON without its newline
+    status: PathStatus
+    warnings: tuple[str, ...]
+
+
+def dump(value: Any) -> str:
+    """json.dumps(value, ensure_ascii=False), quicker for the values an envelope is made of."""
+    kind = type(value)
+    if kind is str:
+        return _encode(value)
+    if value is None:
+        return "null"
+    if kind is bool:
+        return "true" if value else "false"
+    if kind is int:
+        return int.__repr__(value)
+    if kind is list:
+        return "[" + ", ".join([dump(v) for v in value]) + "]"
+    return json.dumps(value, ensure_ascii=False)
+
+
+def strings(values: Any) -> str:
+    try:  # ids, reasons, references: strings, so the C encoder does the lot
+        return "[" + ", ".join(map(_encode, values)) + "]"
+    except TypeError:
+        return "[" + ", ".join([dump(v) for v in values]) + "]"
+
+
+# A tested value's two texts, JSON (dump(json_value(v))) and display (display_value(v)), made
+# together: a fired condition shows both. Decimals are keyed by their exact text (1.50 and 1.5
+# are equal but are written apart in JSON).
+_TEXTS: dict[str, tuple[str, str]] = {}
+
+
+def value_texts(value: Any) -> tuple[str, str]:
+    if type(value) is Decimal:
+        key = str(value)
+        found = _TEXTS.get(key)
+        if found is None:
+            found = remember(_TEXTS, key, (dump(json_value(value)), display_value(value)), 20_000)
+        return found
+    return dump(json_value(value)), display_value(value)
+
+
+def json_text(value: Any) -> str:
+    """dump(json_value(value)) (value_texts' first, without the display text)."""
+    if type(value) is Decimal:
+        return value_texts(value)[0]
+    return dump(json_value(value))
+
+
+def _record(texts: tuple[list[str], list[str]], label: tuple[str, str], tested: Any, against: Any,
+            result: bool) -> bool:
+    """What a recording function calls for each condition it evaluates: the condition's JSON
+    object, and its part of the reason when it holds (routing.describe_reason's words)."""
+    head, reason = label
+    shown, display = value_texts(tested)
+    conditions, reasons = texts
+    if result:
+        reasons.append(f"{reason}{display})")
+        conditions.append(f'{head}{shown}, "against": {json_text(against)}, "result": true}}')
+    else:
+        conditions.append(f'{head}{shown}, "against": {json_text(against)}, "result": false}}')
+    return result
+
+
+class _Texts:
+    """What writing envelopes for one compiled policy needs, worked out once: each rule's JSON
+    head and recording function, and each approver group's members and requirement."""
+
+    def __init__(self, compiled: CompiledPolicy) -> None:
+        self.compiled = compiled
+        constants = list(compiled.program.constants)
+        for at in compiled.program.labels:  # (number, source, op, tested_expr) -> the texts
+            _number, source, op, expr = constants[at]
+            head = json.dumps({"source": source, "op": op, "tested_expr": expr}, ensure_ascii=False)[:-1]
+            plain = expr.replace(".", "").replace("_", "").isalnum() and not expr[0].isdigit()
+            constants[at] = (head + ', "tested": ', f"{source} (is " if plain else f"{source} ({expr} is ")
+        self.namespace: dict[str, Any] = {**SOURCE_HELPERS, "K": tuple(constants), "_aggregate": _aggregate,
+                                          "_c": _record}
+        self.functions: list[Callable[..., bool] | None] = [None] * len(compiled.rules)
+        self.heads = tuple(json.dumps({"id": r.id, "description": r.description, "chain": r.chain, "step": r.step,
+                                       "fired": True, "effective": True}, ensure_ascii=False)[:-1]
+                           + ', "conditions": [' for r in (cr.rule for cr in compiled.rules))
+        self.tails: dict[str, str] = {}
+        for group_id, group in compiled.policy.groups.items():
+            if group.require is not None:
+                self.tails[group_id] = (f', "members": {strings(group.members)}, "require": '
+                                        f'{dump(group.require.to_json())}, "needed": '
+                                        f'{dump(group.require.needed(len(set(group.members))))}')
+        self.policy_hash = dump(compiled.policy.content_hash)
+
+    def function(self, index: int) -> Callable[..., bool]:
+        found = self.functions[index]
+        if found is None:
+            found = self.functions[index] = self.compiled.traced_function(index, self.namespace)
+        return found
+
+
+def _texts_for(compiled: CompiledPolicy) -> _Texts:
+    found: _Texts | None = compiled.derived.get("envelope")
+    if found is None:
+        found = compiled.derived["envelope"] = _Texts(compiled)
+    return found
+
+
+_KIND_TEXT = {kind: _encode(kind.value) for kind in ApproverKind}
+
+
+def envelope_text(compiled: CompiledPolicy, quote: Quote, file: str, digits: int = 2) -> Envelope:
+    """The quote routed and its envelope written (fired rules only, as without `--explain`).
+    Raises RoutingError as route() does, for the same quote and rule."""
+    state = _texts_for(compiled)
+    values = quote_env_values(compiled, quote)
+    rules, windowed, functions, heads = compiled.rules, compiled._windowed, state.functions, state.heads
+    fired: list[tuple[Any, str]] = []
+    rule_texts: list[str] = []
+    for i in compiled._evaluate(values):
+        cr = rules[i]
+        if windowed[i] and not cr.rule.effective_on(quote.date):
+            continue
+        conditions: list[str] = []
+        reasons: list[str] = []
+        (functions[i] or state.function(i))(values, (conditions, reasons))
+        rule_texts.append(heads[i] + ", ".join(conditions) + "]}")
+        fired.append((cr, "; ".join(reasons) if reasons else "condition met"))
+    gathered = gather_approvers(compiled, quote, values, fired)
+    orders, tails = compiled._chain_orders, state.tails
+    chain_ids = sorted(gathered, key=lambda c: (orders[c], c))
+    chains = []
+    for chain_id in chain_ids:
+        steps = gathered[chain_id]
+        step_texts = []
+        for number in sorted(steps):
+            approvers = []
+            for (approver_id, _merge), (kind, rule_ids, rule_reasons, via) in steps[number].items():
+                text = (f'{{"id": {_encode(approver_id)}, "kind": {_KIND_TEXT[kind]}, "rules": {strings(rule_ids)}, '
+                        f'"reasons": {strings(rule_reasons)}, "via": {strings(via) if via else "[]"}')
+                if kind is ApproverKind.GROUP:
+                    text += tails.get(approver_id, "")
+                approvers.append(text + "}")
+            step_texts.append(f'{{"step": {dump(number)}, "approvers": [{", ".join(approvers)}]}}')
+        order = orders[chain_id]
+        beside = [c for c in chain_ids if orders[c] == order and c != chain_id]
+        chains.append(f'{{"id": {dump(chain_id)}, "order": {dump(order)}, "parallel_with": {strings(beside)}, '
+                      f'"steps": [{", ".join(step_texts)}]}}')
+    status = status_of(gathered)
+    warnings = tuple(missing_value_warnings(compiled, values))
+    q = quote_summary(quote, file, digits)
+    text = (f'{{"version": {PATH_ENVELOPE_VERSION}, "quote": {{"id": {dump(q["id"])}, "file": {dump(q["file"])}, '
+            f'"hash": {dump(q["hash"])}, "account": {dump(q["account"])}, "owner": {dump(q["owner"])}, '
+            f'"currency": {dump(q["currency"])}, "date": {dump(q["date"])}, "list_total": {dump(q["list_total"])}, '
+            f'"net_total": {dump(q["net_total"])}, "discount_pct": {dump(q["discount_pct"])}}}, '
+            f'"policy": {{"hash": {state.policy_hash}}}, "status": {dump(status.value)}, '
+            f'"chains": [{", ".join(chains)}], "rules": [{", ".join(rule_texts)}], "warnings": {strings(warnings)}}}')
+    return Envelope(text, status, warnings)
