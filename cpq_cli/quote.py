@@ -396,12 +396,19 @@ def _decimal_ok(value: Decimal) -> bool:
             and exponent >= -MAX_EXPONENT)  # type: ignore[operator]
 
 
+_DATES: dict[str, dt.date] = {}  # a batch's quotes share a few dates: each read once
+
+
 def _fast_date(value: Any) -> dt.date:
-    if type(value) is str and _DATE.match(value):
-        try:
-            return dt.date.fromisoformat(value)
-        except ValueError:
-            pass
+    if type(value) is str:
+        found = _DATES.get(value)
+        if found is not None:
+            return found
+        if _DATE.match(value):
+            try:
+                return remember(_DATES, value, dt.date.fromisoformat(value), 10_000)
+            except ValueError:
+                pass
     raise _Unsure
 
 
@@ -673,6 +680,17 @@ def _converted(i: int) -> list[str]:
             f"    c{i} = _convert(v{i}, checks)"]
 
 
+_GOOD_IDS: dict[str, bool] = {}  # line ids met before and allowed (L1, L2...: a batch's lines share them)
+
+
+def _good_id(value: str) -> bool:
+    """Whether `value` is an allowed line id (not empty, _REF_ID's characters), remembered when it is."""
+    if value and _REF_ID.fullmatch(value):
+        remember(_GOOD_IDS, value, True, 10_000)
+        return True
+    return False
+
+
 def _write_line_reader(keys: tuple[str, ...]) -> Callable[[Any, set[str], int], Line]:
     body: list[str] = []
     local = {key: f"c{i}" for i, key in enumerate(keys)}
@@ -680,7 +698,7 @@ def _write_line_reader(keys: tuple[str, ...]) -> Callable[[Any, set[str], int], 
         v = f"v{i}"
         match key:
             case "id":
-                body += [f"if type({v}) is not str or not {v} or not _REF_ID.fullmatch({v}) or {v} in seen:",
+                body += [f"if type({v}) is not str or {v} in seen or {v} not in _GOOD_IDS and not _good_id({v}):",
                          "    raise _Unsure", f"line_id = {v}"]
                 local[key] = v
             case "start_date" | "ship_date":
@@ -694,23 +712,24 @@ def _write_line_reader(keys: tuple[str, ...]) -> Callable[[Any, set[str], int], 
             case "quantity":
                 body += [f"if type({v}) is int and 0 < {v} <= 1000:",  # the common case, known good
                          f"    quantity = _SMALL[{v}]",
-                         f"elif type({v}) is int:",
-                         f"    if checks and not -_NUMBER_LIMIT < {v} < _NUMBER_LIMIT:",
-                         "        raise _Unsure",
-                         f"    quantity = Decimal({v})",
-                         f"elif type({v}) is Decimal and (not checks or _decimal_ok({v})) and _places_ok({v}):",
-                         f"    quantity = {v}",
                          "else:",
-                         "    raise _Unsure",
-                         "if not quantity.is_finite() or not 0 < quantity <= QUANTITY_LIMIT:",
-                         "    raise _Unsure"]
+                         f"    if type({v}) is int:",
+                         f"        if checks and not -_NUMBER_LIMIT < {v} < _NUMBER_LIMIT:",
+                         "            raise _Unsure",
+                         f"        quantity = Decimal({v})",
+                         f"    elif type({v}) is Decimal and (not checks or _decimal_ok({v})) and _places_ok({v}):",
+                         f"        quantity = {v}",
+                         "    else:",
+                         "        raise _Unsure",
+                         "    if not quantity.is_finite() or not 0 < quantity <= QUANTITY_LIMIT:",
+                         "        raise _Unsure"]
             case "list_price" | "cost":
                 body += [f"{key} = _AMOUNTS.get({v}) if type({v}) is str else None",  # a price met before
                          f"if {key} is None:",
                          *(f"    {ln}" for ln in _converted(i)),
                          f"    {key} = _fast_money({v}, c{i})"]
                 if key == "list_price":
-                    body += ["if list_price < 0:", "    raise _Unsure"]
+                    body += ["if list_price < _ZERO:", "    raise _Unsure"]
             case "discount_pct":
                 body += [f"if type({v}) is int and 0 <= {v} <= 100:",  # the common case, known good
                          f"    discount, factor = _SMALL[{v}], _FACTORS[{v}]",
@@ -748,7 +767,7 @@ def _write_line_reader(keys: tuple[str, ...]) -> Callable[[Any, set[str], int], 
         "_REF_ID": _REF_ID, "LINE_KINDS": LINE_KINDS, "_fast_date": _fast_date, "_decimal_ok": _decimal_ok,
         "_places_ok": _places_ok, "QUANTITY_LIMIT": QUANTITY_LIMIT, "_fast_money": _fast_money, "HUNDRED": HUNDRED,
         "_ZERO": Decimal(0), "_new_tuple": tuple.__new__, "Line": Line, "K": keys, "_AMOUNTS": _AMOUNTS,
-        "_FACTORS": _FACTORS}
+        "_FACTORS": _FACTORS, "_GOOD_IDS": _GOOD_IDS, "_good_id": _good_id}
     exec(compile(source, f"<cpq line reader {len(keys)} keys>", "exec"), namespace)
     reader: Callable[[Any, set[str], int], Line] = namespace["read"]
     return reader

@@ -104,3 +104,21 @@ def test_a_compiled_policy_from_the_cache_writes_the_same_envelopes(tmp_path: Pa
     quote = parse_quote(json.loads(json.dumps(BASE_QUOTE)))
     assert envelope_text(thawed, quote, "q.json") == envelope_text(fresh, quote, "q.json")
     assert route(thawed, quote) == route(fresh, quote)
+
+
+@pytest.mark.parametrize("text", [
+    "0", "-0", "40", "40.00", "-0.000", "100.0", "17.5", "17.50", "17.505", "-184.9134", "0.005", "-0.004",
+    "1E+2", "1.5E+3", "1E-7", "-2.50E-9", "123456789012345678901234567890", "0.1234567890123456789012345678",
+    "9.995", "-9.995", "0.000001", "1.000000", "-1.10",
+])
+def test_a_decimal_s_texts_are_json_value_s_and_display_value_s(text: str) -> None:
+    from decimal import Decimal
+
+    from cpq_cli.report.envelope import _TEXTS, dump, value_texts
+    from cpq_cli.routing import display_value, json_value
+
+    _TEXTS.clear()
+    value = Decimal(text)
+    expected = (dump(json_value(value)), display_value(value))
+    assert value_texts(value) == expected
+    assert value_texts(value) == expected  # from the memo

@@ -66,7 +66,9 @@ def strings(values: Any) -> str:
 
 # A tested value's two texts, JSON (dump(json_value(v))) and display (display_value(v)), made
 # together: a fired condition shows both. Decimals are keyed by their exact text (1.50 and 1.5
-# are equal but are written apart in JSON).
+# are equal but are written apart in JSON). A quote's computed values (a margin to 28 digits)
+# come back in several of its conditions and hardly ever in another quote: a small memo keeps
+# them and the common short values without growing into one that misses the processor's caches.
 _TEXTS: dict[str, tuple[str, str]] = {}
 
 
@@ -75,9 +77,21 @@ def value_texts(value: Any) -> tuple[str, str]:
         key = str(value)
         found = _TEXTS.get(key)
         if found is None:
-            found = remember(_TEXTS, key, (dump(json_value(value)), display_value(value)), 20_000)
+            found = remember(_TEXTS, key, _decimal_texts(value, key), 4_096)
         return found
     return dump(json_value(value)), display_value(value)
+
+
+def _decimal_texts(value: Decimal, text: str) -> tuple[str, str]:
+    """(dump(json_value(value)), display_value(value)) from str(value) = `text`: without an
+    exponent, Decimal's text is format(value, "f"), which both are made of."""
+    if "E" in text or not value.is_finite():
+        return dump(json_value(value)), display_value(value)
+    whole, _dot, places = text.partition(".")
+    if not places.rstrip("0"):  # integral, as 40, 40.00 or -0.0: normalised, and shown so
+        return f'"{whole}"', whole
+    # more than 2 places are shown rounded half-up to 2; fewer without trailing zeros
+    return f'"{text}"', display_value(value) if len(places) > 2 else text.rstrip("0")
 
 
 def json_text(value: Any) -> str:
