@@ -120,8 +120,8 @@ def _encode_tagged(value: Any) -> str:
                 except _Nested:  # objects of this shape hold objects or lists: the loop below, from now on
                     _OBJECT_WRITERS.pop(keys, None)
                     _SHAPES_MET[keys] = -1_000_000
-            else:
-                remember(_SHAPES_MET, keys, _SHAPES_MET.get(keys, 0) + 1, 1_000)
+            elif (met := _SHAPES_MET.get(keys, 0)) >= 0:  # below 0: a shape that holds objects, never written
+                remember(_SHAPES_MET, keys, met + 1, 1_000)
         parts = []
         for key, head in _SHAPES.get(keys) or _shape(keys):
             item = value[key]

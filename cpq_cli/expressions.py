@@ -778,7 +778,9 @@ class SourceWriter:
             root, *rest = path.split(".")
             out.append(f"{local} = g({self.constant(root)})")
             for part in rest:
-                out.append(f"{local} = {local}.get({self.constant(part)}) if isinstance({local}, _Mapping) else None")
+                key = self.constant(part)  # a dict mostly (account, fields): tested before the ABC
+                out.append(f"{local} = {local}.get({key}) if type({local}) is dict or isinstance({local}, _Mapping) "
+                           "else None")
         return out
 
     def boolean(self, node: ast.AST, source: str) -> str:

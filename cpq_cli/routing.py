@@ -226,6 +226,8 @@ class CompiledPolicy:
         }
         self.tested_names = tuple(sorted({n for names in self.condition_names.values() for _, ns in names
                                           for n in ns} - policy.variables.keys()))
+        # ...each with its parts when dotted: missing_value_warnings looks every one up per quote
+        self._tested_paths = tuple((n, tuple(n.split(".")) if "." in n else None) for n in self.tested_names)
         namespace: dict[str, Any] = {**SOURCE_HELPERS, "K": self.program.constants, "_aggregate": _aggregate,
                                      "_c": _record_condition}
         # The text is SourceWriter's: the author's literals and names are constants K[i], never code.
@@ -459,8 +461,12 @@ def _aggregate(variable: Variable, lines: list[dict[str, Any]]) -> Any:
 
 
 def _path_value(values: dict[str, Any], path: str) -> Any:
+    return _parts_value(values, path.split("."))
+
+
+def _parts_value(values: dict[str, Any], parts: Iterable[str]) -> Any:
     current: Any = values
-    for part in path.split("."):
+    for part in parts:
         if not isinstance(current, dict):
             return None
         current = current.get(part)
@@ -574,7 +580,8 @@ def _conditions(cr: _CompiledRule, trace: list[TraceEntry]) -> tuple[ConditionRe
 
 def missing_value_warnings(compiled: CompiledPolicy, values: dict[str, Any]) -> Iterable[str]:
     """Comparing with null is false, so a missing field can silently skip an approval: say so."""
-    absent = {name for name in compiled.tested_names if _path_value(values, name) is None}
+    absent = {name for name, parts in compiled._tested_paths if (
+        values.get(name) if parts is None else _parts_value(values, parts)) is None}
     if not absent:
         return
     for cr in compiled.rules:
