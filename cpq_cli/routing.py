@@ -136,12 +136,13 @@ class _CompiledRule:
 class _RulePlan(NamedTuple):
     """What placing a fired rule in the path needs, worked out once per policy: its id, chain and
     step, the key its approvers are merged under (None: merged across rules; the id when explicit),
-    and each approver reference with what it resolves to when that needs no quote (else None)."""
+    and each approver reference (its text, parsed) with, when it needs no quote to resolve, what
+    it resolves to and the key it is merged under: (approver, kind, (approver, merge)), else None."""
     rule_id: str
     chain: str
     step: int
     merge: str | None
-    refs: tuple[tuple[str, tuple[str, ApproverKind] | None, ApproverRef], ...]
+    refs: tuple[tuple[str, ApproverRef, tuple[str, ApproverKind, tuple[str, str | None]] | None], ...]
 
 
 class _CompiledVariable(NamedTuple):
@@ -247,8 +248,12 @@ class CompiledPolicy:
         self._static = static_approvers(policy)
         for cr in self.rules:
             rule = cr.rule
-            cr.plan = _RulePlan(rule.id, rule.chain, rule.step, rule.id if rule.explicit else None,
-                                tuple((ref.text, self._static.get(ref.text), ref) for ref in rule_refs(policy, rule)))
+            merge = rule.id if rule.explicit else None
+            refs = []
+            for ref in rule_refs(policy, rule):
+                found = self._static.get(ref.text)
+                refs.append((ref.text, ref, (*found, (found[0], merge)) if found is not None else None))
+            cr.plan = _RulePlan(rule.id, rule.chain, rule.step, merge, tuple(refs))
         self._chain_orders = {chain_id: policy.chain(chain_id).order for chain_id in {r.chain for r in policy.rules}}
         self._windowed_indices = tuple(i for i, windowed in enumerate(self._windowed) if windowed)
         self.derived: dict[str, Any] = {}  # what presenters work out once per policy (report.envelope's)
@@ -617,13 +622,15 @@ def gather_approvers(compiled: CompiledPolicy, quote: Quote, values: dict[str, A
         slot = steps.get(plan.step)
         if slot is None:
             slot = steps[plan.step] = {}
-        for ref, found, parsed in plan.refs:
-            if found is None:
+        for ref, parsed, static in plan.refs:
+            if static is None:
                 found = resolved.get(ref)
                 if found is None:
                     found = resolved[ref] = resolve_approver(policy, quote, values, cr.rule, parsed)
-            approver_id, kind = found
-            key = (approver_id, plan.merge)
+                approver_id, kind = found
+                key = (approver_id, plan.merge)
+            else:
+                approver_id, kind, key = static
             entry = slot.get(key)
             if entry is None:
                 slot[key] = (kind, [rule_id], [reason], [ref] if ref != approver_id else [])

@@ -141,6 +141,7 @@ class _Texts:
                                         f'{dump(group.require.to_json())}, "needed": '
                                         f'{dump(group.require.needed(len(set(group.members))))}')
         self.policy_hash = dump(compiled.policy.content_hash)
+        self.approver_heads: dict[tuple[str, ApproverKind], tuple[str, str]] = {}  # made as approvers are met
 
     def function(self, index: int) -> Callable[..., bool]:
         found = self.functions[index]
@@ -177,7 +178,7 @@ def envelope_text(compiled: CompiledPolicy, quote: Quote, file: str, digits: int
         rule_texts.append(heads[i] + ", ".join(conditions) + "]}")
         fired.append((cr, "; ".join(reasons) if reasons else "condition met"))
     gathered = gather_approvers(compiled, quote, values, fired)
-    orders, tails = compiled._chain_orders, state.tails
+    orders, tails, heads_of = compiled._chain_orders, state.tails, state.approver_heads
     chain_ids = sorted(gathered, key=lambda c: (orders[c], c))
     chains = []
     for chain_id in chain_ids:
@@ -186,11 +187,13 @@ def envelope_text(compiled: CompiledPolicy, quote: Quote, file: str, digits: int
         for number in sorted(steps):
             approvers = []
             for (approver_id, _merge), (kind, rule_ids, rule_reasons, via) in steps[number].items():
-                text = (f'{{"id": {_encode(approver_id)}, "kind": {_KIND_TEXT[kind]}, "rules": {strings(rule_ids)}, '
-                        f'"reasons": {strings(rule_reasons)}, "via": {strings(via) if via else "[]"}')
-                if kind is ApproverKind.GROUP:
-                    text += tails.get(approver_id, "")
-                approvers.append(text + "}")
+                head = heads_of.get((approver_id, kind))
+                if head is None:  # `{"id": ..., "kind": ..., "rules": ` (and what closes a group's)
+                    head = heads_of[(approver_id, kind)] = (
+                        f'{{"id": {_encode(approver_id)}, "kind": {_KIND_TEXT[kind]}, "rules": ',
+                        (tails.get(approver_id, "") if kind is ApproverKind.GROUP else "") + "}")
+                approvers.append(f'{head[0]}{strings(rule_ids)}, "reasons": {strings(rule_reasons)}, '
+                                 f'"via": {strings(via) if via else "[]"}{head[1]}')
             step_texts.append(f'{{"step": {dump(number)}, "approvers": [{", ".join(approvers)}]}}')
         order = orders[chain_id]
         beside = [c for c in chain_ids if orders[c] == order and c != chain_id]
