@@ -153,10 +153,21 @@ def strict_json(text: str | bytes) -> Any:
 
 
 
+_PLAIN: json.JSONDecoder | None = None
+
+
 def plain_json(text: str) -> Any:
     """quick_json with every object built in C: it does not look for duplicate keys (the last
-    wins), so the caller must prove there is none, as `all_keys_read` does, or use quick_json."""
-    return json.loads(text, parse_float=_json_decimal, parse_constant=_json_constant)
+    wins), so the caller must prove there is none, as `all_keys_read` does, or use quick_json.
+
+    json.loads(text, parse_float=..., parse_constant=...), with one decoder for every call
+    (json.loads makes a decoder and its scanner anew for each call given hooks)."""
+    global _PLAIN
+    if text.startswith("\ufeff"):
+        raise json.JSONDecodeError("Unexpected UTF-8 BOM (decode using utf-8-sig)", text, 0)  # as json.loads
+    if _PLAIN is None:
+        _PLAIN = json.JSONDecoder(parse_float=_json_decimal, parse_constant=_json_constant)
+    return _PLAIN.decode(text)
 
 
 def all_keys_read(text: str, keys: int) -> bool:

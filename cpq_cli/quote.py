@@ -541,16 +541,19 @@ def _fast_line(raw: Any, seen: set[str], checks: int) -> Line:
     return _line_values(line_id, product, kind, quantity, list_price, discount, cost, values)
 
 
+_FIRST_READ = 1 << 16
+
+
 def _read_text(path: Path, limit: int) -> str:
-    """The file as UTF-8 text; "" when it is longer than `limit` bytes (the located reader then
-    says so). With the os calls: half the time of open().read() for a file of a few KB."""
+    """The file as UTF-8 text; "" when it says it is longer than `limit` bytes (the located
+    reader then says so). With the os calls: half the time of open().read() for a file of a
+    few KB, and one shorter than the first read and the limit is not asked its size."""
     fd = os.open(path, os.O_RDONLY)
     try:
-        size = os.fstat(fd).st_size
-        if size > limit:
-            return ""
-        data = os.read(fd, size + 1)
-        if len(data) != size:  # a short read, or the file grew: to the end
+        data = os.read(fd, _FIRST_READ)
+        if len(data) > limit or len(data) == _FIRST_READ:  # judged by the size it gives, then read to its end
+            if os.fstat(fd).st_size > limit:
+                return ""
             chunks = [data]
             while chunk := os.read(fd, 1 << 16):
                 chunks.append(chunk)

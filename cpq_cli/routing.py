@@ -606,8 +606,9 @@ Gathered = dict[str, dict[int, dict[tuple[str, str | None], tuple[ApproverKind, 
 
 def gather_approvers(compiled: CompiledPolicy, quote: Quote, values: dict[str, Any],
                      fired: Iterable[tuple[_CompiledRule, str]]) -> Gathered:
-    """The fired rules' approvers (each rule with its reason) by chain and step, merged per
-    approver (and per rule when explicit). Raises RoutingError for an approver who resolves to nobody."""
+    """The fired rules' approvers (each rule with its reason, kept as given: routing's words, or
+    report.envelope's JSON text of them) by chain and step, merged per approver (and per rule
+    when explicit). Raises RoutingError for an approver who resolves to nobody."""
     policy = compiled.policy
     gathered: Gathered = {}
     resolved: dict[str, tuple[str, ApproverKind]] = {}  # references that depend on the quote, once each

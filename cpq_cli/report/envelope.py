@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, NamedTuple
 
 from cpq_cli.expressions import SOURCE_HELPERS
@@ -90,8 +90,13 @@ def _decimal_texts(value: Decimal, text: str) -> tuple[str, str]:
     whole, _dot, places = text.partition(".")
     if not places.rstrip("0"):  # integral, as 40, 40.00 or -0.0: normalised, and shown so
         return f'"{whole}"', whole
-    # more than 2 places are shown rounded half-up to 2; fewer without trailing zeros
-    return f'"{text}"', display_value(value) if len(places) > 2 else text.rstrip("0")
+    if len(places) <= 2:  # shown without trailing zeros
+        return f'"{text}"', text.rstrip("0")
+    # shown rounded half-up to 2 places (display_value's words; its text has no exponent either)
+    return f'"{text}"', str(value.quantize(_CENT, rounding=ROUND_HALF_UP)).rstrip("0").rstrip(".")
+
+
+_CENT = Decimal("0.01")
 
 
 def json_text(value: Any) -> str:
@@ -158,6 +163,7 @@ def _texts_for(compiled: CompiledPolicy) -> _Texts:
 
 
 _KIND_TEXT = {kind: _encode(kind.value) for kind in ApproverKind}
+_MET = _encode("condition met")  # routing's reason for a rule without conditions
 
 
 def envelope_text(compiled: CompiledPolicy, quote: Quote, file: str, digits: int = 2) -> Envelope:
@@ -176,7 +182,8 @@ def envelope_text(compiled: CompiledPolicy, quote: Quote, file: str, digits: int
         reasons: list[str] = []
         (functions[i] or state.function(i))(values, (conditions, reasons))
         rule_texts.append(heads[i] + ", ".join(conditions) + "]}")
-        fired.append((cr, "; ".join(reasons) if reasons else "condition met"))
+        fired.append((cr, _encode("; ".join(reasons)) if reasons else _MET))
+    # placed with each reason as JSON text: written once, however many approvers it is shown for
     gathered = gather_approvers(compiled, quote, values, fired)
     orders, tails, heads_of = compiled._chain_orders, state.tails, state.approver_heads
     chain_ids = sorted(gathered, key=lambda c: (orders[c], c))
@@ -192,7 +199,7 @@ def envelope_text(compiled: CompiledPolicy, quote: Quote, file: str, digits: int
                     head = heads_of[(approver_id, kind)] = (
                         f'{{"id": {_encode(approver_id)}, "kind": {_KIND_TEXT[kind]}, "rules": ',
                         (tails.get(approver_id, "") if kind is ApproverKind.GROUP else "") + "}")
-                approvers.append(f'{head[0]}{strings(rule_ids)}, "reasons": {strings(rule_reasons)}, '
+                approvers.append(f'{head[0]}{strings(rule_ids)}, "reasons": [{", ".join(rule_reasons)}], '
                                  f'"via": {strings(via) if via else "[]"}{head[1]}')
             step_texts.append(f'{{"step": {dump(number)}, "approvers": [{", ".join(approvers)}]}}')
         order = orders[chain_id]
