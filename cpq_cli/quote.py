@@ -474,8 +474,12 @@ def _parse_fast(data: Any, source: str, checks: int) -> Quote | None:
         seen: set[str] = set()
         if not _MANY or checks & ~CHECK_NUMBERS:  # one quote, or text checks: the general reader
             lines = tuple(_fast_line(raw, seen, checks) for raw in raw_lines)
-        else:
-            lines = tuple(_read_line(raw, seen, checks) for raw in raw_lines)
+        else:  # each line by the reader written for its shape, once there is one
+            readers, read = _LINE_READERS.get, []
+            for raw in raw_lines:
+                reader = readers(tuple(raw)) if type(raw) is dict else None
+                read.append((reader or _line_reader(raw))(raw, seen, checks))
+            lines = tuple(read)
     except (_Unsure, ArithmeticError):
         return None
     return _quote(data, source, quote_id, owner, currency, quote_date, start, lines, values)
@@ -643,14 +647,6 @@ def expect_many() -> None:
 _DERIVED = {"quantity": "quantity", "list_price": "list_price", "discount_pct": "discount", "net_price": "net_price",
             "list_total": "list_total", "net_total": "net_total", "cost": "cost", "cost_total": "cost_total",
             "margin_pct": "margin"}  # _line_values's keys, in its order, and the local that holds each
-
-
-def _read_line(raw: Any, seen: set[str], checks: int) -> Line:
-    if type(raw) is dict:
-        reader = _LINE_READERS.get(tuple(raw))
-        if reader is not None:
-            return reader(raw, seen, checks)
-    return _line_reader(raw)(raw, seen, checks)
 
 
 def _line_reader(raw: Any) -> Callable[[Any, set[str], int], Line]:
