@@ -106,9 +106,23 @@ def _batch(compiled: Any, paths: list[Path], fmt: PreviewFormat, explain: bool, 
         yield from print_table(items, len(paths))
         return
     out = sys.stdout
-    for item in items:
-        out.write(item.text)
-        yield item
+    if out.isatty():  # shown as it comes
+        for item in items:
+            out.write(item.text)
+            yield item
+        return
+    # Piped or to a file: written 64 quotes at a time (a 12 KB envelope a write was a system call
+    # a quote), and before any quote with something to say on stderr, so the two keep their order.
+    pending: list[str] = []
+    try:
+        for item in items:
+            pending.append(item.text)
+            if len(pending) >= 64 or item.error is not None or item.warnings:
+                out.write("".join(pending))
+                pending.clear()
+            yield item
+    finally:  # what was previewed is printed, whatever stops the batch
+        out.write("".join(pending))
 
 
 def _json_line(path: Path, compiled: Any, digits: dict[str, int]) -> Any:
