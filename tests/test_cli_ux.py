@@ -102,3 +102,16 @@ def test_an_order_file_blocked_by_a_folder_is_one_line_and_writes_nothing(tmp_pa
     blocked.write_text("a file, not a folder")
     done = _cpq("order", "examples/quotes/Q-1001-standard.json", "--dir", str(blocked), cwd=work)
     assert done.returncode in (1, 2) and "not a folder" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_a_piped_batch_prints_each_warning_after_its_quote_s_line() -> None:
+    """Envelopes piped are written many at a time, but never after a later quote's warning."""
+    import json
+
+    done = _cpq(shell="cpq preview examples/quotes --format json 2>&1")
+    lines = done.stdout.splitlines()
+    first = next(i for i, ln in enumerate(lines) if ln.startswith("cpq: warning: Q-1006:"))
+    assert json.loads(lines[first - 1])["quote"]["id"] == "Q-1006"
+    envelopes = [json.loads(ln) for ln in lines if ln.startswith("{")]
+    assert len(envelopes) == len(list((ROOT / "examples" / "quotes").glob("*.json")))
+    assert lines[-1].startswith(f"{len(envelopes)} quotes:")  # the summary comes last
