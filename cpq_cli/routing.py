@@ -190,7 +190,7 @@ class CompiledPolicy:
             self.rules = tuple(_CompiledRule(r, parse(r.when)) for r in routed)
             self.program = _generate(self.rules, self.variables, self.filter_keys)
             self._code = compile(self.program.source, "<cpq policy>", "exec")
-            self._traced_code: list[CodeType | bytes | None] = [None] * len(self.rules)
+            self._traced_code: list[CodeType | None] = [None] * len(self.rules)
         else:
             import marshal
             import pickle
@@ -200,7 +200,8 @@ class CompiledPolicy:
             self._code = marshal.loads(code)
             if len(traced) != len(self.rules):
                 raise ValueError("a frozen policy whose recording code does not match its rules")
-            self._traced_code = list(traced)  # unmarshalled when first needed
+            # All now (~2 µs a rule): a damaged cache file then fails here, where it is a miss.
+            self._traced_code = [marshal.loads(blob) for blob in traced]
         self._finish()
 
     def freeze(self) -> bytes:
@@ -271,12 +272,8 @@ class CompiledPolicy:
         are the constants at `program.labels`): compiled once, whatever namespace runs it."""
         code = self._traced_code[index]
         if code is None:
-            code = compile(self.program.traced[index], "<cpq rule>", "exec")  # SourceWriter's text only
-        elif isinstance(code, bytes):
-            import marshal
-
-            code = marshal.loads(code)
-        self._traced_code[index] = code
+            source = self.program.traced[index]  # SourceWriter's text only
+            code = self._traced_code[index] = compile(source, "<cpq rule>", "exec")
         return code
 
     def traced_function(self, index: int, namespace: dict[str, Any]) -> Callable[..., bool]:

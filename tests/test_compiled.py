@@ -505,3 +505,27 @@ def test_impact_shared_evaluation_equals_routing_each_revision(tmp_path: Path, s
     for _ in range(6):
         quote = parse_quote(_random_quote(rng, rng.randint(1, 8)))
         assert shared.summarise(quote) == (summarise(base, quote), summarise(head, quote))
+
+
+def test_a_compiled_policy_file_with_damaged_rule_code_is_a_miss(tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """The rules' recording bytecode is read with the rest of the file, where damage is a miss,
+    not when a rule first fires in the middle of a batch."""
+    import pickle
+
+    from cpq_cli.services import policy as service
+
+    monkeypatch.setenv("CPQ_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.delenv("CPQ_NO_CACHE", raising=False)
+    rng = random.Random(5)
+    policy = _random_policy(tmp_path, rng)
+    quote = parse_quote(_random_quote(rng, 8))
+    expected = route(compile_policy(policy), quote)
+    service.compiled_policy(policy)  # writes the file
+    [file] = (tmp_path / "cache").glob("compiled-*")
+    key, frozen = pickle.loads(file.read_bytes())
+    conditions, program, code, traced = pickle.loads(frozen)
+    damaged = pickle.dumps((conditions, program, code, tuple(b"\xe3garbage" for _ in traced)))
+    file.write_bytes(pickle.dumps((key, damaged)))
+    assert route(service.compiled_policy(policy), quote) == expected
+    assert pickle.loads(file.read_bytes())[1] != damaged  # replaced

@@ -100,7 +100,7 @@ def test_a_compiled_policy_from_the_cache_writes_the_same_envelopes(tmp_path: Pa
                                            "approvers": ["ann"]}]})
     fresh = compile_policy(policy)
     thawed = CompiledPolicy(policy, fresh.freeze())
-    assert all(isinstance(code, bytes) for code in thawed._traced_code)
+    assert all(code is not None for code in thawed._traced_code)  # nothing left to compile
     quote = parse_quote(json.loads(json.dumps(BASE_QUOTE)))
     assert envelope_text(thawed, quote, "q.json") == envelope_text(fresh, quote, "q.json")
     assert route(thawed, quote) == route(fresh, quote)
