@@ -451,16 +451,21 @@ def test_load_quote_reads_every_file_as_before(tmp_path: Path, text: str) -> Non
 # --------------------------------------------------------------------------------- caches
 
 
+def _cached_random_policy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, seed: int) -> tuple[Any, ...]:
+    """(a random policy, a quote, its route), with the policy caches in tmp_path."""
+    monkeypatch.setenv("CPQ_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.delenv("CPQ_NO_CACHE", raising=False)
+    rng = random.Random(seed)
+    policy = _random_policy(tmp_path, rng)
+    quote = parse_quote(_random_quote(rng, 8))
+    return policy, quote, route(compile_policy(policy), quote)
+
+
 def test_the_compiled_policy_cache_hits_misses_and_survives_damage(tmp_path: Path,
                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     from cpq_cli.services import policy as service
 
-    monkeypatch.setenv("CPQ_CACHE_DIR", str(tmp_path / "cache"))
-    monkeypatch.delenv("CPQ_NO_CACHE", raising=False)
-    rng = random.Random(3)
-    one = _random_policy(tmp_path, rng)
-    quote = parse_quote(_random_quote(rng, 8))
-    fresh = route(compile_policy(one), quote)
+    one, quote, fresh = _cached_random_policy(tmp_path, monkeypatch, 3)
     first = service.compiled_policy(one)  # a miss: compiles and writes
     files = list((tmp_path / "cache").glob("compiled-*"))
     assert len(files) == 1
@@ -515,12 +520,7 @@ def test_a_compiled_policy_file_with_damaged_rule_code_is_a_miss(tmp_path: Path,
 
     from cpq_cli.services import policy as service
 
-    monkeypatch.setenv("CPQ_CACHE_DIR", str(tmp_path / "cache"))
-    monkeypatch.delenv("CPQ_NO_CACHE", raising=False)
-    rng = random.Random(5)
-    policy = _random_policy(tmp_path, rng)
-    quote = parse_quote(_random_quote(rng, 8))
-    expected = route(compile_policy(policy), quote)
+    policy, quote, expected = _cached_random_policy(tmp_path, monkeypatch, 5)
     service.compiled_policy(policy)  # writes the file
     [file] = (tmp_path / "cache").glob("compiled-*")
     key, frozen = pickle.loads(file.read_bytes())
