@@ -771,13 +771,17 @@ def describe_reason(conditions: Iterable[ConditionResult]) -> str:
             continue
         head = _REASON_HEADS.get((source, expr))
         if head is None:
-            if expr.replace(".", "").replace("_", "").isalnum() and not expr[0].isdigit():
-                head = f"{source} (is "
-            else:
-                head = f"{source} ({expr} is "
-            remember(_REASON_HEADS, (source, expr), head, _CACHE_LIMIT)
+            head = remember(_REASON_HEADS, (source, expr), reason_head(source, expr), _CACHE_LIMIT)
         parts.append(f"{head}{display_value(tested)})")
     return "; ".join(parts) if parts else "condition met"
+
+
+def reason_head(source: str, expr: str) -> str:
+    """What a true condition's reason says before its tested value: `discount_pct > 20 (is `,
+    or with the tested expression when it is not a plain name: `a + b > 2 (a + b is `."""
+    if expr.replace(".", "").replace("_", "").isalnum() and not expr[0].isdigit():
+        return f"{source} (is "
+    return f"{source} ({expr} is "
 
 
 _REASON_HEADS: dict[tuple[str, str], str] = {}

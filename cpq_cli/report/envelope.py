@@ -29,6 +29,7 @@ from cpq_cli.routing import (
     json_value,
     missing_value_warnings,
     quote_env_values,
+    reason_head,
     status_of,
 )
 
@@ -131,8 +132,7 @@ class _Texts:
         for at in compiled.program.labels:  # (number, source, op, tested_expr) -> the texts
             _number, source, op, expr = constants[at]
             head = json.dumps({"source": source, "op": op, "tested_expr": expr}, ensure_ascii=False)[:-1]
-            plain = expr.replace(".", "").replace("_", "").isalnum() and not expr[0].isdigit()
-            constants[at] = (head + ', "tested": ', f"{source} (is " if plain else f"{source} ({expr} is ")
+            constants[at] = (head + ', "tested": ', reason_head(source, expr))
         self.namespace: dict[str, Any] = {**SOURCE_HELPERS, "K": tuple(constants), "_aggregate": _aggregate,
                                           "_c": _record}
         self.functions: list[Callable[..., bool] | None] = [None] * len(compiled.rules)
