@@ -204,6 +204,62 @@ def content_hash(data: Any) -> str:
     return HASH_V2 + sha256_hex(raw)
 
 
+# ------------------------------------------------------- pieces written by the code that reads
+
+# A batch's line readers (quote._write_line_reader) know each value's type once they have
+# checked it, so they write the line's canonical piece as they read it: the hash then needs no
+# second walk of the lines. These give them the piece of a value and of an object shape.
+PIECE_NAMES: dict[str, Any] = {"_S": _STRINGS.get, "_sp": _string_piece, "_N": _NUMBERS.get, "_np": _number_piece}
+
+
+def piece_source(name: str, kind: str) -> str:
+    """A Python expression for the piece of the value held in `name`: `kind` is "str" for a
+    value known to be a string, "number" for an int or a Decimal (never a bool), "money" for
+    one of those two, and "any" for anything (then it is None when the value is unusual)."""
+    match kind:
+        case "str":
+            return f"(_S({name}) or _sp({name}))"
+        case "number":
+            return f"(_N({name}) or _np({name}))"
+        case "money":
+            return f"((_S({name}) or _sp({name})) if type({name}) is str else (_N({name}) or _np({name})))"
+        case "any":
+            return f"_any_piece({name})"
+    raise ValueError(f"no piece for a value of kind {kind!r}")
+
+
+def _any_piece(value: Any) -> str | None:
+    try:
+        return _encode_tagged(value)
+    except (_Unusual, TypeError, RecursionError):
+        return None
+
+
+PIECE_NAMES["_any_piece"] = _any_piece
+
+
+def object_heads(keys: tuple[str, ...]) -> tuple[tuple[int, str], ...]:
+    """For an object with these keys (strings, in this order): the place of each key in the
+    order the canonical form writes them, with its head; `["obj",[` + head + piece + `]`, ...
+    joined by commas + `]]` is the object's piece."""
+    place = {key: i for i, key in enumerate(keys)}
+    return tuple((place[key], head) for key, head in _shape(keys))
+
+
+def content_hash_with_lines(data: dict[str, Any], lines: list[str]) -> str:
+    """content_hash(data) when `lines` holds the piece of each of data["lines"], in order (as
+    the line readers wrote them while reading that very list)."""
+    if type(data) is not dict or type(data.get("lines")) is not list or len(data["lines"]) != len(lines):
+        raise ValueError("pieces for other lines")
+    listed = '["list",[' + ",".join(lines) + "]]"
+    try:
+        text = '["obj",[' + ",".join(head + (listed if key == "lines" else _encode_tagged(data[key])) + "]"
+                                     for key, head in _SHAPES.get(tuple(data)) or _shape(tuple(data))) + "]]"
+    except (_Unusual, TypeError):  # a value JSON does not give: the plain path says what it is
+        return content_hash(data)
+    return HASH_V2 + sha256_hex(text.encode("utf-8", "surrogatepass"))
+
+
 def content_hash_like(data: Any, recorded: str) -> str:
     """The hash of `data` in the version that `recorded` was made with, to compare the two."""
     if recorded.startswith(HASH_V1):

@@ -90,12 +90,14 @@ def preview_one(compiled: CompiledPolicy, path: Path, *, explain: bool = False, 
 R = TypeVar("R")
 
 
-def load_and_route(path: Path, routed: Callable[[Quote, str], R]) -> tuple[str, Quote | None, R | None, str | None]:
+def load_and_route(path: Path, routed: Callable[[Quote, str], R], pieces: list[str] | None = None
+                   ) -> tuple[str, Quote | None, R | None, str | None]:
     """(the file as shown, its quote, routed(quote, file as shown), None), or with the error as
-    preview reports it: the file's problem, or the routing error after the file's name."""
+    preview reports it: the file's problem, or the routing error after the file's name.
+    `pieces`: load_quote's."""
     shown = display_path(path)
     try:
-        quote = load_quote(path)
+        quote = load_quote(path, pieces)
     except InputError as exc:
         return shown, None, None, str(exc)
     try:

@@ -73,6 +73,7 @@ class Quote(NamedTuple):
 # The content hash lives apart (commands that only check a hash need not load the quote model).
 from cpq_cli.content_hash import HASH_V1 as HASH_V1  # noqa: E402
 from cpq_cli.content_hash import HASH_V2 as HASH_V2  # noqa: E402
+from cpq_cli.content_hash import PIECE_NAMES, object_heads, piece_source  # noqa: E402
 from cpq_cli.content_hash import canonical_json as canonical_json  # noqa: E402
 from cpq_cli.content_hash import canonical_json_v2 as canonical_json_v2  # noqa: E402
 from cpq_cli.content_hash import content_hash as content_hash  # noqa: E402
@@ -440,8 +441,9 @@ def _text(value: Any) -> str:
     return value
 
 
-def _parse_fast(data: Any, source: str, checks: int) -> Quote | None:
-    """The quote, checked and converted in one walk; None when anything needs the full checks."""
+def _parse_fast(data: Any, source: str, checks: int, pieces: list[str] | None = None) -> Quote | None:
+    """The quote, checked and converted in one walk; None when anything needs the full checks.
+    In a batch, `pieces` gets the content hash's piece of each line its shape's reader reads."""
     try:
         if type(data) is not dict or not data.keys() >= _REQUIRED or not data.keys() <= HEADER:
             return None
@@ -478,7 +480,7 @@ def _parse_fast(data: Any, source: str, checks: int) -> Quote | None:
             readers, read = _LINE_READERS.get, []
             for raw in raw_lines:
                 reader = readers(tuple(raw)) if type(raw) is dict else None
-                read.append((reader or _line_reader(raw))(raw, seen, checks))
+                read.append((reader or _line_reader(raw))(raw, seen, checks, pieces))
             lines = tuple(read)
     except (_Unsure, ArithmeticError):
         return None
@@ -495,7 +497,9 @@ def _keys(data: dict[str, Any]) -> int:
 _SMALL = {i: Decimal(i) for i in range(-100, 1001)}  # quantities, discounts, terms (Decimals are immutable)
 
 
-def _fast_line(raw: Any, seen: set[str], checks: int) -> Line:
+def _fast_line(raw: Any, seen: set[str], checks: int, pieces: list[str] | None = None) -> Line:
+    """A line checked and converted (`pieces` is a reader's: this one writes none, so a quote
+    read with it is hashed the plain way)."""
     if type(raw) is not dict or not raw.keys() >= _LINE_REQUIRED:
         raise _Unsure
     values = dict(raw)  # converted in place below: keeps the order of the keys
@@ -548,6 +552,17 @@ def _fast_line(raw: Any, seen: set[str], checks: int) -> Line:
 _FIRST_READ = 1 << 16
 
 
+def content_hash_read(quote: Quote, pieces: list[str]) -> str:
+    """quote.content_hash, from the pieces load_quote(path, pieces) gave when every line has
+    one: the pieces of the values of that very read, written as the readers checked them (a
+    test holds them to the plain form), so the lines are not walked a second time."""
+    if len(pieces) == len(quote.lines):
+        from cpq_cli.content_hash import content_hash_with_lines
+
+        return content_hash_with_lines(quote.data, pieces)
+    return quote.content_hash
+
+
 def _read_text(path: Path, limit: int) -> str:
     """The file as UTF-8 text; "" when it says it is longer than `limit` bytes (the located
     reader then says so). With the os calls: half the time of open().read() for a file of a
@@ -567,10 +582,12 @@ def _read_text(path: Path, limit: int) -> str:
         os.close(fd)
 
 
-def load_quote(path: Path) -> Quote:
+def load_quote(path: Path, pieces: list[str] | None = None) -> Quote:
     """Read and check a quote file; any problem is one InputError line naming file, line and field.
 
     The happy path reads plain JSON; positions are worked out only when there is an error to place.
+    In a batch, `pieces` (emptied first) gets the content hash's piece of each of the quote's
+    lines that its shape's reader read (see content_hash_read).
     """
     from cpq_cli.limits import (
         MAX_FILE_BYTES,
@@ -593,13 +610,19 @@ def load_quote(path: Path) -> Quote:
         # not sure of goes the step-by-step way below, which names the problem.
         checks = CHECK_NUMBERS | (CHECK_TEXT if "\\u" in text else 0) | (CHECK_LENGTH if len(text) > MAX_STRING else 0)
         try:
-            quote = _parse_fast(plain_json(text), shown, checks)
+            if pieces is not None:
+                pieces.clear()
+            quote = _parse_fast(plain_json(text), shown, checks, pieces)
             if quote is not None and not all_keys_read(text, _keys(quote.data)):  # a duplicate, or a colon in a string
-                quote = _parse_fast(quick_json(text), shown, checks)
+                if pieces is not None:
+                    pieces.clear()
+                quote = _parse_fast(quick_json(text), shown, checks, pieces)
         except (ValueError, RecursionError):
             quote = None
         if quote is not None:
             return quote
+    if pieces is not None:
+        pieces.clear()  # read the plain way below: none of its lines has a piece
     try:
         data = strict_json(text) if text is not None else None  # the same rules as the located reader
         if limit_problem(data) is not None:
@@ -628,7 +651,8 @@ def load_quote(path: Path) -> Quote:
 # function written for those keys: _fast_line without the loop over the keys and the tests of
 # which are present, built with compile() once the shape has been met a few times. It accepts
 # exactly what _fast_line accepts, with the same values in the same order (tests/test_compiled.py).
-_LINE_READERS: dict[tuple[Any, ...], Callable[[Any, set[str], int], Line]] = {}
+LineReader = Callable[[Any, set[str], int, "list[str] | None"], Line]
+_LINE_READERS: dict[tuple[Any, ...], LineReader] = {}
 _FACTORS = {i: 1 - Decimal(i) / HUNDRED for i in range(101)}  # _line_values's, for a whole discount
 _SHAPES_MET: dict[tuple[Any, ...], int] = {}
 _WRITE_AFTER = 4  # in a batch, a shape met this often gets its reader
@@ -649,7 +673,7 @@ _DERIVED = {"quantity": "quantity", "list_price": "list_price", "discount_pct": 
             "margin_pct": "margin"}  # _line_values's keys, in its order, and the local that holds each
 
 
-def _line_reader(raw: Any) -> Callable[[Any, set[str], int], Line]:
+def _line_reader(raw: Any) -> LineReader:
     """The reader for lines shaped like `raw`; _fast_line itself until the shape is common."""
     if type(raw) is not dict:
         return _fast_line
@@ -690,7 +714,7 @@ def _good_id(value: str) -> bool:
     return False
 
 
-def _write_line_reader(keys: tuple[str, ...]) -> Callable[[Any, set[str], int], Line]:
+def _write_line_reader(keys: tuple[str, ...]) -> LineReader:
     body: list[str] = []
     local = {key: f"c{i}" for i, key in enumerate(keys)}
     for i, key in enumerate(keys):
@@ -754,19 +778,52 @@ def _write_line_reader(keys: tuple[str, ...]) -> Callable[[Any, set[str], int], 
         local[key] = name  # at the key's place when the line has it, after the line's keys when not
     place = {key: i for i, key in enumerate(keys)}  # the line's keys enter as objects (k{i}), never as text
     values = ", ".join(f"k{place[key]}: {name}" if key in place else f"{key!r}: {name}" for key, name in local.items())
+    body += _piece_statements(keys)
     body += ["seen.add(line_id)",
              f"return _new_tuple(Line, (line_id, {local['product']}, {local['kind']}, quantity, list_price, "
              f"discount, {{{values}}}))"]
     unpack = "".join(f"v{i}, " for i in range(len(keys)))
+    heads = object_heads(keys)
     params = "".join(f", k{i}=K[{i}]" for i in range(len(keys)))  # bound once: as quick to read as a constant
-    lines = [f"def read(raw, seen, checks{params}):", f"    {unpack}= raw.values()", *(f"    {ln}" for ln in body)]
+    params += "".join(f", h{j}=H[{j}]" for j in range(len(heads)))  # the hash's key pieces, likewise
+    lines = [f"def read(raw, seen, checks, pieces=None{params}):", f"    {unpack}= raw.values()",
+             *(f"    {ln}" for ln in body)]
     source = "\n".join(lines) + "\n"
     namespace: dict[str, Any] = {
         "_SMALL": _SMALL, "_NUMBER_LIMIT": _NUMBER_LIMIT, "Decimal": Decimal, "_convert": _convert, "_Unsure": _Unsure,
         "_REF_ID": _REF_ID, "LINE_KINDS": LINE_KINDS, "_fast_date": _fast_date, "_decimal_ok": _decimal_ok,
         "_places_ok": _places_ok, "QUANTITY_LIMIT": QUANTITY_LIMIT, "_fast_money": _fast_money, "HUNDRED": HUNDRED,
         "_ZERO": Decimal(0), "_new_tuple": tuple.__new__, "Line": Line, "K": keys, "_AMOUNTS": _AMOUNTS,
-        "_FACTORS": _FACTORS, "_GOOD_IDS": _GOOD_IDS, "_good_id": _good_id}
+        "_FACTORS": _FACTORS, "_GOOD_IDS": _GOOD_IDS, "_good_id": _good_id, "H": tuple(h for _, h in heads),
+        **PIECE_NAMES}
     exec(compile(source, f"<cpq line reader {len(keys)} keys>", "exec"), namespace)
-    reader: Callable[[Any, set[str], int], Line] = namespace["read"]
+    reader: LineReader = namespace["read"]
     return reader
+
+
+# The kind of value each line field holds once the reader has checked it (content_hash.piece_source).
+_PIECE_KINDS = {"id": "str", "product": "str", "name": "str", "family": "str", "site": "str", "group": "str",
+                "kind": "str", "start_date": "str", "ship_date": "str", "quantity": "number", "discount_pct": "number",
+                "term_months": "number", "list_price": "money", "cost": "money"}
+
+
+def _piece_statements(keys: tuple[str, ...]) -> list[str]:
+    """The reader's last statements: the line's piece of the content hash appended to `pieces`
+    (when given), written from the values as checked; a value of no known kind that has no
+    piece (a value JSON does not give) leaves the line without one, and its quote is hashed
+    the plain way."""
+    kinds = [_PIECE_KINDS.get(key, "any") for key in keys]
+    out = ["if pieces is not None:"]
+    unusual = []
+    for i, kind in enumerate(kinds):
+        if kind == "any":
+            out.append(f"    a{i} = {piece_source(f'v{i}', kind)}")
+            unusual.append(f"a{i} is not None")
+    items = [f"{{h{j}}}{{{f'a{i}' if kinds[i] == 'any' else piece_source(f'v{i}', kinds[i])}}}]"
+             for j, (i, _head) in enumerate(object_heads(keys))]
+    append = f"""pieces.append(f'["obj",[{",".join(items)}]]')"""
+    if unusual:
+        out += [f"    if {' and '.join(unusual)}:", f"        {append}"]
+    else:
+        out.append(f"    {append}")
+    return out

@@ -351,7 +351,47 @@ def test_a_line_reader_written_for_a_shape_reads_as_fast_line_does(
     if not raw.keys() >= set(quote_module.LINE_REQUIRED):
         assert expected == "refused"
         return
-    assert _read_outcome(quote_module._write_line_reader(tuple(raw)), raw, seen, checks) == expected
+    reader = quote_module._write_line_reader(tuple(raw))
+    assert _read_outcome(reader, raw, seen, checks) == expected
+    # ...and the line's piece of the content hash, as it reads: the plain form's text, or none
+    # (a value JSON does not give, such as a float), when the quote is hashed the plain way
+    pieces: list[str] = []
+    if expected != "refused":
+        reader(raw, set(seen), checks, pieces)
+        if _has_float(raw):  # refused by a field's reader, or no piece for a custom field
+            assert pieces in ([], [canonical_json_v2(raw)])
+        else:
+            assert pieces == [canonical_json_v2(raw)]
+
+
+def test_a_batch_quote_is_hashed_from_its_lines_read_pieces_as_ever(tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    from cpq_cli.content_hash import content_hash, content_hash_with_lines
+    from cpq_cli.quote import content_hash_read
+
+    monkeypatch.setattr(quote_module, "_MANY", True)  # as in a batch (expect_many)
+    rng = random.Random(9)
+    pieced = 0
+    for i in range(40):
+        data = _random_quote(rng, rng.randint(1, 12))
+        data["lines"].append({**data["lines"][0], "id": "X", "custom": {"a": [1, None, True, "é"]}})
+        text = json.dumps(data, default=float, indent=i % 3 or None, ensure_ascii=False)  # no \u: the batch path
+        (tmp_path / f"q{i}.json").write_text(text)
+        pieces: list[str] = []
+        quote = load_quote(tmp_path / f"q{i}.json", pieces)
+        assert content_hash_read(quote, pieces) == content_hash(quote.data) == quote.content_hash
+        pieced += len(pieces) == len(quote.lines)
+    assert pieced > 10  # most quotes once their line shapes have readers
+    with pytest.raises(ValueError):
+        content_hash_with_lines(quote.data, pieces[:-1])
+
+
+def _has_float(value: Any) -> bool:
+    if isinstance(value, dict):
+        return any(_has_float(v) for v in value.values())
+    if isinstance(value, list | tuple):
+        return any(_has_float(v) for v in value)
+    return type(value) is float
 
 
 def test_common_line_shapes_get_their_reader_and_odd_lines_do_not(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -133,8 +133,10 @@ def _json_line(path: Path, compiled: Any, digits: dict[str, int]) -> Any:
     from cpq_cli.report.envelope import envelope_text
     from cpq_cli.routing import PathStatus
 
+    pieces: list[str] = []  # the content hash's, written as the lines are read
     shown, quote, envelope, error = load_and_route(
-        path, lambda quote, shown: envelope_text(compiled, quote, shown, digits.get(quote.currency, 2)))
+        path, lambda quote, shown: envelope_text(compiled, quote, shown, digits.get(quote.currency, 2), pieces),
+        pieces)
     if envelope is None or quote is None:
         return render_json(PreviewResult(shown, quote, None, error), digits)
     return Rendered(envelope.status is PathStatus.APPROVAL_REQUIRED, None, envelope.text + "\n", (),

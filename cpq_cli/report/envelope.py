@@ -17,7 +17,7 @@ from typing import Any, NamedTuple
 
 from cpq_cli.expressions import SOURCE_HELPERS
 from cpq_cli.memo import remember
-from cpq_cli.quote import Quote
+from cpq_cli.quote import Quote, content_hash_read
 from cpq_cli.report.path import PATH_ENVELOPE_VERSION, quote_summary
 from cpq_cli.routing import (
     ApproverKind,
@@ -166,9 +166,11 @@ _KIND_TEXT = {kind: _encode(kind.value) for kind in ApproverKind}
 _MET = _encode("condition met")  # routing's reason for a rule without conditions
 
 
-def envelope_text(compiled: CompiledPolicy, quote: Quote, file: str, digits: int = 2) -> Envelope:
+def envelope_text(compiled: CompiledPolicy, quote: Quote, file: str, digits: int = 2,
+                  pieces: list[str] | None = None) -> Envelope:
     """The quote routed and its envelope written (fired rules only, as without `--explain`).
-    Raises RoutingError as route() does, for the same quote and rule."""
+    Raises RoutingError as route() does, for the same quote and rule. `pieces`: those
+    load_quote(path, pieces) gave for this quote, to hash it with (quote.content_hash_read)."""
     state = _texts_for(compiled)
     values = quote_env_values(compiled, quote)
     rules, windowed, functions, heads = compiled.rules, compiled._windowed, state.functions, state.heads
@@ -208,7 +210,7 @@ def envelope_text(compiled: CompiledPolicy, quote: Quote, file: str, digits: int
                       f'"steps": [{", ".join(step_texts)}]}}')
     status = status_of(gathered)
     warnings = tuple(missing_value_warnings(compiled, values))
-    q = quote_summary(quote, file, digits)
+    q = quote_summary(quote, file, digits, content_hash_read(quote, pieces) if pieces is not None else None)
     text = (f'{{"version": {PATH_ENVELOPE_VERSION}, "quote": {{"id": {dump(q["id"])}, "file": {dump(q["file"])}, '
             f'"hash": {dump(q["hash"])}, "account": {dump(q["account"])}, "owner": {dump(q["owner"])}, '
             f'"currency": {dump(q["currency"])}, "date": {dump(q["date"])}, "list_total": {dump(q["list_total"])}, '

@@ -33,11 +33,12 @@ def percent(value: Decimal) -> str:
     return str(value.quantize(_UNITS[2], rounding=ROUND_HALF_UP))
 
 
-def quote_summary(quote: Quote, file: str, digits: int = 2) -> dict[str, Any]:
+def quote_summary(quote: Quote, file: str, digits: int = 2, content_hash: str | None = None) -> dict[str, Any]:
+    """`content_hash`: the quote's, when the caller has it already."""
     return {
         "id": quote.id,
         "file": file,
-        "hash": quote.content_hash,
+        "hash": content_hash if content_hash is not None else quote.content_hash,
         "account": quote.data.get("account", {}).get("id"),
         "owner": quote.owner,
         "currency": quote.currency,
