@@ -155,8 +155,13 @@ def test_colons_in_strings_change_nothing_read(tmp_path: Path) -> None:
     assert a.values | {"fields": None} == b.values | {"fields": None} and b.data["fields"]["note"] == "a: b"
 
 
-def test_a_file_is_read_to_its_end_whatever_its_size_said(tmp_path: Path) -> None:
+@pytest.mark.parametrize("batch", [False, True])  # a batch reads into one reused buffer first
+def test_a_file_is_read_to_its_end_whatever_its_size_said(tmp_path: Path, batch: bool,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    from cpq_cli import quote as quote_module
     from cpq_cli.quote import _read_text
+
+    monkeypatch.setattr(quote_module, "_MANY", batch)
 
     status = Path("/proc/self/status")  # a size of 0, and text behind it
     assert status.stat().st_size == 0
@@ -164,6 +169,14 @@ def test_a_file_is_read_to_its_end_whatever_its_size_said(tmp_path: Path) -> Non
     big = tmp_path / "big.json"
     big.write_bytes(b"x" * 70_000)
     assert _read_text(big, 100_000) == "x" * 70_000 and _read_text(big, 69_999) == ""
+    for size in (0, 1, 65_535, 65_536, 65_537):  # around the first read's size
+        big.write_bytes(b"y" * size)
+        assert _read_text(big, 100_000) == "y" * size and _read_text(big, size) == "y" * size
+        if size:
+            assert _read_text(big, size - 1) == ""
+    small = tmp_path / "small.json"
+    small.write_text("é{}")
+    assert _read_text(small, 10) == "é{}" and _read_text(big, 10) == ""  # nothing of the last read is left over
     (tmp_path / "bad.json").write_bytes(b"\xff")
     with pytest.raises(UnicodeDecodeError):
         _read_text(tmp_path / "bad.json", 10)

@@ -111,15 +111,19 @@ def _batch(compiled: Any, paths: list[Path], fmt: PreviewFormat, explain: bool, 
             out.write(item.text)
             yield item
         return
-    # Piped or to a file: written 64 quotes at a time (a 12 KB envelope a write was a system call
-    # a quote), and before any quote with something to say on stderr, so the two keep their order.
+    # Piped or to a file: written ~48 KB at a time (a 12 KB envelope a write was a system call a
+    # quote; much more at a time is memory the allocator maps and unmaps for every write), and
+    # before any quote with something to say on stderr, so the two keep their order.
     pending: list[str] = []
+    size = 0
     try:
         for item in items:
             pending.append(item.text)
-            if len(pending) >= 64 or item.error is not None or item.warnings:
+            size += len(item.text)
+            if size >= 48_000 or item.error is not None or item.warnings:
                 out.write("".join(pending))
                 pending.clear()
+                size = 0
             yield item
     finally:  # what was previewed is printed, whatever stops the batch
         out.write("".join(pending))
