@@ -45,6 +45,10 @@ CASES: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
                    {"id": "r4", "when": "net_total >= 1", "approvers": ["owner.manager.manager"], "chain": "a",
                     "step": 3},
                    {"id": "r5", "when": "1 < 2 < discount_pct", "approvers": ["ceo"], "chain": "z"}]}, {}),
+    "a literal list holding what a condition's label holds": (
+        {"rules": [{"id": "lit", "approvers": ["ann"],
+                    "when": "discount_pct > 1 and not (fields.t == [0, 'discount_pct > 1', '>', 'discount_pct'])"}]},
+        {}),
     "text that JSON escapes": (
         {"rules": [{"id": "esc", "description": "Tab\there, \"quoted\", é, \u2028", "approvers": ["ann"],
                     "when": "payment_terms != 'Net \"30\"\\n' and discount_pct > 1"}]}, {"payment_terms": "Net é"}),
