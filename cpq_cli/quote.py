@@ -568,7 +568,9 @@ def _read_text(path: Path, limit: int) -> str:
     """The file as UTF-8 text; "" when it says it is longer than `limit` bytes (the located
     reader then says so). With the os calls: half the time of open().read() for a file of a
     few KB. In a batch (one thread), a file shorter than the first read is read into one
-    reused buffer without being asked its size."""
+    reused buffer without being asked its size. A file system that gives less than that before
+    the end (procfs) leaves a text cut short, which the one pass refuses (a JSON object cut
+    short does not parse), and the located reader reads the file again to its end."""
     fd = os.open(path, os.O_RDONLY)
     try:
         if _MANY and hasattr(os, "readv"):

@@ -108,7 +108,7 @@ def test_a_piped_batch_prints_each_warning_after_its_quote_s_line() -> None:
     """Envelopes piped are written many at a time, but never after a later quote's warning."""
     import json
 
-    done = _cpq(shell="cpq preview examples/quotes --format json 2>&1")
+    done = _cpq(shell="env -u PYTHONUNBUFFERED cpq preview examples/quotes --format json 2>&1")  # block-buffered
     lines = done.stdout.splitlines()
     first = next(i for i, ln in enumerate(lines) if ln.startswith("cpq: warning: Q-1006:"))
     assert json.loads(lines[first - 1])["quote"]["id"] == "Q-1006"

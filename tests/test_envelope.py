@@ -49,6 +49,11 @@ CASES: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
         {"rules": [{"id": "lit", "approvers": ["ann"],
                     "when": "discount_pct > 1 and not (fields.t == [0, 'discount_pct > 1', '>', 'discount_pct'])"}]},
         {}),
+    "numbers of 30 digits in conditions that are false (shown only when true: no rounding)": (
+        {"rules": [{"id": "big", "approvers": ["ann"],
+                    "when": "discount_pct > 1 and net_total < 123456789012345678901234567.123"},
+                   {"id": "field", "approvers": ["bob"], "when": "fields.big < 0 or discount_pct > 1"}]},
+        {"fields": {"deal_type": "new", "big": 123456789012345678901234567.123}}),
     "text that JSON escapes": (
         {"rules": [{"id": "esc", "description": "Tab\there, \"quoted\", é, \u2028", "approvers": ["ann"],
                     "when": "payment_terms != 'Net \"30\"\\n' and discount_pct > 1"}]}, {"payment_terms": "Net é"}),
@@ -118,11 +123,13 @@ def test_a_compiled_policy_from_the_cache_writes_the_same_envelopes(tmp_path: Pa
 def test_a_decimal_s_texts_are_json_value_s_and_display_value_s(text: str) -> None:
     from decimal import Decimal
 
-    from cpq_cli.report.envelope import _TEXTS, dump, value_texts
+    from cpq_cli.report import envelope
+    from cpq_cli.report.envelope import dump
     from cpq_cli.routing import display_value, json_value
 
-    _TEXTS.clear()
+    envelope._JSON_TEXTS.clear()
+    envelope._DISPLAY_TEXTS.clear()
     value = Decimal(text)
     expected = (dump(json_value(value)), display_value(value))
-    assert value_texts(value) == expected
-    assert value_texts(value) == expected  # from the memo
+    for _ in range(2):  # computed, then from the memos
+        assert (envelope.json_text(value), envelope.display_text(value)) == expected

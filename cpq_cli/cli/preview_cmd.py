@@ -122,11 +122,13 @@ def _batch(compiled: Any, paths: list[Path], fmt: PreviewFormat, explain: bool, 
             size += len(item.text)
             if size >= 48_000 or item.error is not None or item.warnings:
                 out.write("".join(pending))
+                out.flush()  # stdout is block-buffered when piped: out before what goes to stderr
                 pending.clear()
                 size = 0
             yield item
     finally:  # what was previewed is printed, whatever stops the batch
         out.write("".join(pending))
+        out.flush()
 
 
 def _json_line(path: Path, compiled: Any, digits: dict[str, int]) -> Any:

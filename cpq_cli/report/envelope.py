@@ -65,46 +65,61 @@ def strings(values: Any) -> str:
         return "[" + ", ".join([dump(v) for v in values]) + "]"
 
 
-# A tested value's two texts, JSON (dump(json_value(v))) and display (display_value(v)), made
-# together: a fired condition shows both. Decimals are keyed by their exact text (1.50 and 1.5
-# are equal but are written apart in JSON). A quote's computed values (a margin to 28 digits)
-# come back in several of its conditions and hardly ever in another quote: a small memo keeps
-# them and the common short values without growing into one that misses the processor's caches.
-_TEXTS: dict[str, tuple[str, str]] = {}
-
-
-def value_texts(value: Any) -> tuple[str, str]:
-    if type(value) is Decimal:
-        key = str(value)
-        found = _TEXTS.get(key)
-        if found is None:
-            found = remember(_TEXTS, key, _decimal_texts(value, key), 4_096)
-        return found
-    return dump(json_value(value)), display_value(value)
-
-
-def _decimal_texts(value: Decimal, text: str) -> tuple[str, str]:
-    """(dump(json_value(value)), display_value(value)) from str(value) = `text`: without an
-    exponent, Decimal's text is format(value, "f"), which both are made of."""
-    if "E" in text or not value.is_finite():
-        return dump(json_value(value)), display_value(value)
-    whole, _dot, places = text.partition(".")
-    if not places.rstrip("0"):  # integral, as 40, 40.00 or -0.0: normalised, and shown so
-        return f'"{whole}"', whole
-    if len(places) <= 2:  # shown without trailing zeros
-        return f'"{text}"', text.rstrip("0")
-    # shown rounded half-up to 2 places (display_value's words; its text has no exponent either)
-    return f'"{text}"', str(value.quantize(_CENT, rounding=ROUND_HALF_UP)).rstrip("0").rstrip(".")
-
-
-_CENT = Decimal("0.01")
+# A value's JSON text (dump(json_value(v))) and, for a condition that holds, its display text
+# (display_value(v)), as routing writes them. Decimals are keyed by their exact text (1.50 and
+# 1.5 are equal but are written apart in JSON). A quote's computed values (a margin to 28
+# digits) come back in several of its conditions and hardly ever in another quote: small memos
+# keep them and the common short values without growing into ones that miss the processor's caches.
+_JSON_TEXTS: dict[str, str] = {}
+_DISPLAY_TEXTS: dict[str, str] = {}
 
 
 def json_text(value: Any) -> str:
-    """dump(json_value(value)) (value_texts' first, without the display text)."""
+    """dump(json_value(value))."""
     if type(value) is Decimal:
-        return value_texts(value)[0]
+        key = str(value)
+        found = _JSON_TEXTS.get(key)
+        if found is None:
+            found = remember(_JSON_TEXTS, key, _decimal_json(value, key), 4_096)
+        return found
     return dump(json_value(value))
+
+
+def display_text(value: Any) -> str:
+    """display_value(value): only for a condition that holds, as routing shows only those (a
+    30-digit value cannot be rounded to cents in 28 digits: routing never tries on a false one)."""
+    if type(value) is Decimal:
+        key = str(value)
+        found = _DISPLAY_TEXTS.get(key)
+        if found is None:
+            found = remember(_DISPLAY_TEXTS, key, _decimal_display(value, key), 4_096)
+        return found
+    return display_value(value)
+
+
+def _decimal_json(value: Decimal, text: str) -> str:
+    """dump(json_value(value)) from str(value) = `text`: without an exponent, Decimal's text is
+    format(value, "f"), which json_value is made of."""
+    if "E" in text or not value.is_finite():
+        return dump(json_value(value))
+    whole, _dot, places = text.partition(".")
+    return f'"{whole}"' if not places.rstrip("0") else f'"{text}"'  # an integral value normalised
+
+
+def _decimal_display(value: Decimal, text: str) -> str:
+    """display_value(value) from str(value) = `text`, as _decimal_json."""
+    if "E" in text or not value.is_finite():
+        return display_value(value)
+    whole, _dot, places = text.partition(".")
+    if not places.rstrip("0"):  # integral, as 40, 40.00 or -0.0
+        return whole
+    if len(places) <= 2:  # shown without trailing zeros
+        return text.rstrip("0")
+    # shown rounded half-up to 2 places (display_value's words; its text has no exponent either)
+    return str(value.quantize(_CENT, rounding=ROUND_HALF_UP)).rstrip("0").rstrip(".")
+
+
+_CENT = Decimal("0.01")
 
 
 def _record(texts: tuple[list[str], list[str]], label: tuple[str, str], tested: Any, against: Any,
@@ -112,13 +127,12 @@ def _record(texts: tuple[list[str], list[str]], label: tuple[str, str], tested: 
     """What a recording function calls for each condition it evaluates: the condition's JSON
     object, and its part of the reason when it holds (routing.describe_reason's words)."""
     head, reason = label
-    shown, display = value_texts(tested)
     conditions, reasons = texts
     if result:
-        reasons.append(f"{reason}{display})")
-        conditions.append(f'{head}{shown}, "against": {json_text(against)}, "result": true}}')
+        reasons.append(f"{reason}{display_text(tested)})")
+        conditions.append(f'{head}{json_text(tested)}, "against": {json_text(against)}, "result": true}}')
     else:
-        conditions.append(f'{head}{shown}, "against": {json_text(against)}, "result": false}}')
+        conditions.append(f'{head}{json_text(tested)}, "against": {json_text(against)}, "result": false}}')
     return result
 
 
