@@ -34,7 +34,9 @@ def _not_installed() -> list[str]:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    if missing := _not_installed():  # one line that says what to do, not an ImportError in a test module
+    # Listing the tests (--collect-only) needs none of it: every test module imports without them.
+    # Running them does: one line that says what to do, not an ImportError in a test.
+    if not config.option.collectonly and (missing := _not_installed()):
         pytest.exit(f"this Python lacks {', '.join(missing)}: the tests need cpq installed with its test extras; "
                     "run `python3 -m venv .venv && . .venv/bin/activate && pip install \".[test]\"`, then "
                     "`python -m pytest -n auto` (README)", returncode=pytest.ExitCode.USAGE_ERROR)

@@ -115,3 +115,35 @@ def test_a_piped_batch_prints_each_warning_after_its_quote_s_line() -> None:
     envelopes = [json.loads(ln) for ln in lines if ln.startswith("{")]
     assert len(envelopes) == len(list((ROOT / "examples" / "quotes").glob("*.json")))
     assert lines[-1].startswith(f"{len(envelopes)} quotes:")  # the summary comes last
+
+
+BLOCK_AND_COLLECT = """
+import sys, importlib.abc
+blocked = set(sys.argv[1].split(","))
+class Block(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in blocked:
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+sys.meta_path.insert(0, Block())
+import pytest
+sys.exit(pytest.main(["--collect-only", "-q", "-p", "no:cacheprovider", "tests"]))
+"""
+
+
+def test_the_tests_are_listed_in_a_python_without_cpq_s_dependencies() -> None:
+    """`pytest --co` in a fresh checkout lists every test before anything is installed; running
+    them there stops with one line that says what to install (tests/conftest.py)."""
+    import sys
+
+    def collect(blocked: str) -> subprocess.CompletedProcess[str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("CPQ_")}
+        return subprocess.run([sys.executable, "-c", BLOCK_AND_COLLECT, blocked], cwd=ROOT, capture_output=True,
+                              text=True, env=env, timeout=300)
+
+    def count(done: subprocess.CompletedProcess[str]) -> int:
+        return sum(int(ln.rsplit(": ", 1)[1]) for ln in done.stdout.splitlines() if ln.startswith("tests/"))
+
+    everything = collect("")
+    bare = collect("typer,rich,babel,tomli_w,starlette,uvicorn,multipart,httpx,psycopg,aiosmtpd,lxml,playwright")
+    assert everything.returncode == 0 and bare.returncode == 0, bare.stdout[-2000:]
+    assert count(bare) == count(everything) > 900

@@ -7,17 +7,32 @@ import datetime as dt
 import json
 import re
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
 
 import pytest
-from starlette.testclient import TestClient
 
 from cpq_cli.outbound.links import INBOX, link_for, make_link_token
 from cpq_cli.outbound.settings import WebSettings
-from cpq_cli.web.app import WebConfig, create_app
 from tests.helpers import set_locale
 from tests.mailserver import Inbox
+
+if TYPE_CHECKING:
+    from starlette.testclient import TestClient
+
+
+def _web_app(key: bytes, settings: WebSettings, **config: Any) -> Any:
+    """The inbox app (imported here, as Starlette is below: listing the tests needs neither)."""
+    from cpq_cli.web.app import WebConfig, create_app
+
+    return create_app(WebConfig(key, settings, **config))
+
+
+def _browser(app: Any, **options: Any) -> TestClient:
+    """A client for the app (Starlette's)."""
+    from starlette.testclient import TestClient
+
+    return TestClient(app, **options)
 
 NOW = "2026-11-24T09:00:00+00:00"
 Q2 = "examples/quotes/Q-1002-manager-discount.json"
@@ -34,8 +49,8 @@ def web(run: Any, workdir: Path, team_key: Path, monkeypatch: pytest.MonkeyPatch
     monkeypatch.setenv("CPQ_NOW", NOW)
     _ok(run("submit", Q2, "--as", "sam"))
     settings = WebSettings("http://testserver", dt.timedelta(days=7), dt.timedelta(hours=8), False, "127.0.0.1")
-    app = create_app(WebConfig(team_key.read_bytes(), settings, now=NOW))
-    return TestClient(app, base_url="http://testserver")
+    app = _web_app(team_key.read_bytes(), settings, now=NOW)
+    return _browser(app, base_url="http://testserver")
 
 
 def _item(run: Any, quote_id: str, approver: str) -> str:
@@ -86,7 +101,7 @@ def test_opening_a_link_uses_nothing_until_the_visitor_continues(run: Any, web: 
     SameSite=Strict cookie comes along to the approval page) uses it."""
     item = _item(run, "Q-1002", "alice")
     link = _link(team_key, "alice", item)
-    scanner = TestClient(web.app)
+    scanner = _browser(web.app)
     assert scanner.head(link).status_code == 200
     for _ in range(2):
         shown = scanner.get(link, follow_redirects=False)
@@ -166,7 +181,7 @@ def test_a_link_signs_in_once_and_the_decision_lands_with_the_web_channel(run: A
     assert (decided["status"], decided["decided_by"], decided["channel"]) == ("APPROVED", "alice", "web")
     assert status["submission"]["status"] == "APPROVED"
     assert "by alice via web: fine" in _ok(run("status", "Q-1002")).stdout
-    again = TestClient(web.app).get(link, follow_redirects=False)  # another browser, the same link
+    again = _browser(web.app).get(link, follow_redirects=False)  # another browser, the same link
     assert again.status_code == 403 and "Link already used" in again.text
     assert _ok(run("journal", "verify")).exit_code == 0
     log = json.loads(_ok(run("log", "Q-1002", "--format", "json")).stdout)["events"]
@@ -298,11 +313,11 @@ def test_a_quote_s_history_is_shown_to_whoever_may_see_its_item(run: Any, web: A
     path = f"/items/{quote(item, safe='')}"
     before = _link(team_key, "alice", item)  # in alice's e-mail, not yet opened
     _ok(run("delegate", "--as", "alice", "--to", "carol", "--from", "2026-11-24", "--until", "2026-11-30"))
-    carol = TestClient(web.app)
+    carol = _browser(web.app)
     _sign_in(carol, _link(team_key, "carol", INBOX))
     assert carol.get(path).status_code == 200 and carol.get("/quotes/Q-1002").status_code == 200
     _ok(run("approvers", "replace", "alice", "mira", "--apply", "--as", "dan"))
-    alice = TestClient(web.app)
+    alice = _browser(web.app)
     _sign_in(alice, before, follow_redirects=False)
     assert alice.get(path).status_code == 409
     history = alice.get("/quotes/Q-1002")
@@ -378,7 +393,7 @@ def test_request_emails_carry_a_sign_in_link_in_the_recipient_s_language(run: An
     link = re.search(r"http://testserver(/s/\S+)", body)
     assert link is not None
     settings = WebSettings("http://testserver", dt.timedelta(days=7), dt.timedelta(hours=8), False, "127.0.0.1")
-    client = TestClient(create_app(WebConfig(team_key.read_bytes(), settings)), base_url="http://testserver")
+    client = _browser(_web_app(team_key.read_bytes(), settings), base_url="http://testserver")
     page = _sign_in(client, link.group(1))
     assert page.status_code == 200 and "Ihre Entscheidung" in page.text
     form = _form(page.text)
@@ -414,7 +429,7 @@ def test_a_journal_that_cannot_be_written_or_is_gone_gets_one_clear_page(run: An
         empty = request.getfixturevalue("pg_server").fresh_database()
         monkeypatch.setenv("CPQ_JOURNAL", empty)
     link = _link(team_key, "alice", INBOX)
-    visitor = TestClient(web.app)
+    visitor = _browser(web.app)
     answers = [visitor.post(link, follow_redirects=False),
                web.post(path, data={**form, "decision": "approve", "comment": "fine"})]
     if case != "read-only":
@@ -451,7 +466,7 @@ def test_an_unexpected_error_is_a_clear_500_page(run: Any, web: Any, team_key: P
         raise RuntimeError("a bug, in /srv/cpq/secret/place.py")
 
     monkeypatch.setattr(views, "item_page", broken)
-    answer = TestClient(web.app, raise_server_exceptions=False, cookies=web.cookies).get(
+    answer = _browser(web.app, raise_server_exceptions=False, cookies=web.cookies).get(
         f"/items/{quote(item, safe='')}")
     assert answer.status_code == 500 and answer.headers["content-type"].startswith("text/html")
     assert "Something went wrong" in answer.text and "/srv/cpq" not in answer.text and "Traceback" not in answer.text
@@ -469,7 +484,7 @@ def test_serve_needs_the_secret_key(run: Any, workdir: Path) -> None:
 def _app(team_key: Path, now: str = NOW, key: bytes | None = None) -> TestClient:
     """Another `cpq serve` over the same journal (a second process keeps no state either), maybe later."""
     settings = WebSettings("http://testserver", dt.timedelta(days=7), dt.timedelta(hours=8), False, "127.0.0.1")
-    return TestClient(create_app(WebConfig(key or team_key.read_bytes(), settings, now=now)),
+    return _browser(_web_app(key or team_key.read_bytes(), settings, now=now),
                       base_url="http://testserver")
 
 
@@ -624,7 +639,7 @@ def test_one_link_gives_one_session_however_many_ask_at_once(store: str, run: An
     answers: list[Any] = []
 
     def press(n: int) -> None:
-        client = TestClient(servers[n % 2], base_url="http://testserver")
+        client = _browser(servers[n % 2], base_url="http://testserver")
         start.wait()
         answers.append(client.post(link, follow_redirects=False))
 
