@@ -192,7 +192,7 @@ def _object_writer(keys: tuple[Any, ...]) -> Callable[[dict[str, Any]], str]:
     source = (f"def write(value{params}):\n    {unpack}= value.values()\n"
               f"    return f'[\"obj\",[{','.join(items)}]]'\n")
     namespace: dict[str, Any] = {"H": tuple(head for _key, head in ordered), "Decimal": Decimal, "_leaf": _other_leaf,
-                                 "_S": _STRINGS.get, "_sp": _string_piece, "_N": _NUMBERS.get, "_np": _number_piece}
+                                 **PIECE_NAMES}
     exec(compile(source, f"<cpq object writer {len(keys)} keys>", "exec"), namespace)
     write: Callable[[dict[str, Any]], str] = namespace["write"]
     return remember(_OBJECT_WRITERS, keys, write, 200)
@@ -209,7 +209,6 @@ def content_hash(data: Any) -> str:
 # A batch's line readers (quote._write_line_reader) know each value's type once they have
 # checked it, so they write the line's canonical piece as they read it: the hash then needs no
 # second walk of the lines. These give them the piece of a value and of an object shape.
-PIECE_NAMES: dict[str, Any] = {"_S": _STRINGS.get, "_sp": _string_piece, "_N": _NUMBERS.get, "_np": _number_piece}
 
 
 def piece_source(name: str, kind: str) -> str:
@@ -235,7 +234,9 @@ def _any_piece(value: Any) -> str | None:
         return None
 
 
-PIECE_NAMES["_any_piece"] = _any_piece
+# The names the writers' and readers' generated code finds the pieces by (piece_source's).
+PIECE_NAMES: dict[str, Any] = {"_S": _STRINGS.get, "_sp": _string_piece, "_N": _NUMBERS.get, "_np": _number_piece,
+                               "_any_piece": _any_piece}
 
 
 def object_heads(keys: tuple[str, ...]) -> tuple[tuple[int, str], ...]:

@@ -141,9 +141,10 @@ def evaluate(base: CompiledPolicy, head: CompiledPolicy, items: list[Any], jobs:
              loader: Callable[[Any], tuple[str, str, Quote | None, str | None]]) -> tuple[int, list[dict[str, Any]]]:
     """(quotes evaluated, changes). `loader(item)` -> (quote id, source, quote or None, error)."""
     from cpq_cli.parallel import fork_map
+    from cpq_cli.preview import PARALLEL_MIN
     from cpq_cli.quote import expect_many
 
-    if len(items) >= 200:
+    if len(items) >= PARALLEL_MIN:
         expect_many()  # before forking: the workers inherit it
     shared = Shared(base, head)
 
@@ -153,7 +154,7 @@ def evaluate(base: CompiledPolicy, head: CompiledPolicy, items: list[Any], jobs:
             return {"quote": quote_id, "file": source, "invalid": error}
         return compare(quote_id, source, *shared.summarise(quote))
 
-    changes = [c for c in fork_map(one, items, jobs, min_items=200) if c is not None]
+    changes = [c for c in fork_map(one, items, jobs, min_items=PARALLEL_MIN) if c is not None]
     return len(items), changes
 
 

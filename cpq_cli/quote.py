@@ -73,7 +73,12 @@ class Quote(NamedTuple):
 # The content hash lives apart (commands that only check a hash need not load the quote model).
 from cpq_cli.content_hash import HASH_V1 as HASH_V1  # noqa: E402
 from cpq_cli.content_hash import HASH_V2 as HASH_V2  # noqa: E402
-from cpq_cli.content_hash import PIECE_NAMES, object_heads, piece_source  # noqa: E402
+from cpq_cli.content_hash import (  # noqa: E402
+    PIECE_NAMES,
+    content_hash_with_lines,
+    object_heads,
+    piece_source,
+)
 from cpq_cli.content_hash import canonical_json as canonical_json  # noqa: E402
 from cpq_cli.content_hash import canonical_json_v2 as canonical_json_v2  # noqa: E402
 from cpq_cli.content_hash import content_hash as content_hash  # noqa: E402
@@ -554,8 +559,6 @@ def content_hash_read(quote: Quote, pieces: list[str]) -> str:
     one: the pieces of the values of that very read, written as the readers checked them (a
     test holds them to the plain form), so the lines are not walked a second time."""
     if len(pieces) == len(quote.lines):
-        from cpq_cli.content_hash import content_hash_with_lines
-
         return content_hash_with_lines(quote.data, pieces)
     return quote.content_hash
 
