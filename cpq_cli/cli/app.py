@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import sys
 from typing import Any
 
@@ -227,6 +228,18 @@ def app_command() -> Any:
 
 def main(argv: list[str] | None = None) -> None:
     """The `cpq` executable: usage errors are one line and exit 2, like every other error."""
+    # What start-up allocated (Typer, the app: ~20,000 objects) lives as long as the process:
+    # frozen, the collector never walks it again, neither while the command runs nor in the
+    # interpreter's collections at exit (together ~50 ms of a one-quote preview's 0.22 s).
+    gc.freeze()
+    gc.set_threshold(20_000, 20, 20)  # cycles of a long batch are still collected
+    try:
+        _main(argv)
+    finally:
+        gc.freeze()  # what the command left alive, likewise
+
+
+def _main(argv: list[str] | None) -> None:
     from typer._click.exceptions import ClickException, NoArgsIsHelpError, UsageError
     from typer.exceptions import Abort, Exit
 
