@@ -734,6 +734,7 @@ class SourceWriter:
         self.constants: list[Any] = []
         self._constant_index: dict[tuple[type, Any], int] = {}
         self.labels: set[int] = set()  # the constants that are labels (see begin)
+        self.label_against: dict[int, int] = {}  # label -> its condition's constant `against`, if it has one
         self.begin("v")
 
     def begin(self, values: str, trace: str | None = None, label: Callable[[int], Any] | None = None) -> None:
@@ -839,13 +840,16 @@ class SourceWriter:
         self._conditions += 1
         return self._conditions - 1
 
-    def _record(self, index: int, tested: str, against: str, result: str) -> str:
-        """`result`, recorded when tracing; `tested` and `against` are evaluated first, in order."""
+    def _record(self, index: int, tested: str, against: str, result: str, against_at: int | None = None) -> str:
+        """`result`, recorded when tracing; `tested` and `against` are evaluated first, in order.
+        `against_at`: the constant `against` is, when it is one (K[against_at])."""
         if self.trace is None:
             return result
         if self.label is not None:
             at = self.constant_index(self.label(index))
             self.labels.add(at)
+            if against_at is not None:
+                self.label_against[at] = against_at
             return f"_c({self.trace}, K[{at}], {tested}, {against}, {result})"
         return f"_o({self.trace}, {index}, {tested}, {against}, {result})"
 
@@ -863,7 +867,8 @@ class SourceWriter:
             if self.trace is None:
                 return self._against_constant(ops[0], t, const, left)
             against = self._against_constant(ops[0], t, const, None)
-            return self._record(indices[0], tested, self.constant(const), against)
+            at = self.constant_index(const)
+            return self._record(indices[0], tested, f"K[{at}]", against, at)
         operands = [node.left, *node.comparators]
         # Like the closure: each operand evaluated once, the chain stops at the first false pair.
         temps = [self._temp() for _ in operands]

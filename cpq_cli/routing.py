@@ -162,6 +162,9 @@ class Program(NamedTuple):
     constants: tuple[Any, ...]
     traced: tuple[str, ...] = ()
     labels: tuple[int, ...] = ()  # the indices in `constants` of the conditions' labels (in `traced`)
+    # For each label, the index in `constants` of its condition's `against` when that is a constant
+    # (a comparison with a literal: `discount_pct > 20`), else -1; writers of reasons write it once.
+    label_against: tuple[int, ...] = ()
 
 
 class CompiledPolicy:
@@ -313,7 +316,9 @@ def _generate(rules: tuple[_CompiledRule, ...], variables: tuple[_CompiledVariab
         test = writer.boolean(cr.expr.tree.body, cr.expr.source.strip())
         traced.append("\n".join([f"def r{i}(v, T):", *(f"    {stmt}" for stmt in writer.prologue()),
                                  f"    return {test}", ""]))
-    return Program("\n".join(out) + "\n", tuple(writer.constants), tuple(traced), tuple(sorted(writer.labels)))
+    labels = tuple(sorted(writer.labels))
+    return Program("\n".join(out) + "\n", tuple(writer.constants), tuple(traced), labels,
+                   tuple(writer.label_against.get(at, -1) for at in labels))
 
 
 def rules_evaluator(compiled: CompiledPolicy, indices: list[int]) -> Callable[[dict[str, Any]], list[int]]:

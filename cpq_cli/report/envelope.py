@@ -122,18 +122,26 @@ def _decimal_display(value: Decimal, text: str) -> str:
 _CENT = Decimal("0.01")
 
 
-def _record(texts: tuple[list[str], list[str]], label: tuple[str, str], tested: Any, against: Any,
-            result: bool) -> bool:
+def _record(texts: tuple[list[str], list[str]], label: tuple[str, str, tuple[str, str] | None], tested: Any,
+            against: Any, result: bool) -> bool:
     """What a recording function calls for each condition it evaluates: the condition's JSON
-    object, and its part of the reason when it holds (routing.describe_reason's words)."""
-    head, reason = label
+    object, and its part of the reason when it holds (routing.describe_reason's words). A
+    condition against a constant has what follows its tested value written in its label."""
+    head, reason, ends = label
     conditions, reasons = texts
+    if ends is None:
+        ends = _ends(json_text(against))
     if result:
         reasons.append(f"{reason}{display_text(tested)})")
-        conditions.append(f'{head}{json_text(tested)}, "against": {json_text(against)}, "result": true}}')
+        conditions.append(f"{head}{json_text(tested)}{ends[0]}")
     else:
-        conditions.append(f'{head}{json_text(tested)}, "against": {json_text(against)}, "result": false}}')
+        conditions.append(f"{head}{json_text(tested)}{ends[1]}")
     return result
+
+
+def _ends(against: str) -> tuple[str, str]:
+    """What follows a condition's tested value when it holds, and when it does not."""
+    return f', "against": {against}, "result": true}}', f', "against": {against}, "result": false}}'
 
 
 class _Texts:
@@ -142,11 +150,14 @@ class _Texts:
 
     def __init__(self, compiled: CompiledPolicy) -> None:
         self.compiled = compiled
-        constants = list(compiled.program.constants)
-        for at in compiled.program.labels:  # (number, source, op, tested_expr) -> the texts
+        program = compiled.program
+        constants = list(program.constants)
+        # (number, source, op, tested_expr) -> the texts; a program cached before label_against had none
+        for at, against in zip(program.labels, program.label_against or [-1] * len(program.labels), strict=True):
             _number, source, op, expr = constants[at]
             head = json.dumps({"source": source, "op": op, "tested_expr": expr}, ensure_ascii=False)[:-1]
-            constants[at] = (head + ', "tested": ', reason_head(source, expr))
+            constants[at] = (head + ', "tested": ', reason_head(source, expr),
+                             _ends(json_text(program.constants[against])) if against >= 0 else None)
         self.namespace: dict[str, Any] = {**SOURCE_HELPERS, "K": tuple(constants), "_aggregate": _aggregate,
                                           "_c": _record}
         self.functions: list[Callable[..., bool] | None] = [None] * len(compiled.rules)
