@@ -122,20 +122,31 @@ def _decimal_display(value: Decimal, text: str) -> str:
 _CENT = Decimal("0.01")
 
 
-def _record(texts: tuple[list[str], list[str]], label: tuple[str, str, tuple[str, str] | None], tested: Any,
-            against: Any, result: bool) -> bool:
+_Known = dict[int, list[Any]]  # id(value) -> [value, its JSON text, its display text or None]
+
+
+def _record(texts: tuple[list[str], list[str], _Known], label: tuple[str, str, tuple[str, str] | None],
+            tested: Any, against: Any, result: bool) -> bool:
     """What a recording function calls for each condition it evaluates: the condition's JSON
     object, and its part of the reason when it holds (routing.describe_reason's words). A
     condition against a constant has what follows its tested value written in its label."""
     head, reason, ends = label
-    conditions, reasons = texts
+    conditions, reasons, known = texts
     if ends is None:
         ends = _ends(json_text(against))
+    # A quote's variables are tested by rule after rule: their texts are made once a quote.
+    # `known` holds each value it maps, so no other value can take its id while it lives.
+    seen = known.get(id(tested))
+    if seen is None:
+        seen = known[id(tested)] = [tested, json_text(tested), None]
     if result:
-        reasons.append(f"{reason}{display_text(tested)})")
-        conditions.append(f"{head}{json_text(tested)}{ends[0]}")
+        shown = seen[2]
+        if shown is None:
+            shown = seen[2] = display_text(tested)
+        reasons.append(f"{reason}{shown})")
+        conditions.append(f"{head}{seen[1]}{ends[0]}")
     else:
-        conditions.append(f"{head}{json_text(tested)}{ends[1]}")
+        conditions.append(f"{head}{seen[1]}{ends[1]}")
     return result
 
 
@@ -201,13 +212,14 @@ def envelope_text(compiled: CompiledPolicy, quote: Quote, file: str, digits: int
     rules, windowed, functions, heads = compiled.rules, compiled._windowed, state.functions, state.heads
     fired: list[tuple[Any, str]] = []
     rule_texts: list[str] = []
+    known: _Known = {}
     for i in compiled._evaluate(values):
         cr = rules[i]
         if windowed[i] and not cr.rule.effective_on(quote.date):
             continue
         conditions: list[str] = []
         reasons: list[str] = []
-        (functions[i] or state.function(i))(values, (conditions, reasons))
+        (functions[i] or state.function(i))(values, (conditions, reasons, known))
         rule_texts.append(heads[i] + ", ".join(conditions) + "]}")
         fired.append((cr, _encode("; ".join(reasons)) if reasons else _MET))
     # placed with each reason as JSON text: written once, however many approvers it is shown for
