@@ -163,8 +163,7 @@ class _Texts:
         self.compiled = compiled
         program = compiled.program
         constants = list(program.constants)
-        # (number, source, op, tested_expr) -> the texts; a program cached before label_against had none
-        for at, against in zip(program.labels, program.label_against or [-1] * len(program.labels), strict=True):
+        for at, against in zip(program.labels, program.label_against, strict=True):  # (number, source, op, tested_expr)
             _number, source, op, expr = constants[at]
             head = json.dumps({"source": source, "op": op, "tested_expr": expr}, ensure_ascii=False)[:-1]
             constants[at] = (head + ', "tested": ', reason_head(source, expr),
