@@ -1,3 +1,3 @@
-from cpq_cli.cli.app import main
+from cpq_cli.cli.main import main
 
 main()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 import sys
 from typing import Any
 
@@ -11,7 +10,7 @@ from typer.core import TyperGroup
 
 from cpq_cli import __version__
 from cpq_cli.cli import output
-from cpq_cli.errors import CpqError, ExitCode
+from cpq_cli.errors import ExitCode
 
 HELP = """\
 cpq — quote approvals and order management from policy files kept in git.
@@ -80,29 +79,15 @@ class CpqGroup(TyperGroup):
     def invoke(self, ctx: Any) -> Any:
         try:
             return super().invoke(ctx)
-        except CpqError as exc:
-            if output.debug_enabled():
-                import traceback
-
-                traceback.print_exc()
-            print(output.error_line(exc), file=sys.stderr)
-            raise typer.Exit(int(exc.exit_code)) from None
         except (typer.Exit, typer.Abort, typer.BadParameter, KeyboardInterrupt):
             raise
-        except BrokenPipeError:
-            # The reader went away (`cpq revenue | head`): stop quietly, as Unix tools do.
-            import os
-
-            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-            raise typer.Exit(0) from None
         except Exception as exc:
             from typer._click.exceptions import ClickException
 
-            if isinstance(exc, ClickException) or output.debug_enabled():
+            code = None if isinstance(exc, ClickException) else output.command_failed(exc)
+            if code is None:
                 raise
-            print(f"cpq: internal error: {type(exc).__name__}: {exc} (run with --debug for the traceback; "
-                  "please report it)", file=sys.stderr)
-            raise typer.Exit(int(ExitCode.ERROR)) from None
+            raise typer.Exit(code) from None
 
 
 app = typer.Typer(
@@ -227,48 +212,38 @@ def app_command() -> Any:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """The `cpq` executable: usage errors are one line and exit 2, like every other error."""
-    # What start-up allocated (Typer, the app: ~20,000 objects) lives as long as the process:
-    # frozen, the collector never walks it again, neither while the command runs nor in the
-    # interpreter's collections at exit (together ~50 ms of a one-quote preview's 0.22 s).
-    gc.freeze()
-    gc.set_threshold(20_000, 20, 20)  # cycles of a long batch are still collected
-    try:
-        _main(argv)
-    finally:
-        gc.freeze()  # what the command left alive, likewise
+    """The `cpq` executable (cpq_cli.cli.main.main), by its older name."""
+    from cpq_cli.cli.main import main as entry
+
+    entry(argv)
 
 
-def _main(argv: list[str] | None) -> None:
+def run(args: list[str]) -> int:
+    """The command line run by the Typer app; the exit code. Usage errors are one line and exit 2,
+    like every other error."""
     from typer._click.exceptions import ClickException, NoArgsIsHelpError, UsageError
     from typer.exceptions import Abort, Exit
 
-    args = _json_alias(_hoist_debug(list(sys.argv[1:] if argv is None else argv)))
+    args = _json_alias(_hoist_debug(args))
     try:
         code = app_command().main(args, prog_name="cpq", standalone_mode=False)
     except NoArgsIsHelpError as exc:  # `cpq` or `cpq orders` alone: the help, as before
         exc.show()
-        sys.exit(int(ExitCode.ERROR))
+        return int(ExitCode.ERROR)
     except UsageError as exc:
         print(usage_line(exc), file=sys.stderr)
-        sys.exit(int(ExitCode.ERROR))
+        return int(ExitCode.ERROR)
     except ClickException as exc:
         print(f"cpq: error: {exc.format_message()}", file=sys.stderr)
-        sys.exit(int(ExitCode.ERROR))
+        return int(ExitCode.ERROR)
     except Exit as exc:
         code = exc.exit_code
     except (KeyboardInterrupt, Abort):
         print("cpq: interrupted", file=sys.stderr)
-        sys.exit(130)
+        return 130
     except BrokenPipeError:  # the reader went away (`cpq rules | head -1`): stop quietly
         import os
 
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         code = 0
-    try:
-        sys.stdout.flush()
-    except BrokenPipeError:
-        import os
-
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-    sys.exit(code if isinstance(code, int) else 0)
+    return code if isinstance(code, int) else 0

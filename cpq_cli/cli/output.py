@@ -7,7 +7,7 @@ import sys
 from enum import StrEnum
 from typing import TYPE_CHECKING, TextIO
 
-from cpq_cli.errors import CpqError
+from cpq_cli.errors import CpqError, ExitCode
 from cpq_cli.report.base import quiet_broken_pipe
 
 if TYPE_CHECKING:
@@ -70,6 +70,27 @@ def error_line(exc: CpqError | str) -> str:
     if len(text) > MAX_MESSAGE:
         text = text[:MAX_MESSAGE] + f"… ({len(text) - MAX_MESSAGE:,} more characters)"
     return f"cpq: error: {text}"
+
+
+def command_failed(exc: Exception) -> int | None:
+    """What a command's exception comes to: its line on stderr and the exit code, or None when
+    it should propagate (with --debug, an unexpected error shows its traceback)."""
+    if isinstance(exc, CpqError):
+        if debug_enabled():
+            import traceback
+
+            traceback.print_exc()
+        print(error_line(exc), file=sys.stderr)
+        return int(exc.exit_code)
+    if isinstance(exc, BrokenPipeError):
+        # The reader went away (`cpq revenue | head`): stop quietly, as Unix tools do.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+    if debug_enabled():
+        return None
+    print(f"cpq: internal error: {type(exc).__name__}: {exc} (run with --debug for the traceback; "
+          "please report it)", file=sys.stderr)
+    return int(ExitCode.ERROR)
 
 
 class LintFormat(StrEnum):
