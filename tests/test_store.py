@@ -195,3 +195,25 @@ def test_postgresql_is_imported_only_for_a_postgresql_journal(workdir: Path) -> 
     out = subprocess.run([sys.executable, "-c", code], cwd=workdir, env=env,
                          capture_output=True, text=True, timeout=60)
     assert out.stdout.strip().endswith("False"), out.stdout + out.stderr
+
+
+def test_a_new_journal_waits_for_another_process_creating_it(tmp_path: Path) -> None:
+    """Switching a journal to WAL while another connection holds its write lock fails at once with
+    'database is locked': SQLite skips the busy timeout there, since waiting could deadlock. Ten
+    `cpq submit`s of a first quote, started together, failed that way now and then. Opening waits,
+    as for any other lock, and gets the journal once the other's transaction ends."""
+    import sqlite3
+    import threading
+
+    from cpq_cli.journal.db import open_journal
+
+    path = tmp_path / "journal.sqlite3"
+    other = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    other.execute("BEGIN IMMEDIATE")  # as a process that got there first, migrating
+    threading.Timer(0.3, other.execute, ("COMMIT",)).start()
+    conn = open_journal(path)
+    try:
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    finally:
+        conn.close()
+        other.close()

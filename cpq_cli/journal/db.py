@@ -176,7 +176,7 @@ def open_journal(location: Location, *, readonly: bool = False, keying: bool = F
     try:
         conn = _connect(path, readonly=readonly)
         if not readonly:
-            conn.execute("PRAGMA journal_mode = WAL")
+            _use_wal(conn)
             # FULL, not NORMAL: order files and e-mails leave after COMMIT, so a commit that a power
             # cut could still undo would leave files and messages the journal does not know of.
             conn.execute("PRAGMA synchronous = FULL")
@@ -193,6 +193,28 @@ def open_journal(location: Location, *, readonly: bool = False, keying: bool = F
         raise JournalError(f"journal {path}: {message}") from None
     except sqlite3.DatabaseError as exc:
         raise JournalError(f"{path} is not a cpq journal: {exc}") from None
+
+
+def _use_wal(conn: JournalConnection) -> None:
+    """Switch the journal to WAL (a property of the file: once set, later opens find it so).
+
+    The switch needs the file to itself, and while another connection holds its write lock (a
+    process that opened the new journal first and is migrating it) SQLite answers 'database is
+    locked' at once instead of waiting out the busy timeout, since waiting could deadlock. So
+    wait here, as long as the busy timeout would, for that transaction to end."""
+    import time
+
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    pause = 0.002
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() >= deadline:
+                raise
+        time.sleep(pause)
+        pause = min(pause * 2, 0.05)
 
 
 def _setup_chain_key(conn: Connection, *, readonly: bool) -> None:
