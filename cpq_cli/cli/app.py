@@ -242,8 +242,8 @@ def run(args: list[str]) -> int:
         print("cpq: interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:  # the reader went away (`cpq rules | head -1`): stop quietly
-        import os
+        from cpq_cli.report.base import stdout_to_devnull
 
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        stdout_to_devnull()
         code = 0
     return code if isinstance(code, int) else 0

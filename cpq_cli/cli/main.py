@@ -25,8 +25,10 @@ def main(argv: list[str] | None = None) -> None:
             code = run(args)
         try:
             sys.stdout.flush()
-        except BrokenPipeError:  # the reader went away: what is left unwritten goes nowhere
-            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        except BrokenPipeError:
+            from cpq_cli.report.base import stdout_to_devnull
+
+            stdout_to_devnull()
     finally:
         gc.freeze()  # what the command left alive, likewise
     sys.exit(code)

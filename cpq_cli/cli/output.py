@@ -8,7 +8,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, TextIO
 
 from cpq_cli.errors import CpqError, ExitCode
-from cpq_cli.report.base import quiet_broken_pipe
+from cpq_cli.report.base import quiet_broken_pipe, stdout_to_devnull
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -83,8 +83,7 @@ def command_failed(exc: Exception) -> int | None:
         print(error_line(exc), file=sys.stderr)
         return int(exc.exit_code)
     if isinstance(exc, BrokenPipeError):
-        # The reader went away (`cpq revenue | head`): stop quietly, as Unix tools do.
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        stdout_to_devnull()  # the reader went away (`cpq revenue | head`): stop quietly, as Unix tools do
         return 0
     if debug_enabled():
         return None

@@ -38,10 +38,16 @@ def summary_line(report: Report) -> str:
             f"{warnings} warning{'s' if warnings != 1 else ''}")
 
 
-def quiet_broken_pipe() -> None:
-    """The reader went away (`cpq preview DIR | head -1`): stop quietly with 0, as Unix tools do
-    (Rich's own handler exits 1)."""
+def stdout_to_devnull() -> None:
+    """The reader of stdout went away: what is still to be written (and Python's flush at exit)
+    goes nowhere, instead of failing again."""
     import os
 
     os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+
+
+def quiet_broken_pipe() -> None:
+    """The reader went away (`cpq preview DIR | head -1`): stop quietly with 0, as Unix tools do
+    (Rich's own handler exits 1)."""
+    stdout_to_devnull()
     raise SystemExit(0)
